@@ -1,0 +1,1 @@
+//! Host metrics (scope `base`) and process metrics (scope `vendor`) for `microprofile`.

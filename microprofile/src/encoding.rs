@@ -1,0 +1,513 @@
+//! Prometheus text 0.0.4 and OpenMetrics 1.0 encoders, and the programmatic snapshot.
+//!
+//! The encoder is a [`Visitor`] over each series: labels are rendered and escaped once, when a
+//! series is created, and samples are written straight into the output with no allocation per
+//! sample.
+
+use std::fmt::{self, Write};
+
+use crate::metadata::{MetricType, Scope};
+use crate::metric::{HistogramView, Metric, Number, SummaryView, Visitor};
+use crate::naming;
+use crate::registry::{FamilyInfo, Registry, Selection};
+
+/// An exposition format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Prometheus,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The `Content-Type` of this format.
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+fn write_float<W: Write>(out: &mut W, value: f64) -> fmt::Result {
+    if value.is_nan() {
+        out.write_str("NaN")
+    } else if value == f64::INFINITY {
+        out.write_str("+Inf")
+    } else if value == f64::NEG_INFINITY {
+        out.write_str("-Inf")
+    } else {
+        out.write_str(ryu::Buffer::new().format_finite(value))
+    }
+}
+
+fn write_number<W: Write>(out: &mut W, value: Number) -> fmt::Result {
+    match value {
+        Number::UInt(v) => out.write_str(itoa::Buffer::new().format(v)),
+        Number::Int(v) => out.write_str(itoa::Buffer::new().format(v)),
+        Number::Float(v) => write_float(out, v),
+    }
+}
+
+fn write_help<W: Write>(out: &mut W, format: Format, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        match c {
+            '\\' => out.write_str("\\\\")?,
+            '\n' => out.write_str("\\n")?,
+            '"' if format == Format::OpenMetrics => out.write_str("\\\"")?,
+            c => out.write_char(c)?,
+        }
+    }
+    Ok(())
+}
+
+fn write_metadata<W: Write>(
+    out: &mut W,
+    format: Format,
+    family: &str,
+    type_word: &str,
+    help: &str,
+    unit: &str,
+) -> fmt::Result {
+    out.write_str("# HELP ")?;
+    out.write_str(family)?;
+    out.write_char(' ')?;
+    write_help(out, format, help)?;
+    out.write_str("\n# TYPE ")?;
+    out.write_str(family)?;
+    out.write_char(' ')?;
+    out.write_str(type_word)?;
+    out.write_char('\n')?;
+    if format == Format::OpenMetrics && !unit.is_empty() {
+        out.write_str("# UNIT ")?;
+        out.write_str(family)?;
+        out.write_char(' ')?;
+        out.write_str(unit)?;
+        out.write_char('\n')?;
+    }
+    Ok(())
+}
+
+/// Writes the samples of one series.
+struct SampleWriter<'a, W: Write> {
+    out: &'a mut W,
+    name: &'a str,
+    /// Rendered label groups, each possibly empty: member tags, series labels, global + scope.
+    labels: [&'a str; 3],
+    /// The summary `_max` samples, written as their own family after the summary.
+    max_lines: &'a mut String,
+    max_name: &'a str,
+    result: fmt::Result,
+}
+
+impl<W: Write> SampleWriter<'_, W> {
+    fn labels_to<O: Write>(
+        out: &mut O,
+        labels: &[&str; 3],
+        extra: Option<(&str, f64)>,
+    ) -> fmt::Result {
+        out.write_char('{')?;
+        let mut first = true;
+        for group in labels.iter().filter(|g| !g.is_empty()) {
+            if !first {
+                out.write_char(',')?;
+            }
+            out.write_str(group)?;
+            first = false;
+        }
+        if let Some((name, value)) = extra {
+            if !first {
+                out.write_char(',')?;
+            }
+            out.write_str(name)?;
+            out.write_str("=\"")?;
+            write_float(out, value)?;
+            out.write_char('"')?;
+        }
+        out.write_char('}')
+    }
+
+    fn sample(&mut self, suffix: &str, extra: Option<(&str, f64)>, value: Number) -> fmt::Result {
+        self.out.write_str(self.name)?;
+        self.out.write_str(suffix)?;
+        Self::labels_to(self.out, &self.labels, extra)?;
+        self.out.write_char(' ')?;
+        write_number(self.out, value)?;
+        self.out.write_char('\n')
+    }
+
+    fn histogram_samples(&mut self, view: &HistogramView<'_>) -> fmt::Result {
+        let mut count = 0;
+        for (bound, cumulative) in view.cumulative() {
+            self.sample("_bucket", Some(("le", bound)), Number::UInt(cumulative))?;
+            count = cumulative;
+        }
+        self.sample("_count", None, Number::UInt(count))?;
+        self.sample("_sum", None, Number::Float(view.sum()))
+    }
+
+    fn summary_samples(&mut self, view: &SummaryView<'_>) -> fmt::Result {
+        for &(q, v) in view.quantiles {
+            self.sample("", Some(("quantile", q)), Number::Float(v))?;
+        }
+        self.sample("_count", None, Number::UInt(view.count))?;
+        self.sample("_sum", None, Number::Float(view.sum))?;
+        self.max_lines.write_str(self.max_name)?;
+        Self::labels_to(self.max_lines, &self.labels, None)?;
+        self.max_lines.write_char(' ')?;
+        write_float(self.max_lines, view.max)?;
+        self.max_lines.write_char('\n')
+    }
+}
+
+impl<W: Write> Visitor for SampleWriter<'_, W> {
+    fn counter(&mut self, value: Number) {
+        if self.result.is_ok() {
+            self.result = self.sample("", None, value);
+        }
+    }
+    fn gauge(&mut self, value: Number) {
+        if self.result.is_ok() {
+            self.result = self.sample("", None, value);
+        }
+    }
+    fn histogram(&mut self, view: &HistogramView<'_>) {
+        if self.result.is_ok() {
+            self.result = self.histogram_samples(view);
+        }
+    }
+    fn summary(&mut self, view: &SummaryView<'_>) {
+        if self.result.is_ok() {
+            self.result = self.summary_samples(view);
+        }
+    }
+}
+
+/// Renders the labels every series of `info` in `scope` gets: global tags the family does not
+/// set itself, `mp_app`, and `mp_scope`.
+fn scope_suffix(registry: &Registry, info: &FamilyInfo, scope: &Scope) -> String {
+    let global = registry.global_tags();
+    let mut pairs: Vec<(&str, &str)> = global
+        .tags()
+        .iter()
+        .filter(|(name, _)| !info.tag_names.iter().any(|t| t == name))
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    if let Some(app) = global.app() {
+        pairs.push(("mp_app", app));
+    }
+    pairs.push(("mp_scope", scope.as_str()));
+    naming::render_labels(pairs)
+}
+
+impl Registry {
+    /// Writes the selected metrics in `format`. Returns how many families were written (0 when
+    /// the selection matched nothing).
+    ///
+    /// ```
+    /// use microprofile::{Format, Metadata, Registry, Selection};
+    /// let registry = Registry::new();
+    /// registry.counter(Metadata::new("hits")).unwrap().inc();
+    /// let mut text = String::new();
+    /// registry.encode(&mut text, Format::OpenMetrics, Selection::All).unwrap();
+    /// assert_eq!(text, "# HELP hits hits\n# TYPE hits counter\nhits_total{mp_scope=\"application\"} 1\n# EOF\n");
+    /// ```
+    pub fn encode<W: Write>(
+        &self,
+        out: &mut W,
+        format: Format,
+        selection: Selection<'_>,
+    ) -> Result<usize, fmt::Error> {
+        let plan = self.plan(selection);
+        let mut max_lines = String::new();
+        for family in &plan {
+            let info = &family.info;
+            let help = if info.description.is_empty() {
+                &*family.members[0].declared
+            } else {
+                info.description.as_str()
+            };
+            // OpenMetrics names a counter family without `_total`; Prometheus text with it.
+            let family_name = match (format, info.metric_type) {
+                (Format::OpenMetrics, MetricType::Counter) => {
+                    info.name.strip_suffix("_total").unwrap_or(&info.name)
+                }
+                _ => &info.name,
+            };
+            let type_word = info.metric_type.exposition_type();
+            write_metadata(out, format, family_name, type_word, help, &info.unit)?;
+            let max_name = format!("{}_max", info.name);
+            max_lines.clear();
+            let mut suffix_scope: Option<&Scope> = None;
+            let mut suffix = String::new();
+            for member in &family.members {
+                if suffix_scope != Some(&member.scope) {
+                    suffix = scope_suffix(self, info, &member.scope);
+                    suffix_scope = Some(&member.scope);
+                }
+                let mut result = Ok(());
+                member
+                    .source
+                    .collector()
+                    .collect(&mut |series_labels, metric| {
+                        if result.is_err() {
+                            return;
+                        }
+                        let mut writer = SampleWriter {
+                            out: &mut *out,
+                            name: &info.name,
+                            labels: [&member.tags, series_labels, &suffix],
+                            max_lines: &mut max_lines,
+                            max_name: &max_name,
+                            result: Ok(()),
+                        };
+                        metric.visit(&mut writer);
+                        result = writer.result;
+                    });
+                result?;
+            }
+            if info.metric_type == MetricType::Summary {
+                let max_help = format!("Largest observation of {} in the window.", info.name);
+                write_metadata(out, format, &max_name, "gauge", &max_help, "")?;
+                out.write_str(&max_lines)?;
+            }
+        }
+        if format == Format::OpenMetrics {
+            out.write_str("# EOF\n")?;
+        }
+        Ok(plan.len())
+    }
+
+    /// [`encode`](Self::encode) into a new `String`.
+    pub fn encode_to_string(&self, format: Format, selection: Selection<'_>) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = self.encode(&mut text, format, selection);
+        text
+    }
+
+    /// [`encode`](Self::encode) into an `io::Write`.
+    pub fn encode_to_io<W: std::io::Write>(
+        &self,
+        out: &mut W,
+        format: Format,
+        selection: Selection<'_>,
+    ) -> std::io::Result<usize> {
+        struct Adapter<'a, W> {
+            inner: &'a mut W,
+            error: Option<std::io::Error>,
+        }
+        impl<W: std::io::Write> Write for Adapter<'_, W> {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                self.inner.write_all(s.as_bytes()).map_err(|e| {
+                    self.error = Some(e);
+                    fmt::Error
+                })
+            }
+        }
+        let mut adapter = Adapter {
+            inner: out,
+            error: None,
+        };
+        match self.encode(&mut adapter, format, selection) {
+            Ok(n) => Ok(n),
+            Err(_) => Err(adapter
+                .error
+                .unwrap_or_else(|| std::io::Error::other("formatting failed"))),
+        }
+    }
+
+    /// Calls `f` with every selected series: its family, scope, labels (unescaped, sorted within
+    /// each group: declared tags, then labels of a family) and current value.
+    pub fn visit(
+        &self,
+        selection: Selection<'_>,
+        f: &mut dyn FnMut(&FamilyInfo, &Scope, &[(String, String)], &dyn Metric),
+    ) {
+        for family in self.plan(selection) {
+            for member in &family.members {
+                member
+                    .source
+                    .collector()
+                    .collect(&mut |series_labels, metric| {
+                        let mut labels = parse_rendered(&member.tags);
+                        labels.extend(parse_rendered(series_labels));
+                        f(&family.info, &member.scope, &labels, metric);
+                    });
+            }
+        }
+    }
+
+    /// A snapshot of the selected metrics' values, for code that reads metrics without parsing
+    /// text.
+    ///
+    /// ```
+    /// use microprofile::{Metadata, Registry, Selection, Value};
+    /// let registry = Registry::new();
+    /// registry.counter(Metadata::new("hits")).unwrap().inc_by(3);
+    /// let snapshot = registry.snapshot(Selection::All);
+    /// assert_eq!(snapshot[0].series[0].value, Value::Counter(3.0));
+    /// ```
+    pub fn snapshot(&self, selection: Selection<'_>) -> Vec<FamilySnapshot> {
+        let mut families: Vec<FamilySnapshot> = Vec::new();
+        self.visit(selection, &mut |info, scope, labels, metric| {
+            if families.last().is_none_or(|f| f.info.name != info.name) {
+                families.push(FamilySnapshot {
+                    info: info.clone(),
+                    series: Vec::new(),
+                });
+            }
+            let mut reader = ValueReader(None);
+            metric.visit(&mut reader);
+            if let (Some(value), Some(family)) = (reader.0, families.last_mut()) {
+                family.series.push(SeriesSnapshot {
+                    scope: scope.clone(),
+                    labels: labels.to_vec(),
+                    value,
+                });
+            }
+        });
+        families
+    }
+}
+
+/// Parses labels rendered by this crate (`a="x",b="y"`, escaped) back into pairs.
+fn parse_rendered(rendered: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut rest = rendered;
+    while let Some(eq) = rest.find("=\"") {
+        let name = rest[..eq].trim_start_matches(',').to_owned();
+        let mut value = String::new();
+        let mut chars = rest[eq + 2..].char_indices();
+        let mut end = rest.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, other)) => value.push(other),
+                    None => {}
+                },
+                '"' => {
+                    end = eq + 2 + i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        pairs.push((name, value));
+        rest = &rest[end.min(rest.len())..];
+    }
+    pairs
+}
+
+/// The values of one family at one moment.
+#[derive(Debug, Clone)]
+pub struct FamilySnapshot {
+    /// What the family's series share.
+    pub info: FamilyInfo,
+    /// Each series.
+    pub series: Vec<SeriesSnapshot>,
+}
+
+/// The value of one series at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSnapshot {
+    /// Its scope.
+    pub scope: Scope,
+    /// Its labels (without global tags and `mp_scope`).
+    pub labels: Vec<(String, String)>,
+    /// Its value.
+    pub value: Value,
+}
+
+/// A value read from a series.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A counter.
+    Counter(f64),
+    /// A gauge.
+    Gauge(f64),
+    /// A histogram or timer: `(upper bound, cumulative count)` ending with `+Inf`.
+    Histogram {
+        /// Cumulative buckets.
+        buckets: Vec<(f64, u64)>,
+        /// Sum of observations.
+        sum: f64,
+        /// Number of observations.
+        count: u64,
+    },
+    /// A summary.
+    Summary {
+        /// `(quantile, value)` pairs.
+        quantiles: Vec<(f64, f64)>,
+        /// Sum of observations.
+        sum: f64,
+        /// Number of observations.
+        count: u64,
+        /// Largest observation in the window.
+        max: f64,
+    },
+}
+
+struct ValueReader(Option<Value>);
+
+impl Visitor for ValueReader {
+    fn counter(&mut self, value: Number) {
+        self.0 = Some(Value::Counter(value.as_f64()));
+    }
+    fn gauge(&mut self, value: Number) {
+        self.0 = Some(Value::Gauge(value.as_f64()));
+    }
+    fn histogram(&mut self, view: &HistogramView<'_>) {
+        self.0 = Some(Value::Histogram {
+            buckets: view.cumulative().collect(),
+            sum: view.sum(),
+            count: view.count(),
+        });
+    }
+    fn summary(&mut self, view: &SummaryView<'_>) {
+        self.0 = Some(Value::Summary {
+            quantiles: view.quantiles.to_vec(),
+            sum: view.sum,
+            count: view.count,
+            max: view.max,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_labels_round_trip() {
+        let rendered = naming::render_labels([("a", "x\"y\\z\nw,b=\"q\""), ("b", "")]);
+        assert_eq!(
+            parse_rendered(&rendered),
+            vec![
+                ("a".to_owned(), "x\"y\\z\nw,b=\"q\"".to_owned()),
+                ("b".to_owned(), String::new())
+            ]
+        );
+        assert!(parse_rendered("").is_empty());
+    }
+
+    #[test]
+    fn floats() {
+        let mut s = String::new();
+        for v in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1.0,
+            0.005,
+            1e21,
+            -2.5,
+        ] {
+            write_float(&mut s, v).unwrap();
+            s.push(' ');
+        }
+        assert_eq!(s, "NaN +Inf -Inf 1.0 0.005 1e21 -2.5 ");
+    }
+}

@@ -1,0 +1,94 @@
+//! Typed errors of the run-time API.
+
+use crate::metadata::{MetricType, Site};
+
+/// Everything the run-time API can refuse, with what was wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A metric name is empty, starts with a digit, or has a character outside `[a-zA-Z0-9_.:-]`.
+    #[error("invalid metric name {name:?}: {reason} (a metric name starts with a letter or `_` and continues with letters, digits, `_`, `.`, `:` or `-`)")]
+    InvalidMetricName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A tag (label) name breaks `[a-zA-Z_][a-zA-Z0-9_]*`, starts with `__`, or is reserved.
+    #[error("invalid tag name {name:?}: {reason}")]
+    InvalidTagName {
+        /// The tag name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The same tag name was given twice for one metric.
+    #[error("tag {name:?} is given more than once; each tag name may appear once per metric")]
+    DuplicateTag {
+        /// The repeated tag name.
+        name: String,
+    },
+    /// A custom scope name breaks `[a-zA-Z_][a-zA-Z0-9_]*`.
+    #[error("invalid scope name {name:?}: a scope name starts with a letter or `_` and continues with letters, digits or `_`")]
+    InvalidScopeName {
+        /// The scope name as given.
+        name: String,
+    },
+    /// A unit contains characters other than `[a-zA-Z0-9_]`.
+    #[error("invalid unit {unit:?}: a unit is made of letters, digits and `_` (for example `seconds`, `bytes`, `percent`)")]
+    InvalidUnit {
+        /// The unit as given.
+        unit: String,
+    },
+    /// Histogram buckets are empty, not finite, or not strictly increasing.
+    #[error("invalid histogram buckets: {reason}")]
+    InvalidBuckets {
+        /// What is wrong with them.
+        reason: &'static str,
+    },
+    /// Summary quantiles are empty or outside the open interval (0, 1).
+    #[error("invalid summary quantiles: {reason}")]
+    InvalidQuantiles {
+        /// What is wrong with them.
+        reason: &'static str,
+    },
+    /// The metric already exists with other metadata, another type or other tag names.
+    #[error("metric {name:?} conflicts with an earlier registration: {reason}{}", describe_sites(.first, .second))]
+    Conflict {
+        /// The declared name.
+        name: String,
+        /// What differs.
+        reason: String,
+        /// Where the earlier registration was declared, when known.
+        first: Option<Site>,
+        /// Where the conflicting registration was declared, when known.
+        second: Option<Site>,
+    },
+    /// A requested metric exists with another type than the one asked for.
+    #[error("metric {name:?} is registered as a {registered}, not a {requested}")]
+    WrongType {
+        /// The declared name.
+        name: String,
+        /// The type it is registered with.
+        registered: MetricType,
+        /// The type the caller asked for.
+        requested: MetricType,
+    },
+    /// `MP_METRICS_TAGS` could not be parsed.
+    #[error("invalid MP_METRICS_TAGS entry {entry:?}: {reason} (expected `name=value` pairs separated by `,`, with `\\,` and `\\=` escapes)")]
+    InvalidGlobalTags {
+        /// The offending entry.
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn describe_sites(first: &Option<Site>, second: &Option<Site>) -> String {
+    match (first, second) {
+        (Some(a), Some(b)) => format!(" (declared at {a} and at {b})"),
+        (Some(a), None) => format!(" (first declared at {a})"),
+        (None, Some(b)) => format!(" (declared again at {b})"),
+        (None, None) => String::new(),
+    }
+}

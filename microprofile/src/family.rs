@@ -1,0 +1,302 @@
+//! Labelled families: one metric per label set, chosen at run time.
+//!
+//! Label sets are types implementing [`LabelSet`] (usually `#[derive(LabelSet)]`). A label set made
+//! only of enums has a fixed cardinality and is indexed densely: an update is an array index and
+//! the metric's own atomic op, with no hash and no lock. Other label sets are hashed into one of
+//! [`SHARDS`] independently locked maps, so updates never share a global lock; an existing series
+//! is found under a shard's read lock.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::error::Error;
+use crate::metadata::MetricType;
+use crate::metric::{Collect, Metric, NewLike};
+use crate::naming;
+
+/// How many independently locked maps a hashed family spreads its series over.
+pub const SHARDS: usize = 16;
+
+/// A set of labels: the names (fixed by the type) and their values (per instance).
+///
+/// `#[derive(LabelSet)]` implements it and checks the names at compile time. By hand:
+///
+/// ```
+/// use microprofile::LabelSet;
+/// #[derive(Clone, PartialEq, Eq, Hash)]
+/// struct Route { method: &'static str, status: u16 }
+/// impl LabelSet for Route {
+///     const NAMES: &'static [&'static str] = &["method", "status"];
+///     fn for_each_value(&self, f: &mut dyn FnMut(&str)) {
+///         f(self.method);
+///         f(itoa::Buffer::new().format(self.status));
+///     }
+/// }
+/// # mod itoa { pub struct Buffer(String); impl Buffer { pub fn new() -> Self { Buffer(String::new()) } pub fn format(&mut self, v: u16) -> &str { self.0 = v.to_string(); &self.0 } } }
+/// ```
+pub trait LabelSet: Clone + Eq + Hash + Send + Sync + 'static {
+    /// Label names, sorted, each a valid tag name.
+    const NAMES: &'static [&'static str];
+    /// `Some(n)` when the type has exactly `n` possible values (enum-only label sets).
+    const CARDINALITY: Option<usize> = None;
+    /// Calls `f` with each value, in the order of [`NAMES`](Self::NAMES).
+    fn for_each_value(&self, f: &mut dyn FnMut(&str));
+    /// With a fixed cardinality: this value's index in `0..n`.
+    fn dense_index(&self) -> usize {
+        0
+    }
+    /// With a fixed cardinality: the value at `index`.
+    fn from_dense_index(index: usize) -> Option<Self> {
+        let _ = index;
+        None
+    }
+}
+
+/// Renders a label set as `a="x",b="y"`.
+pub fn render<L: LabelSet>(labels: &L) -> String {
+    let mut values: Vec<String> = Vec::with_capacity(L::NAMES.len());
+    labels.for_each_value(&mut |v| values.push(v.to_owned()));
+    naming::render_labels(
+        L::NAMES
+            .iter()
+            .copied()
+            .zip(values.iter().map(String::as_str)),
+    )
+}
+
+/// Checks the names of a label set: valid, not reserved, sorted, unique.
+pub fn check_names(names: &[&str]) -> Result<(), Error> {
+    for name in names {
+        naming::validate_tag_name(name)?;
+    }
+    if let Some(w) = names.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(if w[0] == w[1] {
+            Error::DuplicateTag {
+                name: w[0].to_owned(),
+            }
+        } else {
+            Error::InvalidTagName {
+                name: w[1].to_owned(),
+                reason: "label names of a LabelSet must be listed in sorted order",
+            }
+        });
+    }
+    Ok(())
+}
+
+struct Series<M> {
+    labels: Box<str>,
+    metric: M,
+}
+
+struct DenseSeries<M> {
+    series: Series<M>,
+    touched: AtomicBool,
+}
+
+type Shard<L, M> = RwLock<HashMap<L, Series<M>>>;
+
+enum Storage<L, M> {
+    Dense(Box<[DenseSeries<M>]>),
+    Hashed(Box<[Shard<L, M>]>, std::hash::RandomState),
+}
+
+/// A labelled family of metrics of one type. Usable as a `static`.
+///
+/// ```
+/// use microprofile::{Counter, Family, LabelSet};
+/// #[derive(Clone, PartialEq, Eq, Hash)]
+/// struct Path(String);
+/// impl LabelSet for Path {
+///     const NAMES: &'static [&'static str] = &["path"];
+///     fn for_each_value(&self, f: &mut dyn FnMut(&str)) { f(&self.0) }
+/// }
+/// static HITS: Family<Path, Counter> = Family::new(Counter::new());
+/// HITS.with(&Path("/".into())).inc();
+/// assert_eq!(HITS.with(&Path("/".into())).get(), 1);
+/// ```
+pub struct Family<L, M> {
+    template: M,
+    storage: OnceLock<Storage<L, M>>,
+}
+
+impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
+    /// A family whose series are configured like `template` (buckets, quantiles).
+    pub const fn new(template: M) -> Family<L, M> {
+        Family {
+            template,
+            storage: OnceLock::new(),
+        }
+    }
+
+    fn storage(&self) -> &Storage<L, M> {
+        self.storage.get_or_init(|| match L::CARDINALITY {
+            Some(n) => Storage::Dense(
+                (0..n)
+                    .map(|i| DenseSeries {
+                        series: Series {
+                            labels: L::from_dense_index(i)
+                                .map(|l| render(&l))
+                                .unwrap_or_default()
+                                .into_boxed_str(),
+                            metric: self.template.new_like(),
+                        },
+                        touched: AtomicBool::new(false),
+                    })
+                    .collect(),
+            ),
+            None => Storage::Hashed(
+                (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+                std::hash::RandomState::new(),
+            ),
+        })
+    }
+
+    /// The series for these labels, created on first use.
+    #[inline]
+    pub fn with(&self, labels: &L) -> SeriesRef<'_, M> {
+        match self.storage() {
+            Storage::Dense(series) => {
+                let index = labels.dense_index();
+                match series.get(index) {
+                    Some(entry) => {
+                        if !entry.touched.load(Ordering::Relaxed) {
+                            entry.touched.store(true, Ordering::Relaxed);
+                        }
+                        SeriesRef(Inner::Direct(&entry.series.metric))
+                    }
+                    // A hand-written LabelSet whose index is outside its own cardinality: the update
+                    // goes to a throw-away metric and is counted as rejected, never a panic.
+                    None => {
+                        crate::internal::REJECTED_UPDATES.inc();
+                        SeriesRef(Inner::Owned(Box::new(self.template.new_like())))
+                    }
+                }
+            }
+            Storage::Hashed(shards, hasher) => {
+                let hash = hasher.hash_one(labels);
+                let shard = &shards[(hash as usize) % SHARDS];
+                if let Ok(guard) =
+                    RwLockReadGuard::try_map(shard.read(), |map| map.get(labels).map(|s| &s.metric))
+                {
+                    return SeriesRef(Inner::Guard(guard));
+                }
+                let rendered = render(labels).into_boxed_str();
+                let mut map = shard.write();
+                map.entry(labels.clone()).or_insert_with(|| Series {
+                    labels: rendered,
+                    metric: self.template.new_like(),
+                });
+                // Downgrading keeps the lock held, so the series just inserted is still there.
+                match RwLockReadGuard::try_map(RwLockWriteGuard::downgrade(map), |map| {
+                    map.get(labels).map(|s| &s.metric)
+                }) {
+                    Ok(guard) => SeriesRef(Inner::Guard(guard)),
+                    Err(_) => SeriesRef(Inner::Owned(Box::new(self.template.new_like()))),
+                }
+            }
+        }
+    }
+
+    /// Removes the series for these labels; `true` if it existed.
+    pub fn remove(&self, labels: &L) -> bool {
+        match self.storage() {
+            Storage::Dense(series) => series
+                .get(labels.dense_index())
+                .is_some_and(|s| s.touched.swap(false, Ordering::Relaxed)),
+            Storage::Hashed(shards, hasher) => {
+                let hash = hasher.hash_one(labels);
+                shards[(hash as usize) % SHARDS]
+                    .write()
+                    .remove(labels)
+                    .is_some()
+            }
+        }
+    }
+
+    /// Number of series in use.
+    pub fn len(&self) -> usize {
+        match self.storage() {
+            Storage::Dense(series) => series
+                .iter()
+                .filter(|s| s.touched.load(Ordering::Relaxed))
+                .count(),
+            Storage::Hashed(shards, _) => shards.iter().map(|s| s.read().len()).sum(),
+        }
+    }
+
+    /// `true` when no series is in use.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A reference to one series of a [`Family`].
+pub struct SeriesRef<'a, M>(Inner<'a, M>);
+
+enum Inner<'a, M> {
+    Direct(&'a M),
+    Guard(MappedRwLockReadGuard<'a, M>),
+    Owned(Box<M>),
+}
+
+impl<M> Deref for SeriesRef<'_, M> {
+    type Target = M;
+    #[inline]
+    fn deref(&self) -> &M {
+        match &self.0 {
+            Inner::Direct(m) => m,
+            Inner::Guard(g) => g,
+            Inner::Owned(m) => m,
+        }
+    }
+}
+
+impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
+    fn collect_type(&self) -> MetricType {
+        self.template.metric_type()
+    }
+
+    fn label_names(&self) -> &[&'static str] {
+        L::NAMES
+    }
+
+    fn collect(&self, f: &mut dyn FnMut(&str, &dyn Metric)) {
+        match self.storage() {
+            Storage::Dense(series) => {
+                let mut live: Vec<&Series<M>> = series
+                    .iter()
+                    .filter(|s| s.touched.load(Ordering::Relaxed))
+                    .map(|s| &s.series)
+                    .collect();
+                live.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+                for s in live {
+                    f(&s.labels, &s.metric);
+                }
+            }
+            Storage::Hashed(shards, _) => {
+                let guards: Vec<_> = shards.iter().map(|s| s.read()).collect();
+                let mut live: Vec<&Series<M>> = guards.iter().flat_map(|g| g.values()).collect();
+                live.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+                for s in live {
+                    f(&s.labels, &s.metric);
+                }
+            }
+        }
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        check_names(L::NAMES)?;
+        self.template.validate()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,152 @@
+//! Global tags added to every exported series, read from `MP_METRICS_TAGS` and `MP_METRICS_APPNAME`.
+
+use crate::error::Error;
+use crate::naming;
+
+/// Tags added to every series, and the application name exposed as `mp_app`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GlobalTags {
+    tags: Vec<(String, String)>,
+    app: Option<String>,
+}
+
+impl GlobalTags {
+    /// No global tags.
+    pub fn none() -> GlobalTags {
+        GlobalTags::default()
+    }
+
+    /// Parses `MP_METRICS_TAGS` syntax (`app=shop,region=eu-west-1`, with `\,`, `\=` and `\\`
+    /// escapes) and an optional application name.
+    ///
+    /// ```
+    /// use microprofile::GlobalTags;
+    /// let tags = GlobalTags::parse(r"region=eu-west-1,note=a\,b", Some("shop")).unwrap();
+    /// assert_eq!(tags.tags(), &[("note".to_string(), "a,b".to_string()), ("region".to_string(), "eu-west-1".to_string())]);
+    /// assert_eq!(tags.app(), Some("shop"));
+    /// assert!(GlobalTags::parse("le=1", None).is_err());
+    /// ```
+    pub fn parse(spec: &str, app: Option<&str>) -> Result<GlobalTags, Error> {
+        let (tags, errors) = Self::parse_lenient(spec);
+        match errors.into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(GlobalTags {
+                tags,
+                app: app.filter(|a| !a.is_empty()).map(str::to_owned),
+            }),
+        }
+    }
+
+    /// Reads `MP_METRICS_TAGS` and `MP_METRICS_APPNAME`. Entries that do not parse are returned as
+    /// errors and left out; the valid ones are kept.
+    pub fn from_env() -> (GlobalTags, Vec<Error>) {
+        let spec = std::env::var("MP_METRICS_TAGS").unwrap_or_default();
+        let (tags, errors) = Self::parse_lenient(&spec);
+        let app = std::env::var("MP_METRICS_APPNAME")
+            .ok()
+            .filter(|a| !a.is_empty());
+        (GlobalTags { tags, app }, errors)
+    }
+
+    fn parse_lenient(spec: &str) -> (Vec<(String, String)>, Vec<Error>) {
+        let mut tags: Vec<(String, String)> = Vec::new();
+        let mut errors = Vec::new();
+        for entry in split_unescaped(spec, ',') {
+            if entry.trim().is_empty() {
+                continue;
+            }
+            let invalid = |reason: &str| Error::InvalidGlobalTags {
+                entry: entry.to_owned(),
+                reason: reason.to_owned(),
+            };
+            let mut parts = split_unescaped(entry, '=');
+            let (Some(name), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
+                errors.push(invalid(
+                    "an entry is `name=value` with exactly one unescaped `=`",
+                ));
+                continue;
+            };
+            let name = unescape(name.trim());
+            if let Err(e) = naming::validate_tag_name(&name) {
+                errors.push(invalid(&e.to_string()));
+                continue;
+            }
+            if tags.iter().any(|(n, _)| *n == name) {
+                errors.push(invalid("this tag name is given twice"));
+                continue;
+            }
+            tags.push((name, unescape(value)));
+        }
+        tags.sort();
+        (tags, errors)
+    }
+
+    /// The tags, sorted by name.
+    pub fn tags(&self) -> &[(String, String)] {
+        &self.tags
+    }
+
+    /// The application name (`mp_app`), if set.
+    pub fn app(&self) -> Option<&str> {
+        self.app.as_deref()
+    }
+}
+
+fn split_unescaped(s: &str, separator: char) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    let mut escaped = false;
+    let mut pieces = Vec::new();
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == separator {
+            pieces.push(&s[start..i]);
+            start = i + 1;
+        }
+    }
+    pieces.push(&s[start..]);
+    pieces.into_iter()
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(next) => out.push(next),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_errors() {
+        let t = GlobalTags::parse(r"a=x\=y,b=1\\2, c = z ", None).unwrap();
+        assert_eq!(
+            t.tags(),
+            &[
+                ("a".into(), "x=y".into()),
+                ("b".into(), r"1\2".into()),
+                ("c".into(), " z ".into())
+            ]
+        );
+        assert!(GlobalTags::parse("a", None).is_err());
+        assert!(GlobalTags::parse("a=1=2", None).is_err());
+        assert!(GlobalTags::parse("a=1,a=2", None).is_err());
+        assert!(GlobalTags::parse("mp_scope=x", None).is_err());
+        let (kept, errors) = GlobalTags::parse_lenient("ok=1,bad-name=2");
+        assert_eq!(kept, vec![("ok".into(), "1".into())]);
+        assert_eq!(errors.len(), 1);
+    }
+}

@@ -1,0 +1,481 @@
+//! Histograms and timers: lock-free observation with consistent scrapes.
+//!
+//! Observations go to one of two shards, the "hot" one, chosen by the top bit of a shared counter
+//! (the scheme of the Prometheus Go client). A scrape flips the bit, waits until every observation
+//! that started on the now-cold shard has finished, reads it, and folds it into the new hot shard.
+//! Observers never wait; a scrape always sees `_count` equal to the `+Inf` bucket.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::error::Error;
+use crate::metadata::MetricType;
+use crate::metric::{add_f64, BucketCounts, HistogramView, Metric, NewLike, Visitor};
+
+/// The Prometheus client default buckets, in seconds.
+pub const DEFAULT_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+const HOT_BIT: u64 = 1 << 63;
+
+/// Bucket upper bounds: `linear`, `exponential`, or checked explicit lists.
+pub struct Buckets;
+
+impl Buckets {
+    /// `count` buckets `start, start + width, …`.
+    ///
+    /// ```
+    /// assert_eq!(microprofile::Buckets::linear(1.0, 2.0, 3).unwrap(), vec![1.0, 3.0, 5.0]);
+    /// ```
+    pub fn linear(start: f64, width: f64, count: usize) -> Result<Vec<f64>, Error> {
+        if count == 0 {
+            return Err(Error::InvalidBuckets {
+                reason: "count must be at least 1",
+            });
+        }
+        if !(width > 0.0) {
+            return Err(Error::InvalidBuckets {
+                reason: "width must be greater than 0",
+            });
+        }
+        let buckets: Vec<f64> = (0..count).map(|i| start + width * i as f64).collect();
+        Self::check(&buckets)?;
+        Ok(buckets)
+    }
+
+    /// `count` buckets `start, start * factor, …`.
+    ///
+    /// ```
+    /// assert_eq!(microprofile::Buckets::exponential(1.0, 2.0, 3).unwrap(), vec![1.0, 2.0, 4.0]);
+    /// ```
+    pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Vec<f64>, Error> {
+        if count == 0 {
+            return Err(Error::InvalidBuckets {
+                reason: "count must be at least 1",
+            });
+        }
+        if !(start > 0.0) {
+            return Err(Error::InvalidBuckets {
+                reason: "start must be greater than 0",
+            });
+        }
+        if !(factor > 1.0) {
+            return Err(Error::InvalidBuckets {
+                reason: "factor must be greater than 1",
+            });
+        }
+        let buckets: Vec<f64> = (0..count).map(|i| start * factor.powi(i as i32)).collect();
+        Self::check(&buckets)?;
+        Ok(buckets)
+    }
+
+    /// Checks that bounds are non-empty, finite and strictly increasing.
+    pub fn check(bounds: &[f64]) -> Result<(), Error> {
+        if bounds.is_empty() {
+            return Err(Error::InvalidBuckets {
+                reason: "at least one bucket is needed",
+            });
+        }
+        if bounds.iter().any(|b| !b.is_finite()) {
+            return Err(Error::InvalidBuckets {
+                reason: "bounds must be finite (the +Inf bucket is implicit)",
+            });
+        }
+        if bounds.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::InvalidBuckets {
+                reason: "bounds must be strictly increasing",
+            });
+        }
+        Ok(())
+    }
+}
+
+struct Shard {
+    buckets: Box<[AtomicU64]>,
+    sum_bits: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Shard {
+    fn new(len: usize) -> Shard {
+        Shard {
+            buckets: (0..len).map(|_| AtomicU64::new(0)).collect(),
+            sum_bits: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+}
+
+struct Core {
+    bounds: Box<[f64]>,
+    count_and_hot: AtomicU64,
+    shards: [Shard; 2],
+    scrape: Mutex<()>,
+}
+
+impl Core {
+    fn new(bounds: &[f64]) -> Core {
+        // Statics skip the constructor's checks; keep what is usable so observing never fails.
+        let mut clean: Vec<f64> = bounds.iter().copied().filter(|b| b.is_finite()).collect();
+        clean.sort_by(f64::total_cmp);
+        clean.dedup();
+        let len = clean.len() + 1;
+        Core {
+            bounds: clean.into_boxed_slice(),
+            count_and_hot: AtomicU64::new(0),
+            shards: [Shard::new(len), Shard::new(len)],
+            scrape: Mutex::new(()),
+        }
+    }
+}
+
+/// A histogram with explicit buckets. Observing takes no lock and allocates nothing.
+///
+/// ```
+/// use microprofile::{Histogram, Buckets};
+/// static SIZES: Histogram = Histogram::with_buckets(&[100.0, 1000.0, 10000.0]);
+/// SIZES.observe(512.0);
+/// let dynamic = Histogram::try_with_buckets(Buckets::exponential(1.0, 2.0, 8).unwrap()).unwrap();
+/// dynamic.observe(3.0);
+/// assert_eq!(dynamic.count(), 1);
+/// ```
+pub struct Histogram {
+    bounds: Cow<'static, [f64]>,
+    core: OnceLock<Core>,
+}
+
+impl std::fmt::Debug for Histogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Histogram")
+            .field("bounds", &self.bounds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram::new()
+    }
+}
+
+impl Histogram {
+    /// A histogram with the Prometheus default buckets.
+    pub const fn new() -> Histogram {
+        Histogram::with_buckets(DEFAULT_BUCKETS)
+    }
+
+    /// A histogram with these bounds, for `static`s. The bounds are checked when the registry takes
+    /// the metric (an invalid list is reported, and unusable bounds are dropped rather than panicking).
+    pub const fn with_buckets(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds: Cow::Borrowed(bounds),
+            core: OnceLock::new(),
+        }
+    }
+
+    /// A histogram with checked run-time bounds.
+    pub fn try_with_buckets(bounds: Vec<f64>) -> Result<Histogram, Error> {
+        Buckets::check(&bounds)?;
+        Ok(Histogram {
+            bounds: Cow::Owned(bounds),
+            core: OnceLock::new(),
+        })
+    }
+
+    fn core(&self) -> &Core {
+        self.core.get_or_init(|| Core::new(&self.bounds))
+    }
+
+    /// Records one observation. NaN is refused and counted as a rejected update.
+    #[inline]
+    pub fn observe(&self, value: f64) {
+        if value.is_nan() {
+            crate::internal::REJECTED_UPDATES.inc();
+            return;
+        }
+        let core = self.core();
+        let index = core.bounds.partition_point(|&b| b < value);
+        let n = core.count_and_hot.fetch_add(1, Ordering::Acquire);
+        let hot = &core.shards[(n >> 63) as usize];
+        if let Some(bucket) = hot.buckets.get(index) {
+            bucket.fetch_add(1, Ordering::Relaxed);
+        }
+        add_f64(&hot.sum_bits, value);
+        hot.count.fetch_add(1, Ordering::Release);
+    }
+
+    /// Records a duration in seconds.
+    pub fn observe_duration(&self, duration: Duration) {
+        self.observe(duration.as_secs_f64())
+    }
+
+    /// Starts a timer that records the elapsed seconds when dropped.
+    pub fn start_timer(&self) -> TimerGuard<'_> {
+        TimerGuard::new(self)
+    }
+
+    /// Runs `f` and records how long it took, in seconds.
+    pub fn time<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.start_timer();
+        f()
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        let mut count = 0;
+        self.read(|view| count = view.count());
+        count
+    }
+
+    /// Sum of observations so far.
+    pub fn sum(&self) -> f64 {
+        let mut sum = 0.0;
+        self.read(|view| sum = view.sum());
+        sum
+    }
+
+    /// Reads a consistent view (as a scrape does).
+    pub fn read(&self, f: impl FnOnce(&HistogramView<'_>)) {
+        let core = self.core();
+        let _scrape = core.scrape.lock();
+        let n = core.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
+        let started = n & !HOT_BIT;
+        let cold = &core.shards[(n >> 63) as usize];
+        let hot = &core.shards[((n >> 63) ^ 1) as usize];
+        // Wait for observations that began on the cold shard; each is a handful of instructions.
+        let mut spins = 0u32;
+        while cold.count.load(Ordering::Acquire) != started {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        let sum = f64::from_bits(cold.sum_bits.load(Ordering::Relaxed));
+        f(&HistogramView::new(
+            &core.bounds,
+            BucketCounts::Atomic(&cold.buckets),
+            sum,
+        ));
+        // Fold the cold shard into the hot one and clear it for the next flip.
+        for (cold_bucket, hot_bucket) in cold.buckets.iter().zip(hot.buckets.iter()) {
+            hot_bucket.fetch_add(cold_bucket.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+        }
+        add_f64(
+            &hot.sum_bits,
+            f64::from_bits(cold.sum_bits.swap(0, Ordering::Relaxed)),
+        );
+        hot.count
+            .fetch_add(cold.count.swap(0, Ordering::Relaxed), Ordering::Release);
+    }
+}
+
+impl Metric for Histogram {
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+    fn visit(&self, visitor: &mut dyn Visitor) {
+        self.read(|view| visitor.histogram(view))
+    }
+    fn validate(&self) -> Result<(), Error> {
+        Buckets::check(&self.bounds)
+    }
+}
+
+impl NewLike for Histogram {
+    fn new_like(&self) -> Self {
+        Histogram {
+            bounds: self.bounds.clone(),
+            core: OnceLock::new(),
+        }
+    }
+}
+
+/// Something that takes observations in seconds: histograms, timers, summaries.
+pub trait Observe {
+    /// Records one observation.
+    fn observe_value(&self, value: f64);
+}
+
+impl Observe for Histogram {
+    fn observe_value(&self, value: f64) {
+        self.observe(value)
+    }
+}
+
+impl Observe for Timer {
+    fn observe_value(&self, value: f64) {
+        self.0.observe(value)
+    }
+}
+
+/// Records the seconds elapsed since it was created into its target when dropped (also while
+/// unwinding from a panic), unless [`discard`](Self::discard)ed.
+#[must_use = "the duration is recorded when the guard drops; dropping it at once records ~0 s"]
+pub struct TimerGuard<'a> {
+    target: &'a dyn Observe,
+    start: Instant,
+    armed: bool,
+}
+
+impl<'a> TimerGuard<'a> {
+    /// Starts timing now.
+    pub fn new(target: &'a dyn Observe) -> TimerGuard<'a> {
+        TimerGuard {
+            target,
+            start: Instant::now(),
+            armed: true,
+        }
+    }
+
+    /// Records now and returns the seconds recorded.
+    pub fn stop(mut self) -> f64 {
+        self.armed = false;
+        let seconds = self.start.elapsed().as_secs_f64();
+        self.target.observe_value(seconds);
+        seconds
+    }
+
+    /// Drops the guard without recording.
+    pub fn discard(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for TimerGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.target
+                .observe_value(self.start.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// A histogram of durations, always exposed in seconds (`_seconds`).
+///
+/// ```
+/// static CALLS: microprofile::Timer = microprofile::Timer::new();
+/// let answer = CALLS.time(|| 6 * 7);
+/// {
+///     let _t = CALLS.start_timer();
+///     // work…
+/// }
+/// assert_eq!((answer, CALLS.count()), (42, 2));
+/// ```
+#[derive(Debug, Default)]
+pub struct Timer(Histogram);
+
+impl Timer {
+    /// A timer with the Prometheus default buckets (5 ms to 10 s).
+    pub const fn new() -> Timer {
+        Timer(Histogram::new())
+    }
+
+    /// A timer with these bounds in seconds, for `static`s (checked at registration).
+    pub const fn with_buckets(bounds: &'static [f64]) -> Timer {
+        Timer(Histogram::with_buckets(bounds))
+    }
+
+    /// A timer with checked run-time bounds in seconds.
+    pub fn try_with_buckets(bounds: Vec<f64>) -> Result<Timer, Error> {
+        Histogram::try_with_buckets(bounds).map(Timer)
+    }
+
+    /// Starts a timer guard that records when dropped.
+    pub fn start_timer(&self) -> TimerGuard<'_> {
+        TimerGuard::new(self)
+    }
+
+    /// Runs `f` and records its duration.
+    pub fn time<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.start_timer();
+        f()
+    }
+
+    /// Records a duration.
+    pub fn record(&self, duration: Duration) {
+        self.0.observe_duration(duration)
+    }
+
+    /// Records a duration given in seconds.
+    pub fn observe(&self, seconds: f64) {
+        self.0.observe(seconds)
+    }
+
+    /// Timed calls so far.
+    pub fn count(&self) -> u64 {
+        self.0.count()
+    }
+
+    /// Total seconds recorded.
+    pub fn sum(&self) -> f64 {
+        self.0.sum()
+    }
+
+    /// The underlying histogram.
+    pub fn histogram(&self) -> &Histogram {
+        &self.0
+    }
+}
+
+impl Metric for Timer {
+    fn metric_type(&self) -> MetricType {
+        MetricType::Timer
+    }
+    fn visit(&self, visitor: &mut dyn Visitor) {
+        self.0.visit(visitor)
+    }
+    fn validate(&self) -> Result<(), Error> {
+        self.0.validate()
+    }
+}
+
+impl NewLike for Timer {
+    fn new_like(&self) -> Self {
+        Timer(self.0.new_like())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_and_counts() {
+        let h = Histogram::with_buckets(&[1.0, 2.0, 5.0]);
+        for v in [0.5, 1.0, 1.5, 3.0, 100.0, f64::INFINITY] {
+            h.observe(v);
+        }
+        h.observe(f64::NAN);
+        let mut seen = Vec::new();
+        h.read(|view| seen = view.cumulative().collect());
+        assert_eq!(seen, vec![(1.0, 2), (2.0, 3), (5.0, 4), (f64::INFINITY, 6)]);
+        // A second read sees the same (folded) values.
+        h.read(|view| assert_eq!(view.count(), 6));
+        h.observe(0.1);
+        assert_eq!(h.count(), 7);
+    }
+
+    #[test]
+    fn bucket_constructors_refuse_bad_input() {
+        assert!(Buckets::linear(0.0, 0.0, 3).is_err());
+        assert!(Buckets::linear(0.0, 1.0, 0).is_err());
+        assert!(Buckets::exponential(0.0, 2.0, 3).is_err());
+        assert!(Buckets::exponential(1.0, 1.0, 3).is_err());
+        assert!(Buckets::exponential(1.0, 1e300, 5).is_err());
+        assert!(Histogram::try_with_buckets(vec![]).is_err());
+        assert!(Histogram::try_with_buckets(vec![1.0, 1.0]).is_err());
+        assert!(Histogram::try_with_buckets(vec![1.0, f64::NAN]).is_err());
+        // An invalid static list is reported by validate() and still observes safely.
+        let h = Histogram::with_buckets(&[2.0, 1.0, f64::NAN]);
+        assert!(h.validate().is_err());
+        h.observe(1.5);
+        assert_eq!(h.count(), 1);
+    }
+}

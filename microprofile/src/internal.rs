@@ -1,0 +1,32 @@
+//! The library's own vendor-scope metrics: events it refused or survived instead of panicking.
+
+use crate::counter::Counter;
+use crate::metadata::{Metadata, Scope};
+
+/// Updates refused as invalid (negative or NaN increments, NaN observations, bad label indexes).
+pub static REJECTED_UPDATES: Counter = Counter::new();
+/// Callback gauges that panicked during a scrape (the series was left out of that scrape).
+pub static CALLBACK_PANICS: Counter = Counter::new();
+/// Registrations refused: invalid static metadata, or conflicts between declarations.
+pub static REGISTRATION_ERRORS: Counter = Counter::new();
+
+crate::register!(
+    REJECTED_UPDATES,
+    Metadata::new("microprofile_rejected_updates")
+        .description(
+            "Metric updates refused as invalid (negative or NaN increments, NaN observations)."
+        )
+        .scope(Scope::Vendor)
+);
+crate::register!(
+    CALLBACK_PANICS,
+    Metadata::new("microprofile_callback_panics")
+        .description("Gauge callbacks that panicked during a scrape; the series was skipped.")
+        .scope(Scope::Vendor)
+);
+crate::register!(
+    REGISTRATION_ERRORS,
+    Metadata::new("microprofile_registration_errors")
+        .description("Metric registrations refused: invalid metadata or conflicting declarations.")
+        .scope(Scope::Vendor)
+);

@@ -1,0 +1,311 @@
+//! Metric metadata: name, description, unit, scope, tags, and where a metric was declared.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::error::Error;
+use crate::naming;
+
+/// A string that is either `'static` (for `static` metrics, built in `const` context) or owned.
+pub type Str = Cow<'static, str>;
+
+/// The kind of a metric, as registered and exposed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MetricType {
+    /// A monotonic counter, exposed with a `_total` suffix.
+    Counter,
+    /// A value that goes up and down (also callback and concurrent gauges).
+    Gauge,
+    /// Observations counted into buckets.
+    Histogram,
+    /// Quantiles over a sliding time window, plus `_sum`, `_count` and a `_max` gauge.
+    Summary,
+    /// A histogram of durations in seconds.
+    Timer,
+}
+
+impl MetricType {
+    /// The `# TYPE` word of the Prometheus and OpenMetrics text formats.
+    pub const fn exposition_type(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram | MetricType::Timer => "histogram",
+            MetricType::Summary => "summary",
+        }
+    }
+}
+
+impl fmt::Display for MetricType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
+            MetricType::Timer => "timer",
+        })
+    }
+}
+
+/// The scope a metric belongs to, exposed as the `mp_scope` label and served at `/metrics/<scope>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Host metrics every deployment gets (CPU, memory, disk, network, sockets).
+    Base,
+    /// Process and library metrics.
+    Vendor,
+    /// The application's own metrics (the default).
+    Application,
+    /// A custom scope; its name must match `[a-zA-Z_][a-zA-Z0-9_]*`.
+    Custom(Str),
+}
+
+impl Scope {
+    /// A custom scope, validated.
+    ///
+    /// ```
+    /// use microprofile::Scope;
+    /// assert_eq!(Scope::new("base").unwrap(), Scope::Base);
+    /// assert!(Scope::new("billing").is_ok());
+    /// assert!(Scope::new("no-dash").is_err());
+    /// ```
+    pub fn new(name: impl Into<Str>) -> Result<Scope, Error> {
+        let name = name.into();
+        Ok(match &*name {
+            "base" => Scope::Base,
+            "vendor" => Scope::Vendor,
+            "application" => Scope::Application,
+            other => {
+                naming::validate_scope_name(other)?;
+                Scope::Custom(name)
+            }
+        })
+    }
+
+    /// The scope's name as used in `mp_scope` and URLs.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Scope::Base => "base",
+            Scope::Vendor => "vendor",
+            Scope::Application => "application",
+            Scope::Custom(name) => name,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        match self {
+            Scope::Custom(name) => match &**name {
+                "base" | "vendor" | "application" => Err(Error::InvalidScopeName {
+                    name: name.to_string(),
+                }),
+                other => naming::validate_scope_name(other),
+            },
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Tags given with the metadata: a static list (for `static` metrics) or owned pairs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Tags {
+    Static(&'static [(&'static str, &'static str)]),
+    Owned(Vec<(Str, Str)>),
+}
+
+/// Where a metric was declared in source, reported with conflicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Site {
+    /// Source file.
+    pub file: &'static str,
+    /// Line, 1-based.
+    pub line: u32,
+    /// Column, 1-based.
+    pub column: u32,
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// The [`Site`] of the macro call.
+#[macro_export]
+macro_rules! site {
+    () => {
+        $crate::Site {
+            file: ::core::file!(),
+            line: ::core::line!(),
+            column: ::core::column!(),
+        }
+    };
+}
+
+/// What describes a metric: name, description, unit, scope and tags. The type comes from the
+/// metric itself.
+///
+/// Built in `const` context for statics, or at run time with the `with_*` methods:
+///
+/// ```
+/// use microprofile::{Metadata, Scope};
+/// const LATENCY: Metadata = Metadata::new("outbound_http_latency_seconds")
+///     .description("Latency of outbound HTTP calls.")
+///     .unit("seconds")
+///     .tags(&[("region", "eu-west-1")]);
+/// let dynamic = Metadata::new("jobs").with_tag("queue", String::from("mail")).scope(Scope::Vendor);
+/// assert_eq!(dynamic.tag_list().count(), 1);
+/// # let _ = LATENCY;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Metadata {
+    name: Str,
+    description: Str,
+    unit: Str,
+    scope: Scope,
+    tags: Tags,
+}
+
+impl Metadata {
+    /// Metadata with this name, no description, no unit, scope application and no tags.
+    pub const fn new(name: &'static str) -> Metadata {
+        Metadata {
+            name: Cow::Borrowed(name),
+            description: Cow::Borrowed(""),
+            unit: Cow::Borrowed(""),
+            scope: Scope::Application,
+            tags: Tags::Static(&[]),
+        }
+    }
+
+    /// Metadata with an owned (run-time) name.
+    pub fn named(name: impl Into<Str>) -> Metadata {
+        Metadata {
+            name: name.into(),
+            ..Metadata::new("")
+        }
+    }
+
+    /// Sets the description (`# HELP`).
+    pub const fn description(mut self, description: &'static str) -> Metadata {
+        std::mem::forget(std::mem::replace(
+            &mut self.description,
+            Cow::Borrowed(description),
+        ));
+        self
+    }
+
+    /// Sets the unit (`seconds`, `bytes`, `percent`, …), appended to the exposed name.
+    pub const fn unit(mut self, unit: &'static str) -> Metadata {
+        std::mem::forget(std::mem::replace(&mut self.unit, Cow::Borrowed(unit)));
+        self
+    }
+
+    /// Sets the scope.
+    pub const fn scope(mut self, scope: Scope) -> Metadata {
+        std::mem::forget(std::mem::replace(&mut self.scope, scope));
+        self
+    }
+
+    /// Sets the tags from a static list of `(name, value)` pairs.
+    pub const fn tags(mut self, tags: &'static [(&'static str, &'static str)]) -> Metadata {
+        std::mem::forget(std::mem::replace(&mut self.tags, Tags::Static(tags)));
+        self
+    }
+
+    /// Sets an owned description.
+    pub fn with_description(mut self, description: impl Into<Str>) -> Metadata {
+        self.description = description.into();
+        self
+    }
+
+    /// Sets an owned unit.
+    pub fn with_unit(mut self, unit: impl Into<Str>) -> Metadata {
+        self.unit = unit.into();
+        self
+    }
+
+    /// Adds one tag.
+    pub fn with_tag(mut self, name: impl Into<Str>, value: impl Into<Str>) -> Metadata {
+        let pair = (name.into(), value.into());
+        match &mut self.tags {
+            Tags::Owned(tags) => tags.push(pair),
+            Tags::Static(tags) => {
+                let mut owned: Vec<(Str, Str)> = tags
+                    .iter()
+                    .map(|&(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
+                    .collect();
+                owned.push(pair);
+                self.tags = Tags::Owned(owned);
+            }
+        }
+        self
+    }
+
+    /// The declared name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The description, empty when none was given.
+    pub fn description_text(&self) -> &str {
+        &self.description
+    }
+
+    /// The unit, empty when none was given.
+    pub fn unit_text(&self) -> &str {
+        &self.unit
+    }
+
+    /// The scope.
+    pub fn scope_ref(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The tags as `(name, value)`, in the order given.
+    pub fn tag_list(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let (fixed, owned): (&[(&str, &str)], &[(Str, Str)]) = match &self.tags {
+            Tags::Static(tags) => (tags, &[]),
+            Tags::Owned(tags) => (&[], tags),
+        };
+        fixed
+            .iter()
+            .copied()
+            .chain(owned.iter().map(|(n, v)| (&**n, &**v)))
+    }
+
+    /// Checks the name, unit, scope and tags; returns the tags sorted by name.
+    pub(crate) fn validated_tags(&self) -> Result<Vec<(&str, &str)>, Error> {
+        naming::validate_metric_name(&self.name)?;
+        naming::validate_unit(&self.unit)?;
+        self.scope.validate()?;
+        let mut tags: Vec<(&str, &str)> = self.tag_list().collect();
+        tags.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (i, (name, _)) in tags.iter().enumerate() {
+            naming::validate_tag_name(name)?;
+            if i > 0 && tags[i - 1].0 == *name {
+                return Err(Error::DuplicateTag {
+                    name: (*name).to_owned(),
+                });
+            }
+        }
+        Ok(tags)
+    }
+
+    /// Checks the name, unit, scope and tag names, as the registry does on registration.
+    ///
+    /// ```
+    /// use microprofile::Metadata;
+    /// assert!(Metadata::new("ok").validate().is_ok());
+    /// assert!(Metadata::new("ok").tags(&[("le", "1")]).validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        self.validated_tags().map(|_| ())
+    }
+}

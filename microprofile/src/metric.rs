@@ -1,0 +1,178 @@
+//! The traits every metric implements: [`Metric`] (one series, visited for its value) and
+//! [`Collect`] (one or more series, each with its labels).
+
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::Error;
+use crate::metadata::MetricType;
+
+/// A number as read from a metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// An unsigned integer (integer counters).
+    UInt(u64),
+    /// A signed integer (integer gauges).
+    Int(i64),
+    /// A float.
+    Float(f64),
+}
+
+impl Number {
+    /// The value as `f64`.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::UInt(v) => v as f64,
+            Number::Int(v) => v as f64,
+            Number::Float(v) => v,
+        }
+    }
+}
+
+/// Bucket counts as read at scrape time, either straight from atomics or from plain numbers.
+#[derive(Debug, Clone, Copy)]
+pub enum BucketCounts<'a> {
+    /// Counts per bucket (not cumulative), read with relaxed loads.
+    Atomic(&'a [AtomicU64]),
+    /// Counts per bucket (not cumulative).
+    Plain(&'a [u64]),
+}
+
+impl BucketCounts<'_> {
+    fn get(&self, index: usize) -> u64 {
+        match self {
+            BucketCounts::Atomic(c) => c.get(index).map_or(0, |a| a.load(Ordering::Relaxed)),
+            BucketCounts::Plain(c) => c.get(index).copied().unwrap_or(0),
+        }
+    }
+}
+
+/// A consistent view of one histogram series: every count below was read from one settled shard,
+/// so `count()` always equals the `+Inf` bucket and buckets are cumulative.
+#[derive(Debug, Clone, Copy)]
+pub struct HistogramView<'a> {
+    bounds: &'a [f64],
+    counts: BucketCounts<'a>,
+    sum: f64,
+}
+
+impl<'a> HistogramView<'a> {
+    /// A view over upper bounds (without `+Inf`), per-bucket counts (`bounds.len() + 1` of them, the
+    /// last for `+Inf`) and the sum of observations.
+    pub fn new(bounds: &'a [f64], counts: BucketCounts<'a>, sum: f64) -> Self {
+        HistogramView {
+            bounds,
+            counts,
+            sum,
+        }
+    }
+
+    /// The finite upper bounds.
+    pub fn bounds(&self) -> &'a [f64] {
+        self.bounds
+    }
+
+    /// `(upper bound, cumulative count)` for every bucket, ending with `(+Inf, count)`.
+    pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        let mut total = 0u64;
+        (0..=self.bounds.len()).map(move |i| {
+            total = total.wrapping_add(self.counts.get(i));
+            (self.bounds.get(i).copied().unwrap_or(f64::INFINITY), total)
+        })
+    }
+
+    /// The number of observations (the `+Inf` bucket).
+    pub fn count(&self) -> u64 {
+        (0..=self.bounds.len()).fold(0u64, |acc, i| acc.wrapping_add(self.counts.get(i)))
+    }
+
+    /// The sum of observations.
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+}
+
+/// A view of one summary series.
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryView<'a> {
+    /// `(quantile, value)` pairs; the value is NaN while the window is empty.
+    pub quantiles: &'a [(f64, f64)],
+    /// Sum of all observations since start.
+    pub sum: f64,
+    /// Number of observations since start.
+    pub count: u64,
+    /// Largest observation in the window; NaN while the window is empty.
+    pub max: f64,
+}
+
+/// Receives the value of one series.
+pub trait Visitor {
+    /// A counter value.
+    fn counter(&mut self, value: Number);
+    /// A gauge value.
+    fn gauge(&mut self, value: Number);
+    /// A histogram (also timers).
+    fn histogram(&mut self, view: &HistogramView<'_>);
+    /// A summary.
+    fn summary(&mut self, view: &SummaryView<'_>);
+}
+
+/// One series of one type, read at scrape time.
+pub trait Metric: Send + Sync + 'static {
+    /// The type it is registered and exposed as.
+    fn metric_type(&self) -> MetricType;
+    /// Hands the current value to the visitor. May hand nothing (a callback gauge that panicked).
+    fn visit(&self, visitor: &mut dyn Visitor);
+    /// Checks configuration that `const` construction could not (buckets, quantiles).
+    fn validate(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Something the registry can hold: one series (every [`Metric`]) or a labelled family of them.
+pub trait Collect: Send + Sync + 'static {
+    /// The type of every series.
+    fn collect_type(&self) -> MetricType;
+    /// The names of the labels each series carries, sorted; empty for a single series.
+    fn label_names(&self) -> &[&'static str] {
+        &[]
+    }
+    /// Calls `f` with each series' rendered labels (`a="x",b="y"`, escaped) and value, sorted by labels.
+    fn collect(&self, f: &mut dyn FnMut(&str, &dyn Metric));
+    /// Checks configuration, as [`Metric::validate`].
+    fn check(&self) -> Result<(), Error>;
+    /// For downcasting in the get-or-create API.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<M: Metric> Collect for M {
+    fn collect_type(&self) -> MetricType {
+        self.metric_type()
+    }
+    fn collect(&self, f: &mut dyn FnMut(&str, &dyn Metric)) {
+        f("", self)
+    }
+    fn check(&self) -> Result<(), Error> {
+        self.validate()
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A metric that can make a fresh one with the same configuration (used by labelled families).
+pub trait NewLike {
+    /// A new, zeroed metric configured like `self`.
+    fn new_like(&self) -> Self;
+}
+
+pub(crate) fn add_f64(bits: &AtomicU64, delta: f64) {
+    let mut current = bits.load(Ordering::Relaxed);
+    loop {
+        let new = (f64::from_bits(current) + delta).to_bits();
+        match bits.compare_exchange_weak(current, new, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(actual) => current = actual,
+        }
+    }
+}

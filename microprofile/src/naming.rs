@@ -1,0 +1,240 @@
+//! Naming rules for metric names, tag names, scopes and units, and the exposed (Prometheus) name.
+
+use crate::error::Error;
+use crate::metadata::MetricType;
+
+/// Tag names reserved for the exposition itself.
+pub const RESERVED_TAG_NAMES: &[&str] = &["le", "quantile", "mp_scope", "mp_app"];
+
+/// Checks a declared metric name: `[a-zA-Z_][a-zA-Z0-9_.:-]*`.
+///
+/// Characters other than `[a-zA-Z0-9_]` are allowed in declared names (MicroProfile names such as
+/// `com.example.requests`) and become `_` in the exposed name.
+///
+/// ```
+/// assert!(microprofile::naming::validate_metric_name("http.requests").is_ok());
+/// assert!(microprofile::naming::validate_metric_name("9lives").is_err());
+/// ```
+pub fn validate_metric_name(name: &str) -> Result<(), Error> {
+    let invalid = |reason| {
+        Err(Error::InvalidMetricName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return invalid("it is empty"),
+        Some(c) if c.is_ascii_digit() => return invalid("it starts with a digit"),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            return invalid("it starts with a character other than a letter or `_`")
+        }
+        Some(_) => {}
+    }
+    if chars.any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))) {
+        return invalid("it contains a character outside `[a-zA-Z0-9_.:-]`");
+    }
+    Ok(())
+}
+
+/// Checks a tag (label) name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`, not reserved.
+///
+/// ```
+/// assert!(microprofile::naming::validate_tag_name("region").is_ok());
+/// assert!(microprofile::naming::validate_tag_name("le").is_err());
+/// ```
+pub fn validate_tag_name(name: &str) -> Result<(), Error> {
+    let invalid = |reason| {
+        Err(Error::InvalidTagName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if !is_identifier(name) {
+        return invalid(
+            "a tag name starts with a letter or `_` and continues with letters, digits or `_`",
+        );
+    }
+    if name.starts_with("__") {
+        return invalid("names starting with `__` are reserved for Prometheus");
+    }
+    if RESERVED_TAG_NAMES.contains(&name) {
+        return invalid("`le`, `quantile`, `mp_scope` and `mp_app` are reserved by the exposition");
+    }
+    Ok(())
+}
+
+/// Checks a custom scope name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn validate_scope_name(name: &str) -> Result<(), Error> {
+    if is_identifier(name) {
+        Ok(())
+    } else {
+        Err(Error::InvalidScopeName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// Checks a unit: empty, or made of `[a-zA-Z0-9_]`.
+pub fn validate_unit(unit: &str) -> Result<(), Error> {
+    if unit.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(Error::InvalidUnit {
+            unit: unit.to_owned(),
+        })
+    }
+}
+
+pub(crate) fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The unit actually exposed: timers are always in seconds, `none` and the empty unit mean none.
+pub fn effective_unit(metric_type: MetricType, unit: &str) -> &str {
+    match metric_type {
+        MetricType::Timer => "seconds",
+        _ if unit == "none" => "",
+        _ => unit,
+    }
+}
+
+/// The exposed family name, following MicroProfile Metrics 5.x.
+///
+/// Characters outside `[a-zA-Z0-9_]` become `_`; the unit is appended as `_<unit>` unless the name
+/// already ends with it; counters end in `_total` (the unit goes before it); timers are in seconds.
+///
+/// ```
+/// use microprofile::{naming::exposed_name, MetricType};
+/// assert_eq!(exposed_name("outbound_http_latency_seconds", MetricType::Timer, ""), "outbound_http_latency_seconds");
+/// assert_eq!(exposed_name("io.read", MetricType::Counter, "bytes"), "io_read_bytes_total");
+/// assert_eq!(exposed_name("jobs_total", MetricType::Counter, ""), "jobs_total");
+/// ```
+pub fn exposed_name(declared: &str, metric_type: MetricType, unit: &str) -> String {
+    let mut name: String = declared
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let is_counter = metric_type == MetricType::Counter;
+    if is_counter && name.ends_with("_total") {
+        name.truncate(name.len() - "_total".len());
+    }
+    let unit = effective_unit(metric_type, unit);
+    if !unit.is_empty() {
+        let already = name.len() > unit.len()
+            && name.ends_with(unit)
+            && name.as_bytes()[name.len() - unit.len() - 1] == b'_';
+        if !already {
+            name.push('_');
+            name.push_str(unit);
+        }
+    }
+    if is_counter {
+        name.push_str("_total");
+    }
+    name
+}
+
+/// Writes a label value escaped for both text formats: `\` → `\\`, `"` → `\"`, newline → `\n`.
+pub(crate) fn write_escaped_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Renders sorted `(name, value)` pairs as `a="x",b="y"` (escaped), the form stored per series.
+pub(crate) fn render_labels<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (name, value) in pairs {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        write_escaped_label_value(&mut out, value);
+        out.push('"');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names() {
+        for ok in ["a", "_a", "a.b-c:d_e9", "outbound_http_latency_seconds"] {
+            assert!(validate_metric_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "9a", "a b", "ä", "a/b", "-a", ".a"] {
+            assert!(validate_metric_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tag_names() {
+        for ok in ["a", "_a", "region", "A1_"] {
+            assert!(validate_tag_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "1a", "a-b", "__x", "le", "quantile", "mp_scope", "mp_app", "é",
+        ] {
+            assert!(validate_tag_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn exposed_names() {
+        use MetricType::*;
+        assert_eq!(exposed_name("requests", Counter, ""), "requests_total");
+        assert_eq!(
+            exposed_name("requests_total", Counter, ""),
+            "requests_total"
+        );
+        assert_eq!(exposed_name("read", Counter, "bytes"), "read_bytes_total");
+        assert_eq!(
+            exposed_name("read_bytes_total", Counter, "bytes"),
+            "read_bytes_total"
+        );
+        assert_eq!(
+            exposed_name("read_total", Counter, "bytes"),
+            "read_bytes_total"
+        );
+        assert_eq!(
+            exposed_name("com.acme.Foo-bar", Gauge, "none"),
+            "com_acme_Foo_bar"
+        );
+        assert_eq!(exposed_name("heap", Gauge, "bytes"), "heap_bytes");
+        assert_eq!(
+            exposed_name("latency", Timer, "milliseconds"),
+            "latency_seconds"
+        );
+        assert_eq!(
+            exposed_name("latency_seconds", Timer, ""),
+            "latency_seconds"
+        );
+        assert_eq!(exposed_name("xseconds", Timer, ""), "xseconds_seconds");
+        assert_eq!(exposed_name("size", Histogram, "bytes"), "size_bytes");
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            render_labels([("a", "x\"y\\z\nw"), ("b", "ü")]),
+            "a=\"x\\\"y\\\\z\\nw\",b=\"ü\""
+        );
+    }
+}

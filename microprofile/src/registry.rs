@@ -1,0 +1,559 @@
+//! The registry: every metric with its metadata, grouped into families by exposed name and split
+//! into scopes.
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Deref;
+use std::sync::{Arc, LazyLock};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::counter::{Counter, FloatCounter};
+use crate::error::Error;
+use crate::family;
+use crate::gauge::{CallbackGauge, ConcurrentGauge, FloatGauge, Gauge};
+use crate::global_tags::GlobalTags;
+use crate::histogram::{Histogram, Timer};
+use crate::metadata::{Metadata, MetricType, Scope, Site};
+use crate::metric::{Collect, Metric};
+use crate::naming;
+use crate::summary::Summary;
+
+/// A `static` metric and its metadata, collected through `inventory` when the global registry is
+/// first used. Made by [`register!`](crate::register!) and by the attribute macros.
+pub struct StaticMetric {
+    metadata: Metadata,
+    metric: &'static dyn Collect,
+    site: Site,
+}
+
+impl StaticMetric {
+    /// Pairs a static metric with its metadata and declaration site.
+    pub const fn new(metric: &'static dyn Collect, metadata: Metadata, site: Site) -> StaticMetric {
+        StaticMetric {
+            metadata,
+            metric,
+            site,
+        }
+    }
+}
+
+inventory::collect!(StaticMetric);
+
+/// Registers a `static` metric with the global registry, with no run-time call: it is collected
+/// when the registry is first used.
+///
+/// ```
+/// use microprofile::{Counter, Metadata};
+/// static ORDERS: Counter = Counter::new();
+/// microprofile::register!(ORDERS, Metadata::new("orders").description("Orders placed.")
+///     .tags(&[("shop", "main")]));
+/// ORDERS.inc();
+/// let text = microprofile::global().encode_to_string(microprofile::Format::Prometheus, microprofile::Selection::All);
+/// assert!(text.contains("orders_total{shop=\"main\",mp_scope=\"application\"} 1"));
+/// ```
+#[macro_export]
+macro_rules! register {
+    ($metric:expr, $metadata:expr $(,)?) => {
+        $crate::__private::inventory::submit! {
+            $crate::StaticMetric::new(&$metric, $metadata, $crate::site!())
+        }
+    };
+}
+
+#[derive(Clone)]
+pub(crate) enum Source {
+    Static(&'static dyn Collect),
+    Shared(Arc<dyn Collect>, Arc<dyn Any + Send + Sync>),
+}
+
+impl Source {
+    pub(crate) fn collector(&self) -> &dyn Collect {
+        match self {
+            Source::Static(c) => *c,
+            Source::Shared(c, _) => &**c,
+        }
+    }
+}
+
+/// What a family shares across its series.
+#[derive(Debug, Clone)]
+pub struct FamilyInfo {
+    /// The exposed family name (`_total` included for counters).
+    pub name: String,
+    /// The type.
+    pub metric_type: MetricType,
+    /// The description (`# HELP`); the first non-empty one declared.
+    pub description: String,
+    /// The unit as exposed (`seconds` for timers, empty for none).
+    pub unit: String,
+    /// All tag and label names each series carries, sorted.
+    pub tag_names: Vec<String>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Member {
+    pub(crate) scope: Scope,
+    pub(crate) tags: Arc<str>,
+    pub(crate) declared: Arc<str>,
+    pub(crate) source: Source,
+    pub(crate) site: Option<Site>,
+}
+
+struct FamilyEntry {
+    info: Arc<FamilyInfo>,
+    members: BTreeMap<(Scope, Arc<str>), Member>,
+}
+
+#[derive(Default)]
+struct State {
+    families: BTreeMap<String, FamilyEntry>,
+    /// Declared name → exposed name, so one declared name cannot map to two families.
+    declared: HashMap<String, String>,
+}
+
+/// A metric handed out by the get-or-create API: a `static` or a shared one.
+pub enum Handle<M: 'static> {
+    /// A `static` declared in code.
+    Static(&'static M),
+    /// One created at run time.
+    Shared(Arc<M>),
+}
+
+impl<M> Clone for Handle<M> {
+    fn clone(&self) -> Self {
+        match self {
+            Handle::Static(m) => Handle::Static(m),
+            Handle::Shared(m) => Handle::Shared(Arc::clone(m)),
+        }
+    }
+}
+
+impl<M> Deref for Handle<M> {
+    type Target = M;
+    fn deref(&self) -> &M {
+        match self {
+            Handle::Static(m) => m,
+            Handle::Shared(m) => m,
+        }
+    }
+}
+
+impl<M: std::fmt::Debug> std::fmt::Debug for Handle<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+/// A family and the members selected from it, taken under the lock and encoded after it is released
+/// (so a callback gauge may itself use the registry).
+pub(crate) struct Planned {
+    pub(crate) info: Arc<FamilyInfo>,
+    pub(crate) members: Vec<Member>,
+}
+
+/// What to read from a registry.
+#[derive(Debug, Clone, Copy)]
+pub enum Selection<'a> {
+    /// Every scope.
+    All,
+    /// One scope.
+    Scope(&'a Scope),
+    /// One family in one scope, by declared or exposed name.
+    Metric(&'a Scope, &'a str),
+}
+
+/// The registry. Most programs use the global one, [`global()`](crate::global); separate ones are
+/// handy in tests.
+pub struct Registry {
+    state: RwLock<State>,
+    global_tags: GlobalTags,
+    errors: Mutex<Vec<Error>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+static GLOBAL: LazyLock<Registry> = LazyLock::new(|| {
+    let (tags, tag_errors) = GlobalTags::from_env();
+    let registry = Registry::with_global_tags(tags);
+    for error in tag_errors {
+        registry.record_error(error);
+    }
+    registry.register_statics();
+    registry
+});
+
+/// The global registry, holding every `static` metric of the program.
+pub fn global() -> &'static Registry {
+    &GLOBAL
+}
+
+impl Registry {
+    /// An empty registry without global tags and without the program's statics.
+    pub fn new() -> Registry {
+        Registry::with_global_tags(GlobalTags::none())
+    }
+
+    /// An empty registry adding these global tags to every series.
+    pub fn with_global_tags(global_tags: GlobalTags) -> Registry {
+        Registry {
+            state: RwLock::new(State::default()),
+            global_tags,
+            errors: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An empty registry holding the program's `static` metrics, as the global one does (but with
+    /// these global tags instead of the environment's).
+    pub fn with_statics(global_tags: GlobalTags) -> Registry {
+        let registry = Registry::with_global_tags(global_tags);
+        registry.register_statics();
+        registry
+    }
+
+    /// The global tags.
+    pub fn global_tags(&self) -> &GlobalTags {
+        &self.global_tags
+    }
+
+    fn register_statics(&self) {
+        let mut statics: Vec<&StaticMetric> = inventory::iter::<StaticMetric>.into_iter().collect();
+        // Link order is arbitrary; sorting makes "first" and "second" in conflict reports stable.
+        statics.sort_by_key(|s| (s.site.file, s.site.line, s.site.column));
+        for s in statics {
+            if let Err(error) =
+                self.insert(&s.metadata, Source::Static(s.metric), Some(s.site), false)
+            {
+                self.record_error(error);
+            }
+        }
+    }
+
+    fn record_error(&self, error: Error) {
+        crate::internal::REGISTRATION_ERRORS.inc();
+        eprintln!("microprofile: {error}");
+        self.errors.lock().push(error);
+    }
+
+    /// Registrations of `static`s (and global tags) that were refused, in the order met. Each is
+    /// also printed once to stderr and counted in `microprofile_registration_errors_total`.
+    pub fn registration_errors(&self) -> Vec<Error> {
+        self.errors.lock().clone()
+    }
+
+    /// Registers a collector (a family, or a custom [`Collect`] implementation) under this metadata.
+    pub fn register(&self, metadata: Metadata, collector: Arc<impl Collect>) -> Result<(), Error> {
+        let any: Arc<dyn Any + Send + Sync> = collector.clone();
+        self.insert(&metadata, Source::Shared(collector, any), None, false)
+            .map(|_| ())
+    }
+
+    /// Adds a member; with `reuse`, an existing member with the same identity is returned instead
+    /// of being a conflict.
+    fn insert(
+        &self,
+        metadata: &Metadata,
+        source: Source,
+        site: Option<Site>,
+        reuse: bool,
+    ) -> Result<Option<Member>, Error> {
+        let collector = source.collector();
+        collector.check()?;
+        let tags = metadata.validated_tags()?;
+        family::check_names(collector.label_names())?;
+        let mut tag_names: Vec<String> = tags
+            .iter()
+            .map(|(n, _)| (*n).to_owned())
+            .chain(collector.label_names().iter().map(|n| (*n).to_owned()))
+            .collect();
+        tag_names.sort();
+        if let Some(w) = tag_names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::DuplicateTag { name: w[0].clone() });
+        }
+        let metric_type = collector.collect_type();
+        let exposed = naming::exposed_name(metadata.name(), metric_type, metadata.unit_text());
+        let unit = naming::effective_unit(metric_type, metadata.unit_text()).to_owned();
+        let rendered: Arc<str> = naming::render_labels(tags.iter().copied()).into();
+        let scope = metadata.scope_ref().clone();
+        let conflict = |reason: String, first: Option<Site>| Error::Conflict {
+            name: metadata.name().to_owned(),
+            reason,
+            first,
+            second: site,
+        };
+
+        let mut state = self.state.write();
+        if let Some(previous) = state.declared.get(metadata.name()) {
+            if *previous != exposed {
+                return Err(conflict(
+                    format!("it is already exposed as `{previous}`; this declaration would expose it as `{exposed}` (another type or unit)"),
+                    None,
+                ));
+            }
+        }
+        let member = Member {
+            scope: scope.clone(),
+            tags: rendered.clone(),
+            declared: metadata.name().into(),
+            source,
+            site,
+        };
+        match state.families.get_mut(&exposed) {
+            Some(entry) => {
+                let first_site = entry.members.values().find_map(|m| m.site);
+                let info = &entry.info;
+                if info.metric_type != metric_type {
+                    return Err(conflict(
+                        format!(
+                            "it is registered as a {}, not a {metric_type}",
+                            info.metric_type
+                        ),
+                        first_site,
+                    ));
+                }
+                if info.tag_names != tag_names {
+                    return Err(conflict(
+                        format!(
+                            "it is registered with the tag names {:?}, not {:?}; all series of one metric carry the same tag names",
+                            info.tag_names, tag_names
+                        ),
+                        first_site,
+                    ));
+                }
+                let description = metadata.description_text();
+                if !description.is_empty()
+                    && !info.description.is_empty()
+                    && info.description != description
+                {
+                    return Err(conflict(
+                        format!(
+                            "it is registered with the description {:?}, not {description:?}",
+                            info.description
+                        ),
+                        first_site,
+                    ));
+                }
+                if let Some(existing) = entry.members.get(&(scope.clone(), rendered.clone())) {
+                    if reuse {
+                        return Ok(Some(existing.clone()));
+                    }
+                    return Err(conflict(
+                        "the same name, scope and tags are already registered; give one of them another name or tag".to_owned(),
+                        existing.site,
+                    ));
+                }
+                if info.description.is_empty() && !description.is_empty() {
+                    let mut updated = (**info).clone();
+                    updated.description = description.to_owned();
+                    entry.info = Arc::new(updated);
+                }
+                entry.members.insert((scope, rendered), member);
+            }
+            None => {
+                let info = Arc::new(FamilyInfo {
+                    name: exposed.clone(),
+                    metric_type,
+                    description: metadata.description_text().to_owned(),
+                    unit,
+                    tag_names,
+                });
+                let mut members = BTreeMap::new();
+                members.insert((scope, rendered), member);
+                state
+                    .families
+                    .insert(exposed.clone(), FamilyEntry { info, members });
+            }
+        }
+        state.declared.insert(metadata.name().to_owned(), exposed);
+        Ok(None)
+    }
+
+    fn get_or_create<M: Metric>(
+        &self,
+        metadata: Metadata,
+        make: impl FnOnce() -> Result<M, Error>,
+    ) -> Result<Handle<M>, Error> {
+        let metric = Arc::new(make()?);
+        let requested = metric.metric_type();
+        let any: Arc<dyn Any + Send + Sync> = metric.clone();
+        let source = Source::Shared(metric.clone(), any);
+        match self.insert(&metadata, source, None, true)? {
+            None => Ok(Handle::Shared(metric)),
+            Some(existing) => {
+                let wrong_type = || Error::WrongType {
+                    name: metadata.name().to_owned(),
+                    registered: existing.source.collector().collect_type(),
+                    requested,
+                };
+                match &existing.source {
+                    Source::Static(c) => c
+                        .as_any()
+                        .downcast_ref::<M>()
+                        .map(Handle::Static)
+                        .ok_or_else(wrong_type),
+                    Source::Shared(_, any) => Arc::clone(any)
+                        .downcast::<M>()
+                        .map(Handle::Shared)
+                        .map_err(|_| wrong_type()),
+                }
+            }
+        }
+    }
+
+    /// Gets or creates an integer counter. The same name, scope and tags give the same counter.
+    ///
+    /// ```
+    /// use microprofile::{Registry, Metadata};
+    /// let registry = Registry::new();
+    /// let a = registry.counter(Metadata::new("jobs").with_tag("queue", "mail")).unwrap();
+    /// let b = registry.counter(Metadata::new("jobs").with_tag("queue", "mail")).unwrap();
+    /// a.inc();
+    /// assert_eq!(b.get(), 1);
+    /// assert!(registry.gauge(Metadata::new("jobs").with_tag("queue", "sms")).is_err());
+    /// ```
+    pub fn counter(&self, metadata: Metadata) -> Result<Handle<Counter>, Error> {
+        self.get_or_create(metadata, || Ok(Counter::new()))
+    }
+
+    /// Gets or creates a float counter.
+    pub fn float_counter(&self, metadata: Metadata) -> Result<Handle<FloatCounter>, Error> {
+        self.get_or_create(metadata, || Ok(FloatCounter::new()))
+    }
+
+    /// Gets or creates an integer gauge.
+    pub fn gauge(&self, metadata: Metadata) -> Result<Handle<Gauge>, Error> {
+        self.get_or_create(metadata, || Ok(Gauge::new()))
+    }
+
+    /// Gets or creates a float gauge.
+    pub fn float_gauge(&self, metadata: Metadata) -> Result<Handle<FloatGauge>, Error> {
+        self.get_or_create(metadata, || Ok(FloatGauge::new()))
+    }
+
+    /// Gets or creates a gauge of calls in flight.
+    pub fn concurrent_gauge(&self, metadata: Metadata) -> Result<Handle<ConcurrentGauge>, Error> {
+        self.get_or_create(metadata, || Ok(ConcurrentGauge::new()))
+    }
+
+    /// Registers a gauge read from `callback` at scrape time. Callback gauges are not reusable: the
+    /// same identity twice is a conflict.
+    pub fn callback_gauge(
+        &self,
+        metadata: Metadata,
+        callback: impl Fn() -> f64 + Send + Sync + 'static,
+    ) -> Result<(), Error> {
+        self.register(metadata, Arc::new(CallbackGauge::from_fn(callback)))
+    }
+
+    /// Gets or creates a histogram; `buckets` default to the Prometheus defaults.
+    pub fn histogram(
+        &self,
+        metadata: Metadata,
+        buckets: Option<Vec<f64>>,
+    ) -> Result<Handle<Histogram>, Error> {
+        self.get_or_create(metadata, || match buckets {
+            Some(b) => Histogram::try_with_buckets(b),
+            None => Ok(Histogram::new()),
+        })
+    }
+
+    /// Gets or creates a timer (a histogram in seconds).
+    pub fn timer(
+        &self,
+        metadata: Metadata,
+        buckets: Option<Vec<f64>>,
+    ) -> Result<Handle<Timer>, Error> {
+        self.get_or_create(metadata, || match buckets {
+            Some(b) => Timer::try_with_buckets(b),
+            None => Ok(Timer::new()),
+        })
+    }
+
+    /// Gets or creates a summary with the default quantiles and a 10-minute window.
+    pub fn summary(&self, metadata: Metadata) -> Result<Handle<Summary>, Error> {
+        self.get_or_create(metadata, || Ok(Summary::new()))
+    }
+
+    /// Gets or creates a summary with these quantiles and window.
+    pub fn summary_with(
+        &self,
+        metadata: Metadata,
+        quantiles: Vec<f64>,
+        window: std::time::Duration,
+    ) -> Result<Handle<Summary>, Error> {
+        self.get_or_create(metadata, || Summary::try_new(quantiles, window))
+    }
+
+    /// Removes the series with this scope, declared name and tags; `true` if it existed.
+    pub fn remove(&self, scope: &Scope, name: &str, tags: &[(&str, &str)]) -> bool {
+        let mut sorted: Vec<(&str, &str)> = tags.to_vec();
+        sorted.sort_unstable();
+        let rendered: Arc<str> = naming::render_labels(sorted).into();
+        let mut state = self.state.write();
+        let Some(exposed) = state.declared.get(name).cloned() else {
+            return false;
+        };
+        let Some(entry) = state.families.get_mut(&exposed) else {
+            return false;
+        };
+        let removed = entry.members.remove(&(scope.clone(), rendered)).is_some();
+        if entry.members.is_empty() {
+            state.families.remove(&exposed);
+            state.declared.retain(|_, e| *e != exposed);
+        }
+        removed
+    }
+
+    /// Whether a scope exists: base, vendor and application always do; a custom one once it holds a
+    /// metric.
+    pub fn has_scope(&self, scope: &Scope) -> bool {
+        match scope {
+            Scope::Custom(_) => self
+                .state
+                .read()
+                .families
+                .values()
+                .any(|f| f.members.keys().any(|(s, _)| s == scope)),
+            _ => true,
+        }
+    }
+
+    /// The families and members a selection covers, ordered by exposed name, then scope and tags.
+    pub(crate) fn plan(&self, selection: Selection<'_>) -> Vec<Planned> {
+        let state = self.state.read();
+        let mut planned = Vec::new();
+        for (exposed, entry) in &state.families {
+            let members: Vec<Member> = entry
+                .members
+                .values()
+                .filter(|m| match selection {
+                    Selection::All => true,
+                    Selection::Scope(scope) => m.scope == *scope,
+                    Selection::Metric(scope, name) => {
+                        m.scope == *scope && (exposed == name || &*m.declared == name)
+                    }
+                })
+                .cloned()
+                .collect();
+            if !members.is_empty() {
+                planned.push(Planned {
+                    info: entry.info.clone(),
+                    members,
+                });
+            }
+        }
+        planned
+    }
+
+    /// The families a selection covers, with their shared metadata.
+    pub fn families(&self, selection: Selection<'_>) -> Vec<FamilyInfo> {
+        self.plan(selection)
+            .into_iter()
+            .map(|p| (*p.info).clone())
+            .collect()
+    }
+}

@@ -1,0 +1,337 @@
+//! Summaries: quantiles over a sliding time window.
+//!
+//! Each summary keeps [`AGE_BUCKETS`] DDSketches (from the `sketches-ddsketch` crate, a port of
+//! Datadog's mergeable sketch with a relative-error guarantee of 1%), each covering one slice of the
+//! window. An observation goes into the current slice; a scrape merges the slices still inside the
+//! window. Old slices are cleared as time moves on, so the window slides in steps of
+//! `window / AGE_BUCKETS`.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use sketches_ddsketch::{Config, DDSketch};
+
+use crate::error::Error;
+use crate::histogram::{Observe, TimerGuard};
+use crate::metadata::MetricType;
+use crate::metric::{Metric, NewLike, SummaryView, Visitor};
+
+/// The MicroProfile default quantiles.
+pub const DEFAULT_QUANTILES: &[f64] = &[0.5, 0.75, 0.95, 0.98, 0.99, 0.999];
+/// The MicroProfile default window: 10 minutes.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(600);
+/// How many slices a window is cut into.
+pub const AGE_BUCKETS: usize = 5;
+/// The sketch's relative accuracy.
+pub const RELATIVE_ACCURACY: f64 = 0.01;
+
+struct Slice {
+    epoch: u64,
+    sketch: DDSketch,
+}
+
+struct Window {
+    slices: Vec<Slice>,
+    sum: f64,
+    count: u64,
+}
+
+struct Core {
+    start: Instant,
+    window: Mutex<Window>,
+}
+
+fn sketch() -> DDSketch {
+    DDSketch::new(Config::new(RELATIVE_ACCURACY, 2048, 1.0e-9))
+}
+
+/// Quantiles of observations over a sliding window (10 minutes by default), plus the cumulative
+/// `_sum` and `_count` and the window's maximum as a `_max` gauge. Quantiles are NaN while the
+/// window is empty.
+///
+/// ```
+/// use std::time::Duration;
+/// use microprofile::Summary;
+/// static RESPONSE_SIZE: Summary = Summary::new();
+/// RESPONSE_SIZE.observe(512.0);
+/// let custom = Summary::try_new(vec![0.5, 0.9], Duration::from_secs(60)).unwrap();
+/// custom.observe(1.0);
+/// assert_eq!(custom.count(), 1);
+/// ```
+pub struct Summary {
+    quantiles: Cow<'static, [f64]>,
+    window: Duration,
+    core: OnceLock<Core>,
+}
+
+impl std::fmt::Debug for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Summary")
+            .field("quantiles", &self.quantiles)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary::new()
+    }
+}
+
+impl Summary {
+    /// The default quantiles over a 10-minute window.
+    pub const fn new() -> Summary {
+        Summary::with_quantiles(DEFAULT_QUANTILES, DEFAULT_WINDOW)
+    }
+
+    /// These quantiles over this window, for `static`s (checked at registration).
+    pub const fn with_quantiles(quantiles: &'static [f64], window: Duration) -> Summary {
+        Summary {
+            quantiles: Cow::Borrowed(quantiles),
+            window,
+            core: OnceLock::new(),
+        }
+    }
+
+    /// Checked run-time quantiles and window.
+    pub fn try_new(quantiles: Vec<f64>, window: Duration) -> Result<Summary, Error> {
+        check_quantiles(&quantiles)?;
+        check_window(window)?;
+        Ok(Summary {
+            quantiles: Cow::Owned(quantiles),
+            window,
+            core: OnceLock::new(),
+        })
+    }
+
+    fn core(&self) -> &Core {
+        self.core.get_or_init(|| Core {
+            start: Instant::now(),
+            window: Mutex::new(Window {
+                slices: (0..AGE_BUCKETS)
+                    .map(|_| Slice {
+                        epoch: 0,
+                        sketch: sketch(),
+                    })
+                    .collect(),
+                sum: 0.0,
+                count: 0,
+            }),
+        })
+    }
+
+    fn slice_length(&self) -> Duration {
+        (self.window / AGE_BUCKETS as u32).max(Duration::from_millis(1))
+    }
+
+    fn epoch_at(&self, core: &Core, now: Instant) -> u64 {
+        let elapsed = now.saturating_duration_since(core.start);
+        (elapsed.as_nanos() / self.slice_length().as_nanos()) as u64
+    }
+
+    /// Records one observation. NaN is refused and counted as a rejected update.
+    pub fn observe(&self, value: f64) {
+        self.observe_at(value, Instant::now())
+    }
+
+    pub(crate) fn observe_at(&self, value: f64, now: Instant) {
+        if value.is_nan() {
+            crate::internal::REJECTED_UPDATES.inc();
+            return;
+        }
+        let core = self.core();
+        let epoch = self.epoch_at(core, now);
+        let mut window = core.window.lock();
+        window.sum += value;
+        window.count += 1;
+        let slot = (epoch % AGE_BUCKETS as u64) as usize;
+        if let Some(slice) = window.slices.get_mut(slot) {
+            if slice.epoch != epoch {
+                slice.epoch = epoch;
+                slice.sketch = sketch();
+            }
+            slice.sketch.add(value);
+        }
+    }
+
+    /// Records a duration in seconds.
+    pub fn observe_duration(&self, duration: Duration) {
+        self.observe(duration.as_secs_f64())
+    }
+
+    /// Starts a timer guard that records seconds when dropped.
+    pub fn start_timer(&self) -> TimerGuard<'_> {
+        TimerGuard::new(self)
+    }
+
+    /// Observations since start.
+    pub fn count(&self) -> u64 {
+        self.core().window.lock().count
+    }
+
+    /// Sum of observations since start.
+    pub fn sum(&self) -> f64 {
+        self.core().window.lock().sum
+    }
+
+    /// The configured quantiles.
+    pub fn quantiles(&self) -> &[f64] {
+        &self.quantiles
+    }
+
+    /// Reads `(quantile, value)` pairs, sum, count and max as a scrape does.
+    pub fn read<R>(&self, f: impl FnOnce(&SummaryView<'_>) -> R) -> R {
+        self.read_at(Instant::now(), f)
+    }
+
+    pub(crate) fn read_at<R>(&self, now: Instant, f: impl FnOnce(&SummaryView<'_>) -> R) -> R {
+        let core = self.core();
+        let epoch = self.epoch_at(core, now);
+        let oldest = epoch.saturating_sub(AGE_BUCKETS as u64 - 1);
+        let mut merged = sketch();
+        let (sum, count) = {
+            let window = core.window.lock();
+            for slice in window.slices.iter() {
+                let live = slice.epoch >= oldest && slice.epoch <= epoch;
+                if live && slice.sketch.count() > 0 {
+                    // Same configuration on both sides: merging cannot fail.
+                    let _ = merged.merge(&slice.sketch);
+                }
+            }
+            (window.sum, window.count)
+        };
+        let quantiles: Vec<(f64, f64)> = self
+            .quantiles
+            .iter()
+            .map(|&q| {
+                let value = merged.quantile(q).ok().flatten().unwrap_or(f64::NAN);
+                (q, value)
+            })
+            .collect();
+        let max = merged.max().unwrap_or(f64::NAN);
+        f(&SummaryView {
+            quantiles: &quantiles,
+            sum,
+            count,
+            max,
+        })
+    }
+}
+
+fn check_quantiles(quantiles: &[f64]) -> Result<(), Error> {
+    if quantiles.is_empty() {
+        return Err(Error::InvalidQuantiles {
+            reason: "at least one quantile is needed",
+        });
+    }
+    if quantiles.iter().any(|q| !(*q > 0.0 && *q < 1.0)) {
+        return Err(Error::InvalidQuantiles {
+            reason: "each quantile must lie strictly between 0 and 1",
+        });
+    }
+    if quantiles.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::InvalidQuantiles {
+            reason: "quantiles must be strictly increasing",
+        });
+    }
+    Ok(())
+}
+
+fn check_window(window: Duration) -> Result<(), Error> {
+    if window < Duration::from_millis(AGE_BUCKETS as u64) {
+        return Err(Error::InvalidQuantiles {
+            reason: "the window must be at least 5 ms long",
+        });
+    }
+    Ok(())
+}
+
+impl Observe for Summary {
+    fn observe_value(&self, value: f64) {
+        self.observe(value)
+    }
+}
+
+impl Metric for Summary {
+    fn metric_type(&self) -> MetricType {
+        MetricType::Summary
+    }
+    fn visit(&self, visitor: &mut dyn Visitor) {
+        self.read(|view| visitor.summary(view))
+    }
+    fn validate(&self) -> Result<(), Error> {
+        check_quantiles(&self.quantiles)?;
+        check_window(self.window)
+    }
+}
+
+impl NewLike for Summary {
+    fn new_like(&self) -> Self {
+        Summary {
+            quantiles: self.quantiles.clone(),
+            window: self.window,
+            core: OnceLock::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_window_is_nan_and_quantiles_are_close() {
+        let s = Summary::try_new(vec![0.5, 0.99], Duration::from_secs(10)).unwrap();
+        s.read(|v| {
+            assert!(v.quantiles.iter().all(|(_, x)| x.is_nan()));
+            assert!(v.max.is_nan());
+            assert_eq!(v.count, 0);
+        });
+        for i in 1..=1000 {
+            s.observe(i as f64);
+        }
+        s.read(|v| {
+            let median = v.quantiles[0].1;
+            assert!((median - 500.0).abs() <= 500.0 * 0.02, "{median}");
+            let p99 = v.quantiles[1].1;
+            assert!((p99 - 990.0).abs() <= 990.0 * 0.02, "{p99}");
+            assert_eq!(v.max, 1000.0);
+            assert_eq!(v.count, 1000);
+            assert_eq!(v.sum, 500500.0);
+        });
+    }
+
+    #[test]
+    fn window_slides() {
+        let s = Summary::try_new(vec![0.5], Duration::from_secs(10)).unwrap();
+        let t0 = Instant::now();
+        s.observe_at(100.0, t0);
+        s.read_at(t0 + Duration::from_secs(5), |v| {
+            assert!(!v.quantiles[0].1.is_nan())
+        });
+        // After a full window, the old observation is gone but count and sum remain.
+        s.read_at(t0 + Duration::from_secs(11), |v| {
+            assert!(v.quantiles[0].1.is_nan());
+            assert_eq!(v.count, 1);
+            assert_eq!(v.sum, 100.0);
+        });
+        s.observe_at(7.0, t0 + Duration::from_secs(12));
+        s.read_at(t0 + Duration::from_secs(12), |v| {
+            assert!((v.quantiles[0].1 - 7.0).abs() < 0.1);
+            assert_eq!(v.max, 7.0);
+        });
+    }
+
+    #[test]
+    fn refuses_bad_quantiles() {
+        for q in [vec![], vec![0.0], vec![1.0], vec![0.5, 0.5], vec![f64::NAN]] {
+            assert!(Summary::try_new(q, DEFAULT_WINDOW).is_err());
+        }
+        assert!(Summary::with_quantiles(&[1.5], DEFAULT_WINDOW)
+            .validate()
+            .is_err());
+    }
+}
