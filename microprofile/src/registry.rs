@@ -289,10 +289,19 @@ impl Registry {
         let mut state = self.state.write();
         if let Some(previous) = state.declared.get(metadata.name()) {
             if *previous != exposed {
-                return Err(conflict(
-                    format!("it is already exposed as `{previous}`; this declaration would expose it as `{exposed}` (another type or unit)"),
-                    None,
-                ));
+                let earlier = state.families.get(previous);
+                let first_site = earlier.and_then(|e| e.members.values().find_map(|m| m.site));
+                let reason = match earlier.map(|e| &e.info) {
+                    Some(info) if info.metric_type != metric_type => {
+                        format!("it is registered as a {}, not a {metric_type}", info.metric_type)
+                    }
+                    Some(info) => format!(
+                        "it is registered with the unit {:?}, not {unit:?} (exposed as `{previous}`, not `{exposed}`)",
+                        info.unit
+                    ),
+                    None => format!("it is already exposed as `{previous}`, not `{exposed}`"),
+                };
+                return Err(conflict(reason, first_site));
             }
         }
         let member = Member {

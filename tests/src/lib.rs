@@ -1,1 +1,177 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the real `promtool` and the Python reference parsers.
+//!
+//! Missing tools make the tests fail with a message saying what to install (`.ci/run` installs
+//! them); they never skip silently.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// Runs `program args` with `input` on stdin; returns (exit success, stdout, stderr).
+fn run_with_stdin(program: &str, args: &[&str], input: &str) -> (bool, String, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `{program}` ({e}); install it (Debian packages `prometheus`, `python3` + pip `prometheus_client`) or run .ci/run")
+        });
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = input.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().expect("wait for child");
+    writer.join().expect("writer thread").expect("write stdin");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `promtool check metrics` on a Prometheus text exposition: `Ok` only with zero errors and zero
+/// lint findings.
+pub fn promtool_check(text: &str) -> Result<(), String> {
+    let (ok, stdout, stderr) = run_with_stdin("promtool", &["check", "metrics"], text);
+    if ok && stdout.trim().is_empty() && stderr.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(format!("promtool check metrics failed:\n{stdout}{stderr}"))
+    }
+}
+
+/// One sample as the Python parser saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Sample name (with `_total`, `_bucket`, … suffixes).
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Value; NaN and infinities as f64.
+    pub value: f64,
+}
+
+/// One family as the Python parser saw it.
+#[derive(Debug, Clone)]
+pub struct ParsedFamily {
+    /// Family name.
+    pub name: String,
+    /// `counter`, `gauge`, `histogram`, `summary`, …
+    pub kind: String,
+    /// HELP text, unescaped.
+    pub help: String,
+    /// UNIT (OpenMetrics only).
+    pub unit: String,
+    /// Samples.
+    pub samples: Vec<Sample>,
+}
+
+/// Which reference parser.
+#[derive(Debug, Clone, Copy)]
+pub enum Parser {
+    /// `prometheus_client.parser` (text format 0.0.4).
+    Prometheus,
+    /// `prometheus_client.openmetrics.parser` (strict OpenMetrics 1.0).
+    OpenMetrics,
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/parse_exposition.py")
+}
+
+/// Parses `text` with the Python reference parser; `Err` carries the parser's message.
+pub fn python_parse(parser: Parser, text: &str) -> Result<Vec<ParsedFamily>, String> {
+    let which = match parser {
+        Parser::Prometheus => "prometheus",
+        Parser::OpenMetrics => "openmetrics",
+    };
+    let script = script();
+    let script = script.to_str().expect("utf-8 path");
+    let (ok, stdout, stderr) = run_with_stdin("python3", &[script, which], text);
+    if stderr.contains("No module named") {
+        panic!("python3 lacks prometheus_client: `pip install prometheus_client` (or run .ci/run)\n{stderr}");
+    }
+    if !ok {
+        return Err(format!(
+            "{which} parser rejected the exposition: {stderr}\n---\n{text}"
+        ));
+    }
+    let json: serde_json::Value = serde_json::from_str(&stdout).map_err(|e| e.to_string())?;
+    let families = json.as_array().ok_or("not a list")?;
+    Ok(families
+        .iter()
+        .map(|f| ParsedFamily {
+            name: f["name"].as_str().unwrap_or_default().to_owned(),
+            kind: f["type"].as_str().unwrap_or_default().to_owned(),
+            help: f["help"].as_str().unwrap_or_default().to_owned(),
+            unit: f["unit"].as_str().unwrap_or_default().to_owned(),
+            samples: f["samples"]
+                .as_array()
+                .map(|s| s.iter().map(sample).collect())
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+fn sample(s: &serde_json::Value) -> Sample {
+    let value = match &s["value"] {
+        serde_json::Value::String(text) => match text.as_str() {
+            "NaN" => f64::NAN,
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            other => panic!("unexpected value {other}"),
+        },
+        other => other.as_f64().expect("numeric sample value"),
+    };
+    Sample {
+        name: s["name"].as_str().unwrap_or_default().to_owned(),
+        labels: s["labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        value,
+    }
+}
+
+/// All samples of all families, flattened.
+pub fn samples(families: &[ParsedFamily]) -> Vec<Sample> {
+    families.iter().flat_map(|f| f.samples.clone()).collect()
+}
+
+/// The value of the one sample with this name and exactly these labels.
+pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let wanted: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let found: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.name == name && s.labels == wanted)
+        .map(|s| s.value)
+        .collect();
+    match found.as_slice() {
+        [v] => Some(*v),
+        [] => None,
+        more => panic!("{} samples named {name} with {labels:?}", more.len()),
+    }
+}
+
+/// Checks an exposition with promtool (Prometheus text) and both Python parsers; returns the
+/// samples each parser read: (prometheus, openmetrics).
+pub fn check_both_formats(
+    prometheus_text: &str,
+    openmetrics_text: &str,
+) -> (Vec<Sample>, Vec<Sample>) {
+    if let Err(e) = promtool_check(prometheus_text) {
+        panic!("{e}\n---\n{prometheus_text}");
+    }
+    let prom = python_parse(Parser::Prometheus, prometheus_text).unwrap_or_else(|e| panic!("{e}"));
+    let om = python_parse(Parser::OpenMetrics, openmetrics_text).unwrap_or_else(|e| panic!("{e}"));
+    (samples(&prom), samples(&om))
+}
