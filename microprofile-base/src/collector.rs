@@ -1,0 +1,602 @@
+//! The collector: reads every source into a [`Snapshot`], cached for a minimum interval so that
+//! any number of scrapes (and every family of one scrape) share one refresh.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use microprofile::family::render;
+use microprofile::metric::{Metric, Number, Visitor};
+use microprofile::{LabelSet, MetricType};
+
+use crate::parse::{self, CpuPercent, CpuTicks, Mount, NetDev};
+use crate::sys::{self, FsUsage};
+use crate::FamilyId;
+
+/// The default minimum time between two refreshes.
+pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// CPU percentages need two samples at least this far apart; closer samples are too coarse (the
+/// kernel counts in ticks of 10 ms) and are never reported.
+pub const MIN_CPU_SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Filesystem types always counted as real although `/proc/filesystems` marks them `nodev`:
+/// network filesystems and ZFS.
+const REAL_NODEV_TYPES: &[&str] = &["nfs", "nfs4", "cifs", "smb3", "ceph", "glusterfs", "zfs"];
+
+/// Filesystem types never counted: overlays (their size is the lower filesystem's, reported
+/// already) and read-only images, which are always 100 % used.
+const EXCLUDED_TYPES: &[&str] = &["overlay", "aufs", "squashfs", "iso9660", "erofs"];
+
+/// Pseudo filesystems, used when `/proc/filesystems` cannot be read.
+const PSEUDO_TYPES: &[&str] = &[
+    "autofs",
+    "binfmt_misc",
+    "bpf",
+    "cgroup",
+    "cgroup2",
+    "configfs",
+    "debugfs",
+    "devpts",
+    "devtmpfs",
+    "efivarfs",
+    "fuse",
+    "fusectl",
+    "hugetlbfs",
+    "mqueue",
+    "nsfs",
+    "proc",
+    "pstore",
+    "ramfs",
+    "rpc_pipefs",
+    "securityfs",
+    "selinuxfs",
+    "sysfs",
+    "tmpfs",
+    "tracefs",
+];
+
+/// Whether a filesystem type is backed by storage (a block device or a network share).
+pub(crate) fn is_real_filesystem(fstype: &str, nodev: Option<&HashSet<String>>) -> bool {
+    if EXCLUDED_TYPES.contains(&fstype) {
+        return false;
+    }
+    if REAL_NODEV_TYPES.contains(&fstype) {
+        return true;
+    }
+    // `fuse.sshfs` is a subtype of `fuse`.
+    let base = fstype.split('.').next().unwrap_or(fstype);
+    match nodev {
+        Some(nodev) => !nodev.contains(fstype) && !nodev.contains(base),
+        None => !PSEUDO_TYPES.contains(&fstype) && !PSEUDO_TYPES.contains(&base),
+    }
+}
+
+/// The mounts to report: visible (a later mount on the same mount point hides the earlier one),
+/// real, and one per device (a device mounted more than once, e.g. by bind mounts, is reported at
+/// its shortest mount point).
+pub(crate) fn select_mounts(mounts: Vec<Mount>, nodev: Option<&HashSet<String>>) -> Vec<Mount> {
+    let mut last_at: HashMap<&str, usize> = HashMap::new();
+    for (i, m) in mounts.iter().enumerate() {
+        last_at.insert(m.mountpoint.as_str(), i);
+    }
+    let mut by_device: Vec<Mount> = Vec::new();
+    for (i, m) in mounts.iter().enumerate() {
+        if last_at.get(m.mountpoint.as_str()) != Some(&i) || !is_real_filesystem(&m.fstype, nodev)
+        {
+            continue;
+        }
+        match by_device.iter_mut().find(|kept| kept.device == m.device) {
+            Some(kept) if m.mountpoint.len() < kept.mountpoint.len() => *kept = m.clone(),
+            Some(_) => {}
+            None => by_device.push(m.clone()),
+        }
+    }
+    by_device
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct DeviceLabel(String);
+
+impl LabelSet for DeviceLabel {
+    const NAMES: &'static [&'static str] = &["device"];
+    fn for_each_value(&self, f: &mut dyn FnMut(&str)) {
+        f(&self.0)
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct FsLabels {
+    device: String,
+    fstype: String,
+    mountpoint: String,
+}
+
+impl LabelSet for FsLabels {
+    const NAMES: &'static [&'static str] = &["device", "fstype", "mountpoint"];
+    fn for_each_value(&self, f: &mut dyn FnMut(&str)) {
+        f(&self.device);
+        f(&self.fstype);
+        f(&self.mountpoint);
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Filesystem {
+    labels: String,
+    usage: FsUsage,
+}
+
+#[derive(Debug, Clone)]
+struct Interface {
+    labels: String,
+    counters: NetDev,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Process {
+    cpu_seconds: f64,
+    resident_bytes: u64,
+    virtual_bytes: u64,
+    threads: u64,
+    start_time: Option<f64>,
+}
+
+/// Everything read in one refresh. Values whose source was missing or unreadable are absent, and
+/// so are their series.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    cpu_seconds: Option<[(&'static str, f64); 8]>,
+    cpu_percent: Option<CpuPercent>,
+    processors: Option<u64>,
+    load: Option<[f64; 3]>,
+    memory_total: Option<u64>,
+    memory_available: Option<u64>,
+    memory_cgroup_limit: Option<u64>,
+    filesystems: Vec<Filesystem>,
+    interfaces: Vec<Interface>,
+    sockets_used: Option<u64>,
+    tcp_in_use: Option<u64>,
+    udp_in_use: Option<u64>,
+    process: Option<Process>,
+    open_fds: Option<u64>,
+    max_fds: Option<u64>,
+}
+
+/// One value handed to the encoder.
+enum Sample {
+    Counter(Number),
+    Gauge(Number),
+}
+
+impl Metric for Sample {
+    fn metric_type(&self) -> MetricType {
+        match self {
+            Sample::Counter(_) => MetricType::Counter,
+            Sample::Gauge(_) => MetricType::Gauge,
+        }
+    }
+    fn visit(&self, visitor: &mut dyn Visitor) {
+        match *self {
+            Sample::Counter(v) => visitor.counter(v),
+            Sample::Gauge(v) => visitor.gauge(v),
+        }
+    }
+}
+
+type Sink<'a> = &'a mut dyn FnMut(&str, &dyn Metric);
+
+fn gauge(f: Sink<'_>, labels: &str, value: Option<f64>) {
+    if let Some(v) = value.filter(|v| v.is_finite()) {
+        f(labels, &Sample::Gauge(Number::Float(v)))
+    }
+}
+
+fn gauge_int(f: Sink<'_>, labels: &str, value: Option<u64>) {
+    if let Some(v) = value {
+        f(labels, &Sample::Gauge(Number::UInt(v)))
+    }
+}
+
+fn counter_int(f: Sink<'_>, labels: &str, value: u64) {
+    f(labels, &Sample::Counter(Number::UInt(value)))
+}
+
+impl Snapshot {
+    /// Hands each series of one family to `f`, sorted by labels.
+    pub(crate) fn emit(&self, id: FamilyId, f: Sink<'_>) {
+        let percent = self.cpu_percent;
+        let process = self.process;
+        match id {
+            FamilyId::CpuUsage => gauge(f, "", percent.map(|p| p.total)),
+            FamilyId::CpuUsageUser => gauge(f, "", percent.map(|p| p.user)),
+            FamilyId::CpuUsageSystem => gauge(f, "", percent.map(|p| p.system)),
+            FamilyId::CpuTime => {
+                for (labels, seconds) in self.cpu_seconds.iter().flatten() {
+                    f(labels, &Sample::Counter(Number::Float(*seconds)));
+                }
+            }
+            FamilyId::CpuAvailableProcessors => gauge_int(f, "", self.processors),
+            FamilyId::LoadAverage1m => gauge(f, "", self.load.map(|l| l[0])),
+            FamilyId::LoadAverage5m => gauge(f, "", self.load.map(|l| l[1])),
+            FamilyId::LoadAverage15m => gauge(f, "", self.load.map(|l| l[2])),
+            FamilyId::MemoryTotal => gauge_int(f, "", self.memory_total),
+            FamilyId::MemoryUsed => gauge_int(f, "", self.memory_used()),
+            FamilyId::MemoryCgroupLimit => gauge_int(f, "", self.memory_cgroup_limit),
+            FamilyId::FilesystemSize => {
+                for fs in &self.filesystems {
+                    gauge_int(f, &fs.labels, Some(fs.usage.size));
+                }
+            }
+            FamilyId::FilesystemUsed => {
+                for fs in &self.filesystems {
+                    gauge_int(f, &fs.labels, Some(fs.usage.size.saturating_sub(fs.usage.free)));
+                }
+            }
+            FamilyId::FilesystemAvailable => {
+                for fs in &self.filesystems {
+                    gauge_int(f, &fs.labels, Some(fs.usage.available));
+                }
+            }
+            FamilyId::NetworkReceiveBytes => self.each_interface(f, |c| c.rx_bytes),
+            FamilyId::NetworkTransmitBytes => self.each_interface(f, |c| c.tx_bytes),
+            FamilyId::NetworkReceivePackets => self.each_interface(f, |c| c.rx_packets),
+            FamilyId::NetworkTransmitPackets => self.each_interface(f, |c| c.tx_packets),
+            FamilyId::NetworkReceiveDropped => self.each_interface(f, |c| c.rx_dropped),
+            FamilyId::NetworkTransmitDropped => self.each_interface(f, |c| c.tx_dropped),
+            FamilyId::NetworkReceiveErrors => self.each_interface(f, |c| c.rx_errors),
+            FamilyId::NetworkTransmitErrors => self.each_interface(f, |c| c.tx_errors),
+            FamilyId::SocketsInUse => gauge_int(f, "", self.sockets_used),
+            FamilyId::TcpSocketsInUse => gauge_int(f, "", self.tcp_in_use),
+            FamilyId::UdpSocketsInUse => gauge_int(f, "", self.udp_in_use),
+            FamilyId::ThreadCount => gauge_int(f, "", process.map(|p| p.threads)),
+            FamilyId::ProcessUptime => {
+                let uptime = process.and_then(|p| p.start_time).map(|start| {
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    (now - start).max(0.0)
+                });
+                gauge(f, "", uptime)
+            }
+            FamilyId::ProcessCpuSeconds => {
+                if let Some(p) = process {
+                    f("", &Sample::Counter(Number::Float(p.cpu_seconds)))
+                }
+            }
+            FamilyId::ProcessResidentMemory => {
+                gauge_int(f, "", process.map(|p| p.resident_bytes))
+            }
+            FamilyId::ProcessVirtualMemory => gauge_int(f, "", process.map(|p| p.virtual_bytes)),
+            FamilyId::ProcessStartTime => gauge(f, "", process.and_then(|p| p.start_time)),
+            FamilyId::ProcessOpenFds => gauge_int(f, "", self.open_fds),
+            FamilyId::ProcessMaxFds => gauge_int(f, "", self.max_fds),
+            FamilyId::ProcessThreads => gauge_int(f, "", process.map(|p| p.threads)),
+        }
+    }
+
+    fn each_interface(&self, f: Sink<'_>, value: impl Fn(&NetDev) -> u64) {
+        for interface in &self.interfaces {
+            counter_int(f, &interface.labels, value(&interface.counters));
+        }
+    }
+
+    /// MemTotal − MemAvailable, in bytes.
+    fn memory_used(&self) -> Option<u64> {
+        Some(self.memory_total?.saturating_sub(self.memory_available?))
+    }
+}
+
+struct State {
+    cached: Option<(Instant, Arc<Snapshot>)>,
+    cpu_sample: Option<(Instant, CpuTicks)>,
+}
+
+/// Reads host and process figures from `/proc`, cgroup files and `statvfs(2)`.
+///
+/// The global collector behind the registered metrics reads the real `/`; a collector of its own,
+/// registered into a [`Registry`](microprofile::Registry) of its own with
+/// [`register_into`](Self::register_into), can read a different root (a container's host root
+/// mounted at `/host`, or a test fixture).
+///
+/// ```
+/// use std::sync::Arc;
+/// use microprofile::{Format, Registry, Scope, Selection};
+/// let registry = Registry::new();
+/// let collector = Arc::new(microprofile_base::Collector::new());
+/// collector.register_into(&registry).unwrap();
+/// let text = registry.encode_to_string(Format::Prometheus, Selection::Scope(&Scope::Base));
+/// # #[cfg(target_os = "linux")]
+/// assert!(text.contains("memory_total_bytes{mp_scope=\"base\"}"));
+/// ```
+pub struct Collector {
+    root: PathBuf,
+    min_interval: Duration,
+    clock_ticks: u64,
+    page_size: u64,
+    state: Mutex<State>,
+    refreshes: AtomicU64,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("root", &self.root)
+            .field("min_interval", &self.min_interval)
+            .field("refreshes", &self.refreshes())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Collector::new()
+    }
+}
+
+impl Collector {
+    /// A collector of the real system (root `/`), refreshing at most once per
+    /// [`DEFAULT_MIN_REFRESH_INTERVAL`].
+    pub fn new() -> Collector {
+        Collector::with_root("/")
+    }
+
+    /// A collector reading `<root>/proc/...`, the cgroup mounts listed there under `<root>`, and
+    /// the filesystems mounted at `<root>/<mountpoint>`. A root without these files gives a
+    /// snapshot without the metrics they provide.
+    pub fn with_root(root: impl Into<PathBuf>) -> Collector {
+        Collector {
+            root: root.into(),
+            min_interval: DEFAULT_MIN_REFRESH_INTERVAL,
+            clock_ticks: sys::clock_ticks_per_second(),
+            page_size: sys::page_size(),
+            state: Mutex::new(State {
+                cached: None,
+                cpu_sample: None,
+            }),
+            refreshes: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets the minimum time between two refreshes: scrapes within it share the cached snapshot.
+    /// CPU percentages are reported only from samples at least [`MIN_CPU_SAMPLE_INTERVAL`] apart,
+    /// whatever this interval.
+    pub fn min_refresh_interval(mut self, interval: Duration) -> Collector {
+        self.min_interval = interval;
+        self
+    }
+
+    /// How many refreshes this collector has made.
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while the lock is held; a poisoned lock still holds a usable state.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached snapshot, or a new one if the cached one is older than the minimum interval.
+    /// Concurrent callers wait for one refresh and share it.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        let mut state = self.lock();
+        if let Some((at, snapshot)) = &state.cached {
+            if at.elapsed() < self.min_interval {
+                return Arc::clone(snapshot);
+            }
+        }
+        self.refresh_locked(&mut state)
+    }
+
+    /// A new snapshot now, whatever the age of the cached one.
+    pub fn refresh(&self) -> Arc<Snapshot> {
+        let mut state = self.lock();
+        self.refresh_locked(&mut state)
+    }
+
+    /// Takes a CPU sample, so that the first refresh at least [`MIN_CPU_SAMPLE_INTERVAL`] later
+    /// already reports CPU percentages.
+    pub fn sample_cpu(&self) {
+        let mut state = self.lock();
+        if state.cpu_sample.is_none() {
+            if let Some(ticks) = self.read_stat().cpu {
+                state.cpu_sample = Some((Instant::now(), ticks));
+            }
+        }
+    }
+
+    fn refresh_locked(&self, state: &mut State) -> Arc<Snapshot> {
+        let snapshot = Arc::new(self.read_all(state));
+        state.cached = Some((Instant::now(), Arc::clone(&snapshot)));
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        snapshot
+    }
+
+    fn proc_path(&self, relative: &str) -> PathBuf {
+        self.root.join("proc").join(relative)
+    }
+
+    fn read_proc(&self, relative: &str) -> Option<String> {
+        std::fs::read_to_string(self.proc_path(relative)).ok()
+    }
+
+    /// `path` (absolute, as the kernel lists it) under this collector's root.
+    fn under_root(&self, path: &str) -> PathBuf {
+        self.root.join(path.trim_start_matches('/'))
+    }
+
+    fn read_stat(&self) -> parse::Stat {
+        self.read_proc("stat")
+            .map(|t| parse::parse_stat(&t))
+            .unwrap_or_default()
+    }
+
+    fn read_all(&self, state: &mut State) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        let ticks = self.clock_ticks as f64;
+
+        let stat = self.read_stat();
+        if let Some(cpu) = stat.cpu {
+            let now = Instant::now();
+            snapshot.cpu_seconds = Some(
+                cpu.modes()
+                    .map(|(labels, t)| (labels, t as f64 / ticks)),
+            );
+            match state.cpu_sample {
+                Some((at, before)) if now.duration_since(at) >= MIN_CPU_SAMPLE_INTERVAL => {
+                    snapshot.cpu_percent = parse::cpu_percent(&before, &cpu);
+                    state.cpu_sample = Some((now, cpu));
+                }
+                // Too close to the previous sample: keep that one, report no percentage.
+                Some(_) => {}
+                None => state.cpu_sample = Some((now, cpu)),
+            }
+        }
+        snapshot.processors = std::thread::available_parallelism()
+            .ok()
+            .map(|n| n.get() as u64);
+        snapshot.load = self
+            .read_proc("loadavg")
+            .and_then(|t| parse::parse_loadavg(&t));
+
+        let memory = self
+            .read_proc("meminfo")
+            .map(|t| parse::parse_meminfo(&t))
+            .unwrap_or_default();
+        snapshot.memory_total = memory.total;
+        snapshot.memory_available = memory.available;
+        snapshot.memory_cgroup_limit = self.cgroup_memory_limit();
+
+        snapshot.filesystems = self.filesystems();
+        snapshot.interfaces = self.interfaces();
+
+        if let Some(v4) = self.read_proc("net/sockstat") {
+            // Without IPv6 there is no sockstat6, and no IPv6 socket either.
+            let v6 = self.read_proc("net/sockstat6").unwrap_or_default();
+            let sum = |p4: &str, p6: &str| {
+                parse::sockstat_value(&v4, p4, "inuse")
+                    .map(|n| n + parse::sockstat_value(&v6, p6, "inuse").unwrap_or(0))
+            };
+            snapshot.sockets_used = parse::sockstat_value(&v4, "sockets", "used");
+            snapshot.tcp_in_use = sum("TCP", "TCP6");
+            snapshot.udp_in_use = sum("UDP", "UDP6");
+        }
+
+        snapshot.process = self
+            .read_proc("self/stat")
+            .and_then(|t| parse::parse_process_stat(&t))
+            .map(|p| Process {
+                cpu_seconds: (p.utime + p.stime) as f64 / ticks,
+                resident_bytes: p.rss_pages.saturating_mul(self.page_size),
+                virtual_bytes: p.vsize,
+                threads: p.threads,
+                start_time: stat
+                    .boot_time
+                    .map(|boot| boot as f64 + p.start_ticks as f64 / ticks),
+            });
+        snapshot.open_fds = std::fs::read_dir(self.proc_path("self/fd"))
+            .ok()
+            .map(|entries| entries.count() as u64);
+        snapshot.max_fds = self
+            .read_proc("self/limits")
+            .and_then(|t| parse::parse_max_open_files(&t));
+        snapshot
+    }
+
+    fn filesystems(&self) -> Vec<Filesystem> {
+        let Some(mounts) = self.read_proc("self/mounts") else {
+            return Vec::new();
+        };
+        let nodev = self
+            .read_proc("filesystems")
+            .map(|t| parse::parse_nodev_filesystems(&t));
+        let mut filesystems: Vec<Filesystem> =
+            select_mounts(parse::parse_mounts(&mounts), nodev.as_ref())
+                .into_iter()
+                .filter_map(|m| {
+                    let usage = sys::statvfs(&self.under_root(&m.mountpoint))?;
+                    // A filesystem of size 0 holds nothing (df leaves them out too).
+                    (usage.size > 0).then(|| Filesystem {
+                        labels: render(&FsLabels {
+                            device: m.device,
+                            fstype: m.fstype,
+                            mountpoint: m.mountpoint,
+                        }),
+                        usage,
+                    })
+                })
+                .collect();
+        filesystems.sort_by(|a, b| a.labels.cmp(&b.labels));
+        filesystems
+    }
+
+    fn interfaces(&self) -> Vec<Interface> {
+        let Some(text) = self.read_proc("net/dev") else {
+            return Vec::new();
+        };
+        let mut interfaces: Vec<Interface> = parse::parse_net_dev(&text)
+            .into_iter()
+            .map(|counters| Interface {
+                labels: render(&DeviceLabel(counters.name.clone())),
+                counters,
+            })
+            .collect();
+        interfaces.sort_by(|a, b| a.labels.cmp(&b.labels));
+        interfaces
+    }
+
+    /// The memory limit of this process's cgroup: the smallest limit set on it or an ancestor,
+    /// cgroup v2 (`memory.max`) first, then v1 (`memory.limit_in_bytes`).
+    fn cgroup_memory_limit(&self) -> Option<u64> {
+        let cgroups = parse::parse_proc_cgroup(&self.read_proc("self/cgroup")?);
+        let mounts = parse::parse_mountinfo(&self.read_proc("self/mountinfo")?);
+        let v2 = cgroups
+            .iter()
+            .find(|e| e.hierarchy == "0" && e.controllers.is_empty())
+            .zip(mounts.iter().find(|m| m.fstype == "cgroup2"))
+            .and_then(|(entry, mount)| self.limit_in_hierarchy(mount, &entry.path, "memory.max"));
+        if v2.is_some() {
+            return v2;
+        }
+        let entry = cgroups
+            .iter()
+            .find(|e| e.controllers.iter().any(|c| c == "memory"))?;
+        let mount = mounts.iter().find(|m| {
+            m.fstype == "cgroup" && m.super_options.iter().any(|o| o == "memory")
+        })?;
+        self.limit_in_hierarchy(mount, &entry.path, "memory.limit_in_bytes")
+    }
+
+    fn limit_in_hierarchy(
+        &self,
+        mount: &parse::MountInfo,
+        cgroup_path: &str,
+        file: &str,
+    ) -> Option<u64> {
+        let base = self.under_root(&mount.mountpoint);
+        // The mount shows the hierarchy from `mount.root` down; a cgroup path outside it (or
+        // climbing with `..`, as seen from another cgroup namespace) is read at the mount itself.
+        let relative = cgroup_path
+            .strip_prefix(mount.root.as_str())
+            .filter(|r| !r.split('/').any(|part| part == ".."))
+            .unwrap_or("")
+            .trim_start_matches('/');
+        let mut dir = base.join(relative);
+        let mut limit: Option<u64> = None;
+        loop {
+            if let Some(value) = read_limit(&dir.join(file)) {
+                limit = Some(limit.map_or(value, |l| l.min(value)));
+            }
+            if dir == base || !dir.pop() || !dir.starts_with(&base) {
+                break;
+            }
+        }
+        limit
+    }
+}
+
+fn read_limit(path: &Path) -> Option<u64> {
+    parse::parse_cgroup_limit(&std::fs::read_to_string(path).ok()?)
+}
