@@ -10,7 +10,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -22,6 +22,14 @@ use crate::naming;
 
 /// How many independently locked maps a hashed family spreads its series over.
 pub const SHARDS: usize = 16;
+
+/// The default maximum number of series of one family.
+pub const DEFAULT_MAX_SERIES: usize = 10_000;
+
+/// The value every label of the overflow series carries: once a family holds its maximum number
+/// of series, updates for new label sets go to this one series instead, and each redirected
+/// update is counted in the vendor metric `microprofile_cardinality_overflow_total`.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 
 /// A set of labels: the names (fixed by the type) and their values (per instance).
 ///
@@ -102,9 +110,17 @@ struct DenseSeries<M> {
 
 type Shard<L, M> = RwLock<HashMap<L, Series<M>>>;
 
+struct Hashed<L, M> {
+    shards: Box<[Shard<L, M>]>,
+    hasher: std::hash::RandomState,
+    /// Series in all shards; only grows under a shard's write lock, checked against the limit.
+    len: AtomicUsize,
+    overflow: DenseSeries<M>,
+}
+
 enum Storage<L, M> {
     Dense(Box<[DenseSeries<M>]>),
-    Hashed(Box<[Shard<L, M>]>, std::hash::RandomState),
+    Hashed(Hashed<L, M>),
 }
 
 /// A labelled family of metrics of one type. Usable as a `static`.
@@ -123,14 +139,35 @@ enum Storage<L, M> {
 /// ```
 pub struct Family<L, M> {
     template: M,
+    max_series: usize,
     storage: OnceLock<Storage<L, M>>,
 }
 
 impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
     /// A family whose series are configured like `template` (buckets, quantiles).
     pub const fn new(template: M) -> Family<L, M> {
+        Family::with_max_series(template, DEFAULT_MAX_SERIES)
+    }
+
+    /// A family holding at most `max_series` series (at least 1); updates for further label sets
+    /// go to one overflow series whose labels are all [`OVERFLOW_LABEL_VALUE`].
+    ///
+    /// ```
+    /// use microprofile::{Counter, Family, LabelSet};
+    /// #[derive(Clone, PartialEq, Eq, Hash)]
+    /// struct User(u32);
+    /// impl LabelSet for User {
+    ///     const NAMES: &'static [&'static str] = &["user"];
+    ///     fn for_each_value(&self, f: &mut dyn FnMut(&str)) { f(&self.0.to_string()) }
+    /// }
+    /// let family: Family<User, Counter> = Family::with_max_series(Counter::new(), 2);
+    /// for id in 0..5 { family.with(&User(id)).inc(); }
+    /// assert_eq!(family.len(), 3); // two series and the overflow series
+    /// ```
+    pub const fn with_max_series(template: M, max_series: usize) -> Family<L, M> {
         Family {
             template,
+            max_series: if max_series == 0 { 1 } else { max_series },
             storage: OnceLock::new(),
         }
     }
@@ -151,10 +188,21 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                     })
                     .collect(),
             ),
-            None => Storage::Hashed(
-                (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
-                std::hash::RandomState::new(),
-            ),
+            None => Storage::Hashed(Hashed {
+                shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+                hasher: std::hash::RandomState::new(),
+                len: AtomicUsize::new(0),
+                overflow: DenseSeries {
+                    series: Series {
+                        labels: naming::render_labels(
+                            L::NAMES.iter().map(|&n| (n, OVERFLOW_LABEL_VALUE)),
+                        )
+                        .into_boxed_str(),
+                        metric: self.template.new_like(),
+                    },
+                    touched: AtomicBool::new(false),
+                },
+            }),
         })
     }
 
@@ -179,20 +227,35 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                     }
                 }
             }
-            Storage::Hashed(shards, hasher) => {
-                let hash = hasher.hash_one(labels);
-                let shard = &shards[(hash as usize) % SHARDS];
+            Storage::Hashed(hashed) => {
+                let hash = hashed.hasher.hash_one(labels);
+                let shard = &hashed.shards[(hash as usize) % SHARDS];
                 if let Ok(guard) =
                     RwLockReadGuard::try_map(shard.read(), |map| map.get(labels).map(|s| &s.metric))
                 {
                     return SeriesRef(Inner::Guard(guard));
                 }
+                if hashed.len.load(Ordering::Relaxed) >= self.max_series {
+                    return self.overflow(hashed);
+                }
                 let rendered = render(labels).into_boxed_str();
                 let mut map = shard.write();
-                map.entry(labels.clone()).or_insert_with(|| Series {
-                    labels: rendered,
-                    metric: self.template.new_like(),
-                });
+                if !map.contains_key(labels) {
+                    // Reserve a place under the limit; racing inserts in other shards may have
+                    // taken the last one since the check above.
+                    if hashed.len.fetch_add(1, Ordering::Relaxed) >= self.max_series {
+                        hashed.len.fetch_sub(1, Ordering::Relaxed);
+                        drop(map);
+                        return self.overflow(hashed);
+                    }
+                    map.insert(
+                        labels.clone(),
+                        Series {
+                            labels: rendered,
+                            metric: self.template.new_like(),
+                        },
+                    );
+                }
                 // Downgrading keeps the lock held, so the series just inserted is still there.
                 match RwLockReadGuard::try_map(RwLockWriteGuard::downgrade(map), |map| {
                     map.get(labels).map(|s| &s.metric)
@@ -204,30 +267,50 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
         }
     }
 
+    fn overflow<'a>(&'a self, hashed: &'a Hashed<L, M>) -> SeriesRef<'a, M> {
+        crate::internal::CARDINALITY_OVERFLOW.inc();
+        if !hashed.overflow.touched.load(Ordering::Relaxed) {
+            hashed.overflow.touched.store(true, Ordering::Relaxed);
+        }
+        SeriesRef(Inner::Direct(&hashed.overflow.series.metric))
+    }
+
+    /// The maximum number of series (the overflow series not counted).
+    pub fn max_series(&self) -> usize {
+        self.max_series
+    }
+
     /// Removes the series for these labels; `true` if it existed.
     pub fn remove(&self, labels: &L) -> bool {
         match self.storage() {
             Storage::Dense(series) => series
                 .get(labels.dense_index())
                 .is_some_and(|s| s.touched.swap(false, Ordering::Relaxed)),
-            Storage::Hashed(shards, hasher) => {
-                let hash = hasher.hash_one(labels);
-                shards[(hash as usize) % SHARDS]
+            Storage::Hashed(hashed) => {
+                let hash = hashed.hasher.hash_one(labels);
+                let removed = hashed.shards[(hash as usize) % SHARDS]
                     .write()
                     .remove(labels)
-                    .is_some()
+                    .is_some();
+                if removed {
+                    hashed.len.fetch_sub(1, Ordering::Relaxed);
+                }
+                removed
             }
         }
     }
 
-    /// Number of series in use.
+    /// Number of series in use (the overflow series included once used).
     pub fn len(&self) -> usize {
         match self.storage() {
             Storage::Dense(series) => series
                 .iter()
                 .filter(|s| s.touched.load(Ordering::Relaxed))
                 .count(),
-            Storage::Hashed(shards, _) => shards.iter().map(|s| s.read().len()).sum(),
+            Storage::Hashed(hashed) => {
+                hashed.shards.iter().map(|s| s.read().len()).sum::<usize>()
+                    + usize::from(hashed.overflow.touched.load(Ordering::Relaxed))
+            }
         }
     }
 
@@ -280,9 +363,12 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
                     f(&s.labels, &s.metric);
                 }
             }
-            Storage::Hashed(shards, _) => {
-                let guards: Vec<_> = shards.iter().map(|s| s.read()).collect();
+            Storage::Hashed(hashed) => {
+                let guards: Vec<_> = hashed.shards.iter().map(|s| s.read()).collect();
                 let mut live: Vec<&Series<M>> = guards.iter().flat_map(|g| g.values()).collect();
+                if hashed.overflow.touched.load(Ordering::Relaxed) {
+                    live.push(&hashed.overflow.series);
+                }
                 live.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
                 for s in live {
                     f(&s.labels, &s.metric);
@@ -298,5 +384,66 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counter::Counter;
+
+    #[derive(Clone, PartialEq, Eq, Hash)]
+    struct Id(String);
+    impl LabelSet for Id {
+        const NAMES: &'static [&'static str] = &["id"];
+        fn for_each_value(&self, f: &mut dyn FnMut(&str)) {
+            f(&self.0)
+        }
+    }
+
+    struct CounterReader(u64);
+    impl crate::metric::Visitor for CounterReader {
+        fn counter(&mut self, value: crate::metric::Number) {
+            self.0 = value.as_f64() as u64;
+        }
+        fn gauge(&mut self, _: crate::metric::Number) {}
+        fn histogram(&mut self, _: &crate::metric::HistogramView<'_>) {}
+        fn summary(&mut self, _: &crate::metric::SummaryView<'_>) {}
+    }
+
+    fn series(family: &Family<Id, Counter>) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        family.collect(&mut |labels, metric| {
+            let mut reader = CounterReader(0);
+            metric.visit(&mut reader);
+            out.push((labels.to_owned(), reader.0));
+        });
+        out
+    }
+
+    #[test]
+    fn overflow_series_takes_updates_past_the_limit() {
+        let family: Family<Id, Counter> = Family::with_max_series(Counter::new(), 3);
+        for i in 0..10 {
+            family.with(&Id(format!("u{i}"))).inc();
+        }
+        // Existing series keep counting after the limit is reached.
+        family.with(&Id("u0".into())).inc();
+        let seen = series(&family);
+        assert_eq!(
+            seen,
+            vec![
+                ("id=\"__overflow__\"".to_owned(), 7),
+                ("id=\"u0\"".to_owned(), 2),
+                ("id=\"u1\"".to_owned(), 1),
+                ("id=\"u2\"".to_owned(), 1),
+            ]
+        );
+        assert!(family.remove(&Id("u1".into())));
+        family.with(&Id("fresh".into())).inc();
+        assert_eq!(family.len(), 4);
+        assert!(series(&family)
+            .iter()
+            .any(|(l, v)| l == "id=\"fresh\"" && *v == 1));
     }
 }

@@ -7,6 +7,8 @@ use crate::metadata::{Metadata, Scope};
 pub static REJECTED_UPDATES: Counter = Counter::new();
 /// Callback gauges that panicked during a scrape (the series was left out of that scrape).
 pub static CALLBACK_PANICS: Counter = Counter::new();
+/// Updates redirected to a family's overflow series because it held its maximum of series.
+pub static CARDINALITY_OVERFLOW: Counter = Counter::new();
 /// Registrations refused: invalid static metadata, or conflicts between declarations.
 pub static REGISTRATION_ERRORS: Counter = Counter::new();
 
@@ -28,5 +30,11 @@ crate::register!(
     REGISTRATION_ERRORS,
     Metadata::new("microprofile_registration_errors")
         .description("Metric registrations refused: invalid metadata or conflicting declarations.")
+        .scope(Scope::Vendor)
+);
+crate::register!(
+    CARDINALITY_OVERFLOW,
+    Metadata::new("microprofile_cardinality_overflow")
+        .description("Updates redirected to a family's overflow series (label value __overflow__) because the family held its maximum number of series.")
         .scope(Scope::Vendor)
 );
