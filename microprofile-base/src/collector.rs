@@ -84,8 +84,7 @@ pub(crate) fn select_mounts(mounts: Vec<Mount>, nodev: Option<&HashSet<String>>)
     }
     let mut by_device: Vec<Mount> = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
-        if last_at.get(m.mountpoint.as_str()) != Some(&i) || !is_real_filesystem(&m.fstype, nodev)
-        {
+        if last_at.get(m.mountpoint.as_str()) != Some(&i) || !is_real_filesystem(&m.fstype, nodev) {
             continue;
         }
         match by_device.iter_mut().find(|kept| kept.device == m.device) {
@@ -232,7 +231,11 @@ impl Snapshot {
             }
             FamilyId::FilesystemUsed => {
                 for fs in &self.filesystems {
-                    gauge_int(f, &fs.labels, Some(fs.usage.size.saturating_sub(fs.usage.free)));
+                    gauge_int(
+                        f,
+                        &fs.labels,
+                        Some(fs.usage.size.saturating_sub(fs.usage.free)),
+                    );
                 }
             }
             FamilyId::FilesystemAvailable => {
@@ -266,9 +269,7 @@ impl Snapshot {
                     f("", &Sample::Counter(Number::Float(p.cpu_seconds)))
                 }
             }
-            FamilyId::ProcessResidentMemory => {
-                gauge_int(f, "", process.map(|p| p.resident_bytes))
-            }
+            FamilyId::ProcessResidentMemory => gauge_int(f, "", process.map(|p| p.resident_bytes)),
             FamilyId::ProcessVirtualMemory => gauge_int(f, "", process.map(|p| p.virtual_bytes)),
             FamilyId::ProcessStartTime => gauge(f, "", process.and_then(|p| p.start_time)),
             FamilyId::ProcessOpenFds => gauge_int(f, "", self.open_fds),
@@ -440,10 +441,7 @@ impl Collector {
         let stat = self.read_stat();
         if let Some(cpu) = stat.cpu {
             let now = Instant::now();
-            snapshot.cpu_seconds = Some(
-                cpu.modes()
-                    .map(|(labels, t)| (labels, t as f64 / ticks)),
-            );
+            snapshot.cpu_seconds = Some(cpu.modes().map(|(labels, t)| (labels, t as f64 / ticks)));
             match state.cpu_sample {
                 Some((at, before)) if now.duration_since(at) >= MIN_CPU_SAMPLE_INTERVAL => {
                     snapshot.cpu_percent = parse::cpu_percent(&before, &cpu);
@@ -563,9 +561,9 @@ impl Collector {
         let entry = cgroups
             .iter()
             .find(|e| e.controllers.iter().any(|c| c == "memory"))?;
-        let mount = mounts.iter().find(|m| {
-            m.fstype == "cgroup" && m.super_options.iter().any(|o| o == "memory")
-        })?;
+        let mount = mounts
+            .iter()
+            .find(|m| m.fstype == "cgroup" && m.super_options.iter().any(|o| o == "memory"))?;
         self.limit_in_hierarchy(mount, &entry.path, "memory.limit_in_bytes")
     }
 
@@ -599,4 +597,344 @@ impl Collector {
 
 fn read_limit(path: &Path) -> Option<u64> {
     parse::parse_cgroup_limit(&std::fs::read_to_string(path).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use microprofile::{Format, Registry, Scope, Selection};
+    use std::sync::atomic::AtomicUsize;
+
+    /// A fresh, empty directory under the system temp dir, removed on drop.
+    struct TempRoot(PathBuf);
+
+    impl TempRoot {
+        fn new(name: &str) -> TempRoot {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "microprofile-base-{name}-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempRoot(dir)
+        }
+        fn write(&self, relative: &str, text: &str) {
+            let path = self.0.join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+
+    impl Drop for TempRoot {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn mount(device: &str, mountpoint: &str, fstype: &str) -> Mount {
+        Mount {
+            device: device.into(),
+            mountpoint: mountpoint.into(),
+            fstype: fstype.into(),
+        }
+    }
+
+    fn scrape(collector: Collector, scope: Scope) -> String {
+        let registry = Registry::new();
+        Arc::new(collector).register_into(&registry).unwrap();
+        registry.encode_to_string(Format::Prometheus, Selection::Scope(&scope))
+    }
+
+    /// Sample lines only (no `#` lines).
+    fn samples(text: &str) -> Vec<&str> {
+        text.lines().filter(|l| !l.starts_with('#')).collect()
+    }
+
+    #[test]
+    fn real_filesystems() {
+        let nodev = parse::parse_nodev_filesystems(
+            "nodev\ttmpfs\nnodev\tfuse\nnodev\tnfs4\nnodev\toverlay\n\text4\n\tsquashfs\n",
+        );
+        for real in ["ext4", "xfs", "nfs4", "fuseblk", "zfs"] {
+            assert!(is_real_filesystem(real, Some(&nodev)), "{real}");
+        }
+        for pseudo in ["tmpfs", "overlay", "squashfs", "fuse", "fuse.sshfs"] {
+            assert!(!is_real_filesystem(pseudo, Some(&nodev)), "{pseudo}");
+        }
+        // Without /proc/filesystems, the built-in list decides.
+        assert!(is_real_filesystem("ext4", None));
+        for pseudo in ["proc", "sysfs", "tmpfs", "cgroup2", "overlay", "fuse.sshfs"] {
+            assert!(!is_real_filesystem(pseudo, None), "{pseudo}");
+        }
+    }
+
+    #[test]
+    fn mount_selection() {
+        let mounts = vec![
+            mount("proc", "/proc", "proc"),
+            mount("overlay", "/", "overlay"),
+            mount("/dev/vda", "/data/sub", "ext4"),
+            mount("/dev/vda", "/data", "ext4"),
+            mount("/dev/vda", "/etc/hosts", "ext4"),
+            mount("/dev/vdb", "/srv", "xfs"),
+            // Mounted over /srv: the xfs below is hidden.
+            mount("tmpfs", "/srv", "tmpfs"),
+            mount("/dev/vdc", "/snap/core/1", "squashfs"),
+            mount("server:/export", "/nfs", "nfs4"),
+        ];
+        let selected = select_mounts(mounts, None);
+        assert_eq!(
+            selected,
+            vec![
+                mount("/dev/vda", "/data", "ext4"),
+                mount("server:/export", "/nfs", "nfs4"),
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_sources_drop_metrics_without_failing() {
+        let root = TempRoot::new("empty");
+        let base = scrape(Collector::with_root(&root.0), Scope::Base);
+        // Only the processor count, which does not come from /proc, is left.
+        let lines = samples(&base);
+        assert_eq!(lines.len(), 1, "{base}");
+        assert!(lines[0].starts_with("cpu_available_processors{mp_scope=\"base\"} "));
+        // Families are still described.
+        assert!(base.contains("# TYPE memory_total_bytes gauge"));
+        let vendor = scrape(Collector::with_root(&root.0), Scope::Vendor);
+        assert!(!samples(&vendor).iter().any(|l| l.starts_with("process_")));
+        // A root that does not exist at all behaves the same.
+        let gone = scrape(
+            Collector::with_root(root.0.join("does/not/exist")),
+            Scope::Base,
+        );
+        assert_eq!(samples(&gone).len(), 1, "{gone}");
+    }
+
+    #[test]
+    fn garbage_sources_drop_metrics_without_failing() {
+        let root = TempRoot::new("garbage");
+        for file in [
+            "proc/stat",
+            "proc/meminfo",
+            "proc/loadavg",
+            "proc/net/dev",
+            "proc/net/sockstat",
+            "proc/self/stat",
+            "proc/self/limits",
+            "proc/self/mounts",
+            "proc/self/cgroup",
+            "proc/self/mountinfo",
+            "proc/filesystems",
+        ] {
+            root.write(file, "\u{0}garbage ((( : : :\n\n)");
+        }
+        let collector = Collector::with_root(&root.0);
+        let text = scrape(collector, Scope::Base);
+        assert_eq!(samples(&text).len(), 1, "{text}");
+    }
+
+    const MOUNTINFO: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+35 31 0:32 /outer /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    fn fixture_root() -> TempRoot {
+        let root = TempRoot::new("fixture");
+        root.write(
+            "proc/stat",
+            "cpu  100 0 50 800 50 0 0 0 0 0\nbtime 1700000000\n",
+        );
+        root.write(
+            "proc/meminfo",
+            "MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 600 kB\n",
+        );
+        root.write("proc/loadavg", "0.50 0.25 0.125 1/100 42\n");
+        root.write(
+            "proc/net/dev",
+            "Inter-| Receive | Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n  lo: 10 1 0 0 0 0 0 0 10 1 0 0 0 0 0 0\neth0: 2000 20 1 2 0 0 0 0 3000 30 3 4 0 0 0 0\n",
+        );
+        root.write(
+            "proc/net/sockstat",
+            "sockets: used 40\nTCP: inuse 5 orphan 0 tw 1 alloc 6 mem 1\nUDP: inuse 2 mem 0\n",
+        );
+        root.write("proc/net/sockstat6", "TCP6: inuse 3\nUDP6: inuse 1\n");
+        root.write(
+            "proc/self/stat",
+            "42 (app) S 1 42 42 0 -1 0 0 0 0 0 250 50 0 0 20 0 9 0 1000 8192000 100 0\n",
+        );
+        root.write(
+            "proc/self/limits",
+            "Limit Soft Limit Hard Limit Units\nMax open files            4096                 8192                 files\n",
+        );
+        std::fs::create_dir_all(root.0.join("proc/self/fd")).unwrap();
+        for fd in ["0", "1", "2"] {
+            root.write(&format!("proc/self/fd/{fd}"), "");
+        }
+        root.write("proc/filesystems", "nodev\tproc\n\text4\n");
+        // The collector's root itself is "mounted" at /, so statvfs has something real to read.
+        root.write(
+            "proc/self/mounts",
+            "proc /proc proc rw 0 0\n/dev/fake / ext4 rw 0 0\n/dev/fake /bind ext4 rw 0 0\n",
+        );
+        root
+    }
+
+    #[test]
+    fn fixture_values() {
+        let root = fixture_root();
+        root.write("proc/self/cgroup", "4:memory:/outer/app\n0::/\n");
+        root.write("proc/self/mountinfo", MOUNTINFO);
+        // v1: the limit of the parent (1 MiB) applies to the child (unlimited).
+        root.write("sys/fs/cgroup/memory/memory.limit_in_bytes", "1048576\n");
+        root.write(
+            "sys/fs/cgroup/memory/app/memory.limit_in_bytes",
+            "9223372036854771712\n",
+        );
+        let collector = Collector::with_root(&root.0);
+        collector.sample_cpu();
+        std::thread::sleep(MIN_CPU_SAMPLE_INTERVAL);
+        root.write(
+            "proc/stat",
+            "cpu  140 10 60 830 50 5 5 0 0 0\nbtime 1700000000\n",
+        );
+        let text = scrape(collector, Scope::Base);
+        let lines = samples(&text);
+        let expect = [
+            "cpu_usage_percent{mp_scope=\"base\"} 70.0",
+            "cpu_usage_user_percent{mp_scope=\"base\"} 50.0",
+            "cpu_usage_system_percent{mp_scope=\"base\"} 20.0",
+            "cpu_time_seconds_total{mode=\"user\",mp_scope=\"base\"} 1.4",
+            "cpu_time_seconds_total{mode=\"idle\",mp_scope=\"base\"} 8.3",
+            "system_load_average_1m{mp_scope=\"base\"} 0.5",
+            "system_load_average_15m{mp_scope=\"base\"} 0.125",
+            "memory_total_bytes{mp_scope=\"base\"} 1024000",
+            "memory_used_bytes{mp_scope=\"base\"} 409600",
+            "memory_cgroup_limit_bytes{mp_scope=\"base\"} 1048576",
+            "network_receive_bytes_total{device=\"eth0\",mp_scope=\"base\"} 2000",
+            "network_transmit_bytes_total{device=\"lo\",mp_scope=\"base\"} 10",
+            "network_receive_packets_total{device=\"eth0\",mp_scope=\"base\"} 20",
+            "network_transmit_packets_total{device=\"eth0\",mp_scope=\"base\"} 30",
+            "network_receive_errors_total{device=\"eth0\",mp_scope=\"base\"} 1",
+            "network_receive_dropped_packets_total{device=\"eth0\",mp_scope=\"base\"} 2",
+            "network_transmit_errors_total{device=\"eth0\",mp_scope=\"base\"} 3",
+            "network_transmit_dropped_packets_total{device=\"eth0\",mp_scope=\"base\"} 4",
+            "sockets_in_use{mp_scope=\"base\"} 40",
+            "tcp_sockets_in_use{mp_scope=\"base\"} 8",
+            "udp_sockets_in_use{mp_scope=\"base\"} 3",
+            "thread_count{mp_scope=\"base\"} 9",
+        ];
+        for line in expect {
+            assert!(lines.contains(&line), "missing {line:?} in\n{text}");
+        }
+        let fs: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.starts_with("filesystem_size_bytes"))
+            .collect();
+        assert_eq!(fs.len(), 1, "{text}");
+        assert!(fs[0].starts_with(
+            "filesystem_size_bytes{device=\"/dev/fake\",fstype=\"ext4\",mountpoint=\"/\",mp_scope=\"base\"} "
+        ));
+        assert!(lines
+            .iter()
+            .any(|l| l.starts_with("process_uptime_seconds{")));
+
+        let vendor = scrape(Collector::with_root(&root.0), Scope::Vendor);
+        let lines = samples(&vendor);
+        let ticks = sys::clock_ticks_per_second() as f64;
+        let expect = [
+            format!(
+                "process_cpu_seconds_total{{mp_scope=\"vendor\"}} {:?}",
+                300.0 / ticks
+            ),
+            format!(
+                "process_resident_memory_bytes{{mp_scope=\"vendor\"}} {}",
+                100 * sys::page_size()
+            ),
+            "process_virtual_memory_bytes{mp_scope=\"vendor\"} 8192000".to_owned(),
+            format!(
+                "process_start_time_seconds{{mp_scope=\"vendor\"}} {:?}",
+                1700000000.0 + 1000.0 / ticks
+            ),
+            "process_open_fds{mp_scope=\"vendor\"} 3".to_owned(),
+            "process_max_fds{mp_scope=\"vendor\"} 4096".to_owned(),
+            "process_threads{mp_scope=\"vendor\"} 9".to_owned(),
+        ];
+        for line in &expect {
+            assert!(
+                lines.contains(&line.as_str()),
+                "missing {line:?} in\n{vendor}"
+            );
+        }
+    }
+
+    #[test]
+    fn cgroup_v2_limit_and_none() {
+        let root = fixture_root();
+        root.write("proc/self/cgroup", "0::/outer/app\n");
+        root.write("proc/self/mountinfo", MOUNTINFO);
+        root.write("sys/fs/cgroup/unified/outer/memory.max", "max\n");
+        root.write("sys/fs/cgroup/unified/outer/app/memory.max", "2097152\n");
+        let collector = Collector::with_root(&root.0);
+        assert_eq!(collector.cgroup_memory_limit(), Some(2097152));
+        root.write("sys/fs/cgroup/unified/outer/app/memory.max", "max\n");
+        assert_eq!(collector.cgroup_memory_limit(), None);
+        // A cgroup path from another namespace is read at the mount itself.
+        root.write("proc/self/cgroup", "0::/../../elsewhere\n");
+        root.write("sys/fs/cgroup/unified/memory.max", "4096\n");
+        assert_eq!(collector.cgroup_memory_limit(), Some(4096));
+    }
+
+    #[test]
+    fn cpu_percent_needs_two_samples_far_enough_apart() {
+        let root = fixture_root();
+        let collector = Collector::with_root(&root.0).min_refresh_interval(Duration::ZERO);
+        // First refresh: one sample only.
+        assert!(collector.refresh().cpu_percent.is_none());
+        // Second refresh right away: too close, no percentage (never a stale 0).
+        root.write("proc/stat", "cpu  200 0 50 800 50 0 0 0 0 0\n");
+        assert!(collector.refresh().cpu_percent.is_none());
+        std::thread::sleep(MIN_CPU_SAMPLE_INTERVAL);
+        // Measured against the first sample, which was kept.
+        let p = collector.refresh().cpu_percent.map(|p| p.user);
+        assert_eq!(p, Some(100.0));
+    }
+
+    #[test]
+    fn concurrent_scrapes_share_one_refresh() {
+        let collector = Arc::new(Collector::new().min_refresh_interval(Duration::from_secs(60)));
+        let registry = Arc::new(Registry::new());
+        collector.register_into(&registry).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let registry = Arc::clone(&registry);
+                std::thread::spawn(move || {
+                    registry.encode_to_string(Format::Prometheus, Selection::All)
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(!t.join().unwrap().is_empty());
+        }
+        assert_eq!(collector.refreshes(), 1);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_real_system() {
+        let collector = Collector::new();
+        let snapshot = collector.refresh();
+        assert!(snapshot.memory_total.is_some_and(|t| t > 0));
+        assert!(snapshot.memory_used().is_some());
+        assert!(snapshot.cpu_seconds.is_some());
+        assert!(snapshot.interfaces.iter().any(|i| i.counters.name == "lo"));
+        assert!(snapshot.tcp_in_use.is_some());
+        let process = snapshot.process.unwrap();
+        assert!(process.threads >= 1 && process.resident_bytes > 0);
+        assert!(snapshot.open_fds.is_some_and(|n| n >= 3));
+        assert!(snapshot.max_fds.is_some());
+    }
 }
