@@ -35,6 +35,8 @@ mod internal;
 mod metadata;
 pub mod metric;
 pub mod naming;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod registry;
 mod summary;
 

@@ -1,0 +1,535 @@
+//! The field codec of the shared store: how one hash field name is built from a metric name, an
+//! extension and a label set, and read back. Pure functions with no I/O, so other programs (and
+//! fuzzers) can check their own implementation against this one.
+//!
+//! ```text
+//! field     = name ":" extension ":" labels
+//! name      = [a-zA-Z_][a-zA-Z0-9_.:-]*            (may itself contain ':')
+//! extension = "d" | "t" | "v" | "s" | "c" | "b"
+//! labels    = "" | pair *( "," pair )              (sorted by label name, names unique)
+//! pair      = label-name "=" DQUOTE escaped-value DQUOTE
+//! label-name = [a-zA-Z_][a-zA-Z0-9_]*
+//! ```
+//!
+//! Label values are percent-encoded: `%`, `:`, `,`, `"`, `=` and the ASCII control characters
+//! (0x00–0x1F, 0x7F) become `%XX` (upper-case hex); every other character, UTF-8 included, is kept.
+//! So the labels part never contains a raw `:`, the field splits at its last two `:` into name,
+//! extension and labels, the labels split at `,` into pairs, and each pair splits at its first `=`.
+//!
+//! ```
+//! use microprofile::redis::codec::{decode_field, encode_field, Extension};
+//! let field = encode_field("http_requests", Extension::Value, &[("path", "/a:b"), ("method", "GET")]).unwrap();
+//! assert_eq!(field, "http_requests:v:method=\"GET\",path=\"/a%3Ab\"");
+//! let decoded = decode_field(&field).unwrap();
+//! assert_eq!(decoded.name, "http_requests");
+//! assert_eq!(decoded.labels[1], ("path".to_owned(), "/a:b".to_owned()));
+//! ```
+
+use std::fmt;
+
+/// The part of a series a field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Extension {
+    /// `d`: the description (`# HELP`), written once per family with an empty label set.
+    Description,
+    /// `t`: the type ([`TypeCode`]), written once per family with an empty label set.
+    Type,
+    /// `v`: the value of a counter or gauge.
+    Value,
+    /// `s`: the sum of a histogram's or summary's observations.
+    Sum,
+    /// `c`: the count of a histogram's or summary's observations.
+    Count,
+    /// `b`: one bucket of a histogram (label `le`) or of a summary's sketch (label `__key`).
+    Bucket,
+}
+
+impl Extension {
+    /// The one-letter abbreviation used in field names.
+    pub const fn letter(self) -> char {
+        match self {
+            Extension::Description => 'd',
+            Extension::Type => 't',
+            Extension::Value => 'v',
+            Extension::Sum => 's',
+            Extension::Count => 'c',
+            Extension::Bucket => 'b',
+        }
+    }
+
+    /// The extension abbreviated by `letter`.
+    pub fn from_letter(letter: &str) -> Option<Extension> {
+        Some(match letter {
+            "d" => Extension::Description,
+            "t" => Extension::Type,
+            "v" => Extension::Value,
+            "s" => Extension::Sum,
+            "c" => Extension::Count,
+            "b" => Extension::Bucket,
+            _ => return None,
+        })
+    }
+}
+
+/// The value of a `t` (type) field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TypeCode {
+    /// `c`: a counter (exposed with `_total`).
+    Counter,
+    /// `g`: a gauge.
+    Gauge,
+    /// `h`: a histogram.
+    Histogram,
+    /// `s`: a summary, stored as a mergeable sketch.
+    Summary,
+}
+
+impl TypeCode {
+    /// The one-letter value stored in the `t` field.
+    pub const fn letter(self) -> &'static str {
+        match self {
+            TypeCode::Counter => "c",
+            TypeCode::Gauge => "g",
+            TypeCode::Histogram => "h",
+            TypeCode::Summary => "s",
+        }
+    }
+
+    /// The type a `t` field's value names.
+    pub fn from_letter(letter: &str) -> Option<TypeCode> {
+        Some(match letter {
+            "c" => TypeCode::Counter,
+            "g" => TypeCode::Gauge,
+            "h" => TypeCode::Histogram,
+            "s" => TypeCode::Summary,
+            _ => return None,
+        })
+    }
+}
+
+/// The label holding a histogram bucket's upper bound.
+pub const BUCKET_BOUND_LABEL: &str = "le";
+/// The label holding a summary sketch bucket's key (see [`super::sketch::SketchKey`]).
+pub const SKETCH_KEY_LABEL: &str = "__key";
+
+/// Why a field could not be built or read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The metric name is empty or has a character outside `[a-zA-Z0-9_.:-]` (or starts with one
+    /// that is not a letter or `_`).
+    #[error(
+        "invalid metric name {0:?} in a shared-store field (expected [a-zA-Z_][a-zA-Z0-9_.:-]*)"
+    )]
+    InvalidName(String),
+    /// A label name is not an identifier.
+    #[error("invalid label name {0:?} in a shared-store field (expected [a-zA-Z_][a-zA-Z0-9_]*)")]
+    InvalidLabelName(String),
+    /// The same label name appears twice.
+    #[error("label {0:?} appears twice in one shared-store field")]
+    DuplicateLabel(String),
+    /// The field lacks the `name:extension:labels` structure.
+    #[error("shared-store field {0:?} is not of the form name:extension:labels")]
+    Malformed(String),
+    /// The extension is not one of `d t v s c b`.
+    #[error("unknown extension {0:?} in a shared-store field (expected one of d, t, v, s, c, b)")]
+    UnknownExtension(String),
+    /// A label pair is not `name="value"`.
+    #[error("label pair {0:?} in a shared-store field is not of the form name=\"value\"")]
+    MalformedLabel(String),
+    /// A `%` is not followed by two hex digits, or the decoded bytes are not UTF-8.
+    #[error("bad percent escape in label value {0:?}")]
+    BadEscape(String),
+}
+
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
+}
+
+fn needs_escape(b: u8) -> bool {
+    matches!(b, b'%' | b':' | b',' | b'"' | b'=') || b < 0x20 || b == 0x7f
+}
+
+/// Appends `value` percent-encoded as the format requires.
+///
+/// ```
+/// let mut out = String::new();
+/// microprofile::redis::codec::escape_label_value(&mut out, "a:b,c\"d=e%f\n ü");
+/// assert_eq!(out, "a%3Ab%2Cc%22d%3De%25f%0A ü");
+/// ```
+pub fn escape_label_value(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        if needs_escape(b) {
+            out.push_str(&value[start..i]);
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xf) as usize] as char);
+            start = i + 1;
+        }
+    }
+    out.push_str(&value[start..]);
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes a percent-encoded label value. Any `%XX` is accepted (not only the ones
+/// [`escape_label_value`] writes); a `%` without two hex digits after it is an error.
+pub fn unescape_label_value(escaped: &str) -> Result<String, CodecError> {
+    if !escaped.contains('%') {
+        return Ok(escaped.to_owned());
+    }
+    let bytes = escaped.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let high = bytes.get(i + 1).copied().and_then(hex_value);
+            let low = bytes.get(i + 2).copied().and_then(hex_value);
+            match (high, low) {
+                (Some(h), Some(l)) => out.push(h << 4 | l),
+                _ => return Err(CodecError::BadEscape(escaped.to_owned())),
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| CodecError::BadEscape(escaped.to_owned()))
+}
+
+/// Builds a field name. Labels may be given in any order: they are sorted by name, so one label
+/// set is always one field. Names are checked; values may hold any character.
+///
+/// ```
+/// use microprofile::redis::codec::{encode_field, Extension};
+/// let a = encode_field("jobs", Extension::Value, &[("queue", "mail"), ("host", "a")]).unwrap();
+/// let b = encode_field("jobs", Extension::Value, &[("host", "a"), ("queue", "mail")]).unwrap();
+/// assert_eq!(a, b);
+/// assert_eq!(encode_field("jobs", Extension::Type, &[]).unwrap(), "jobs:t:");
+/// ```
+pub fn encode_field(
+    name: &str,
+    extension: Extension,
+    labels: &[(&str, &str)],
+) -> Result<String, CodecError> {
+    let mut sorted: Vec<(&str, &str)> = labels.to_vec();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    encode_sorted(name, extension, &sorted)
+}
+
+/// [`encode_field`] for labels already sorted by name (checked).
+pub fn encode_sorted(
+    name: &str,
+    extension: Extension,
+    sorted: &[(&str, &str)],
+) -> Result<String, CodecError> {
+    if !is_metric_name(name) {
+        return Err(CodecError::InvalidName(name.to_owned()));
+    }
+    let mut out = String::with_capacity(name.len() + 3 + sorted.len() * 16);
+    out.push_str(name);
+    out.push(':');
+    out.push(extension.letter());
+    out.push(':');
+    for (i, (label, value)) in sorted.iter().enumerate() {
+        if !is_label_name(label) {
+            return Err(CodecError::InvalidLabelName((*label).to_owned()));
+        }
+        if i > 0 {
+            match sorted[i - 1].0.cmp(label) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => {
+                    return Err(CodecError::DuplicateLabel((*label).to_owned()))
+                }
+                std::cmp::Ordering::Greater => {
+                    return Err(CodecError::Malformed(format!(
+                        "labels not sorted: {:?} before {label:?}",
+                        sorted[i - 1].0
+                    )))
+                }
+            }
+            out.push(',');
+        }
+        out.push_str(label);
+        out.push_str("=\"");
+        escape_label_value(&mut out, value);
+        out.push('"');
+    }
+    Ok(out)
+}
+
+/// A field read back: name, extension and labels (sorted by name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The metric name.
+    pub name: String,
+    /// What the field holds.
+    pub extension: Extension,
+    /// The labels, unescaped and sorted by name.
+    pub labels: Vec<(String, String)>,
+}
+
+impl Field {
+    /// The value of one label, if present.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The canonical field name for this field (what [`encode_field`] writes).
+    pub fn encode(&self) -> Result<String, CodecError> {
+        let pairs: Vec<(&str, &str)> = self
+            .labels
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        encode_field(&self.name, self.extension, &pairs)
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.encode() {
+            Ok(s) => f.write_str(&s),
+            Err(e) => write!(f, "<{e}>"),
+        }
+    }
+}
+
+/// Reads a field name. Labels out of order are accepted and sorted (a reader is lenient; writers
+/// must sort), a repeated label name is an error.
+///
+/// ```
+/// use microprofile::redis::codec::{decode_field, Extension};
+/// let f = decode_field("ns:odd.name:b:le=\"0.5\",path=\"%2Fx%3A1\"").unwrap();
+/// assert_eq!((f.name.as_str(), f.extension), ("ns:odd.name", Extension::Bucket));
+/// assert_eq!(f.label("path"), Some("/x:1"));
+/// assert!(decode_field("no_extension").is_err());
+/// ```
+pub fn decode_field(field: &str) -> Result<Field, CodecError> {
+    let malformed = || CodecError::Malformed(field.to_owned());
+    let (rest, labels_part) = field.rsplit_once(':').ok_or_else(malformed)?;
+    let (name, letter) = rest.rsplit_once(':').ok_or_else(malformed)?;
+    let extension = Extension::from_letter(letter)
+        .ok_or_else(|| CodecError::UnknownExtension(letter.into()))?;
+    if !is_metric_name(name) {
+        return Err(CodecError::InvalidName(name.to_owned()));
+    }
+    let mut labels: Vec<(String, String)> = Vec::new();
+    if !labels_part.is_empty() {
+        for pair in labels_part.split(',') {
+            let (label, quoted) = pair
+                .split_once('=')
+                .ok_or_else(|| CodecError::MalformedLabel(pair.to_owned()))?;
+            if !is_label_name(label) {
+                return Err(CodecError::InvalidLabelName(label.to_owned()));
+            }
+            let value = quoted
+                .strip_prefix('"')
+                .and_then(|q| q.strip_suffix('"'))
+                .filter(|v| !v.contains('"'))
+                .ok_or_else(|| CodecError::MalformedLabel(pair.to_owned()))?;
+            labels.push((label.to_owned(), unescape_label_value(value)?));
+        }
+    }
+    labels.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(w) = labels.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(CodecError::DuplicateLabel(w[0].0.clone()));
+    }
+    Ok(Field {
+        name: name.to_owned(),
+        extension,
+        labels,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_for_byte_field_names() {
+        let cases: &[(&str, Extension, &[(&str, &str)], &str)] = &[
+            ("requests", Extension::Description, &[], "requests:d:"),
+            ("requests", Extension::Type, &[], "requests:t:"),
+            (
+                "requests",
+                Extension::Value,
+                &[("method", "GET")],
+                "requests:v:method=\"GET\"",
+            ),
+            (
+                "latency",
+                Extension::Bucket,
+                &[("path", "/"), ("le", "0.5")],
+                "latency:b:le=\"0.5\",path=\"/\"",
+            ),
+            (
+                "latency",
+                Extension::Sum,
+                &[("z", ""), ("a", "1")],
+                "latency:s:a=\"1\",z=\"\"",
+            ),
+            (
+                "latency",
+                Extension::Count,
+                &[("a", "x")],
+                "latency:c:a=\"x\"",
+            ),
+            (
+                "size",
+                Extension::Bucket,
+                &[("__key", "p12"), ("host", "a")],
+                "size:b:__key=\"p12\",host=\"a\"",
+            ),
+            (
+                "weird",
+                Extension::Value,
+                &[("v", "a:b,c\"d=e%f\\g\nh\ti ü")],
+                "weird:v:v=\"a%3Ab%2Cc%22d%3De%25f\\g%0Ah%09i ü\"",
+            ),
+            ("com.acme:x-y", Extension::Value, &[], "com.acme:x-y:v:"),
+        ];
+        for (name, ext, labels, expected) in cases {
+            let encoded = encode_field(name, *ext, labels).unwrap();
+            assert_eq!(&encoded, expected);
+            let decoded = decode_field(&encoded).unwrap();
+            assert_eq!(decoded.name, *name);
+            assert_eq!(decoded.extension, *ext);
+            let mut sorted: Vec<(String, String)> = labels
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect();
+            sorted.sort();
+            assert_eq!(decoded.labels, sorted);
+            assert_eq!(decoded.encode().unwrap(), encoded);
+        }
+    }
+
+    #[test]
+    fn label_order_does_not_split_series() {
+        let a = encode_field("m", Extension::Value, &[("b", "2"), ("a", "1"), ("c", "3")]);
+        let b = encode_field("m", Extension::Value, &[("c", "3"), ("b", "2"), ("a", "1")]);
+        assert_eq!(a, b);
+        // A reader accepts an unsorted field and yields the canonical one.
+        let f = decode_field("m:v:b=\"2\",a=\"1\"").unwrap();
+        assert_eq!(f.encode().unwrap(), "m:v:a=\"1\",b=\"2\"");
+    }
+
+    #[test]
+    fn hostile_values_round_trip() {
+        let values = [
+            "",
+            ":",
+            ",",
+            "\"",
+            "=",
+            "%",
+            "%3A",
+            ":v:",
+            "a=\"b\",c=\"d\"",
+            "\\",
+            "\\\"",
+            "\n\r\t\0",
+            "\u{7f}",
+            "ü€😀",
+            "::::",
+            ",,,,",
+            "x:b:le=\"1\"",
+        ];
+        for v in values {
+            let field = encode_field("m", Extension::Bucket, &[("a", v), ("b", v)]).unwrap();
+            // Exactly two raw colons (the separators) and one comma (between the pairs).
+            assert_eq!(field.matches(':').count(), 2, "{field}");
+            assert_eq!(field.matches(',').count(), 1, "{field}");
+            assert_eq!(field.matches('"').count(), 4, "{field}");
+            let decoded = decode_field(&field).unwrap();
+            assert_eq!(decoded.label("a"), Some(v));
+            assert_eq!(decoded.label("b"), Some(v));
+        }
+    }
+
+    #[test]
+    fn refuses_bad_input() {
+        assert!(matches!(
+            encode_field("9x", Extension::Value, &[]),
+            Err(CodecError::InvalidName(_))
+        ));
+        assert!(matches!(
+            encode_field("", Extension::Value, &[]),
+            Err(CodecError::InvalidName(_))
+        ));
+        assert!(matches!(
+            encode_field("m", Extension::Value, &[("a-b", "1")]),
+            Err(CodecError::InvalidLabelName(_))
+        ));
+        assert!(matches!(
+            encode_field("m", Extension::Value, &[("a", "1"), ("a", "2")]),
+            Err(CodecError::DuplicateLabel(_))
+        ));
+        assert!(encode_sorted("m", Extension::Value, &[("b", "1"), ("a", "2")]).is_err());
+        for bad in [
+            "",
+            "m",
+            "m:v",
+            "m:x:",
+            "m:vv:",
+            ":v:",
+            "m:v:a",
+            "m:v:a=1",
+            "m:v:a=\"1",
+            "m:v:a=\"1\",",
+            "m:v:a=\"1\"\"\"",
+            "m:v:a=\"%4\"",
+            "m:v:a=\"%zz\"",
+            "m:v:a=\"%FF\"",
+            "m:v:a=\"1\",a=\"2\"",
+            "m:v:1a=\"1\"",
+            "m:v:a=\"x:y\"",
+        ] {
+            assert!(decode_field(bad).is_err(), "{bad:?} should not decode");
+        }
+    }
+
+    #[test]
+    fn type_and_extension_letters() {
+        for t in [
+            TypeCode::Counter,
+            TypeCode::Gauge,
+            TypeCode::Histogram,
+            TypeCode::Summary,
+        ] {
+            assert_eq!(TypeCode::from_letter(t.letter()), Some(t));
+        }
+        for e in [
+            Extension::Description,
+            Extension::Type,
+            Extension::Value,
+            Extension::Sum,
+            Extension::Count,
+            Extension::Bucket,
+        ] {
+            assert_eq!(Extension::from_letter(&e.letter().to_string()), Some(e));
+        }
+    }
+}

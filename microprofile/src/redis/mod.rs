@@ -1,0 +1,198 @@
+//! A shared store in Redis: metrics of many processes (workers of a web app, autoscaled
+//! instances, short-lived jobs) added up in one place, in a fixed format any language can read
+//! and write, and exposed by the built-in listener or the standalone `microprofile-exporter`.
+//!
+//! # Writing
+//!
+//! A [`SharedStore`] hands out handles ([`RedisCounter`], [`RedisGauge`], [`RedisHistogram`],
+//! [`RedisSummary`]) that accumulate deltas in the process with atomic operations. In the default
+//! [`TransferMode::Batched`], [`SharedStore::transfer`] sends every delta in one pipelined
+//! `MULTI`/`EXEC` round trip: call it at the end of a request or a job, or from
+//! [`SharedStore::spawn_periodic_transfer`]. [`TransferMode::Eager`] sends updates from a
+//! background thread as soon as they are made.
+//!
+//! Redis unreachable, slow or restarted: no call blocks longer than the configured timeouts and
+//! none panics. Deltas that could not be sent are kept (at most
+//! [`StoreConfig::max_pending_fields`] fields; past that they are dropped and counted in
+//! `microprofile_redis_dropped_updates_total`, scope vendor) and sent when Redis is back. A
+//! transaction whose outcome is unknown is checked against an acknowledgement key before being
+//! resent, so it is never counted twice.
+//!
+//! # The format
+//!
+//! One Redis hash per namespace (the hash's key is the namespace); several namespaces can share
+//! one Redis. Each field is `{metric_name}:{extension}:{labels}` (see [`codec`] for the grammar
+//! and the escaping of label values):
+//!
+//! | extension | holds | written with |
+//! |---|---|---|
+//! | `d` | description (`# HELP`), labels empty | `HSET`, once per family and connection |
+//! | `t` | type: `c` counter, `g` gauge, `h` histogram, `s` summary; labels empty | `HSET`, once per family and connection |
+//! | `v` | value of a counter or gauge | counter: `HINCRBY` (integer) or `HINCRBYFLOAT`; gauge: see [`GaugeMode`] |
+//! | `s` | sum of a histogram's or summary's observations | `HINCRBYFLOAT` |
+//! | `c` | count of a histogram's or summary's observations | `HINCRBY` |
+//! | `b` | histogram bucket (label `le` = upper bound, `+Inf` last; the count of observations in that bucket, **not** cumulative) or summary sketch bucket (label `__key`, see [`sketch`]) | `HINCRBY` |
+//!
+//! Labels are `name="value"` pairs joined with `,` and sorted by name, so one label set is one
+//! field whatever order it was given in. Values are percent-encoded (`%`, `:`, `,`, `"`, `=` and
+//! control characters). Example hash `shop`:
+//!
+//! ```text
+//! orders:t:                                   c
+//! orders:d:                                   Orders placed.
+//! orders:v:region="eu"                        42
+//! latency:t:                                  h
+//! latency:b:le="0.1",path="/a%3Ab"            17
+//! latency:b:le="+Inf",path="/a%3Ab"           1
+//! latency:s:path="/a%3Ab"                     2.75
+//! latency:c:path="/a%3Ab"                     18
+//! size:t:                                     s
+//! size:b:__key="p230"                         3
+//! size:s:                                     29.5
+//! size:c:                                     3
+//! in_flight:v:mp_process="web-1:4242"         3
+//! ```
+//!
+//! Gauges: [`GaugeMode::Sum`] adds every process's contribution (increments),
+//! [`GaugeMode::LastWriterWins`] sets the value (`HSET`), [`GaugeMode::PerProcess`] keeps one
+//! series per process under the label `mp_process`.
+//!
+//! Summaries are stored as a DDSketch-style logarithmic histogram with 1% relative accuracy, so
+//! the exporter computes quantiles over all processes: each quantile is within 1% (relative) of
+//! the true quantile of the combined observations. Summaries from the store have no window: they
+//! cover every observation since the hash was created.
+//!
+//! Besides the hash, each store writes one small key `{namespace}:ack:{process}:…` (a sequence
+//! number with a one-day expiry) in every transaction: it tells a process whose connection broke
+//! whether its last transaction was applied.
+//!
+//! # Reading
+//!
+//! [`RedisExposition`] reads namespaces with `HGETALL` and builds a [`Registry`](crate::Registry)
+//! from them, so the output is the same encoder's, in Prometheus text or OpenMetrics.
+
+pub mod codec;
+mod expose;
+pub mod sketch;
+mod store;
+
+pub use codec::{CodecError, Extension, TypeCode};
+pub use expose::{
+    parse_float, scope_for_namespace, FamilyData, NamespaceData, RedisExposition, SeriesData,
+};
+pub use store::{
+    GaugeMode, PeriodicTransfer, RedisCounter, RedisFloatCounter, RedisGauge, RedisHistogram,
+    RedisSummary, SharedStore, StoreConfig, TransferMode, TransferReport, PROCESS_LABEL,
+};
+
+use crate::counter::Counter;
+use crate::metadata::{Metadata, Scope};
+
+/// Deltas the shared store had to drop because more fields than
+/// [`StoreConfig::max_pending_fields`] were waiting for Redis.
+pub static DROPPED_UPDATES: Counter = Counter::new();
+/// Transfers to Redis that failed (the deltas were kept for a later one).
+pub static TRANSFER_ERRORS: Counter = Counter::new();
+/// Transfers to Redis that succeeded.
+pub static TRANSFERS: Counter = Counter::new();
+/// Fields read from Redis that could not be decoded or exposed.
+pub static DECODE_ERRORS: Counter = Counter::new();
+
+crate::register!(
+    DROPPED_UPDATES,
+    Metadata::new("microprofile_redis_dropped_updates")
+        .description("Deltas the Redis shared store dropped because too many fields were waiting to be sent.")
+        .scope(Scope::Vendor)
+);
+crate::register!(
+    TRANSFER_ERRORS,
+    Metadata::new("microprofile_redis_transfer_errors")
+        .description("Transfers to the Redis shared store that failed; their deltas were kept.")
+        .scope(Scope::Vendor)
+);
+crate::register!(
+    TRANSFERS,
+    Metadata::new("microprofile_redis_transfers")
+        .description("Transfers to the Redis shared store that succeeded.")
+        .scope(Scope::Vendor)
+);
+crate::register!(
+    DECODE_ERRORS,
+    Metadata::new("microprofile_redis_decode_errors")
+        .description(
+            "Fields read from the Redis shared store that could not be decoded or exposed."
+        )
+        .scope(Scope::Vendor)
+);
+
+/// What the shared store can refuse or fail at.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The Redis URL does not parse.
+    #[error(
+        "invalid Redis URL {url:?}: {reason} (expected redis://host:port or redis://host:port/db)"
+    )]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What the client said.
+        reason: String,
+    },
+    /// The namespace is empty.
+    #[error("invalid namespace {namespace:?}: a namespace is the non-empty key of a Redis hash")]
+    InvalidNamespace {
+        /// The namespace as given.
+        namespace: String,
+    },
+    /// A metric name, label name or metadata was refused.
+    #[error(transparent)]
+    Metric(#[from] crate::Error),
+    /// A field could not be built.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The name is already used in this store with another type.
+    #[error("metric {name:?} is already a {existing:?} in this store, not a {requested:?}")]
+    TypeConflict {
+        /// The metric name.
+        name: String,
+        /// The type it has.
+        existing: TypeCode,
+        /// The type asked for.
+        requested: TypeCode,
+    },
+    /// A histogram was asked for with other buckets than its family has.
+    #[error("histogram {name:?} already has other buckets in this store; every series of one histogram shares its buckets")]
+    BucketConflict {
+        /// The metric name.
+        name: String,
+    },
+    /// A gauge was asked for with another [`GaugeMode`] than it has.
+    #[error("gauge {name:?} is already {existing:?} in this store, not {requested:?}")]
+    GaugeModeConflict {
+        /// The metric name.
+        name: String,
+        /// The mode it has.
+        existing: GaugeMode,
+        /// The mode asked for.
+        requested: GaugeMode,
+    },
+    /// Redis could not be reached or did not answer in time; the deltas are kept.
+    #[error(
+        "Redis at {url} is unavailable ({reason}); {pending} fields are kept for a later transfer"
+    )]
+    Unavailable {
+        /// The URL.
+        url: String,
+        /// What failed.
+        reason: String,
+        /// Fields waiting to be sent.
+        pending: usize,
+    },
+    /// Another transfer held the connection for longer than the I/O timeout.
+    #[error("another transfer is still running; the deltas stay for the next transfer")]
+    Busy,
+    /// A background thread could not be started.
+    #[error("could not start the transfer thread: {0}")]
+    Thread(String),
+}

@@ -1,0 +1,1346 @@
+//! The writing side: handles that accumulate deltas locally, and the transfer that sends them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::codec::{self, Extension, TypeCode, BUCKET_BOUND_LABEL, SKETCH_KEY_LABEL};
+use super::sketch::Sketch;
+use super::{StoreError, DROPPED_UPDATES, TRANSFERS, TRANSFER_ERRORS};
+use crate::histogram::{Buckets, Observe, TimerGuard, DEFAULT_BUCKETS};
+use crate::metric::add_f64;
+use crate::naming;
+
+/// How updates reach Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransferMode {
+    /// Updates accumulate in the process; [`SharedStore::transfer`] sends them in one round trip
+    /// (at the end of a request or a job, or periodically with
+    /// [`SharedStore::spawn_periodic_transfer`]).
+    #[default]
+    Batched,
+    /// A background thread sends updates as soon as they are made, pipelining whatever
+    /// accumulated while the previous round trip was under way.
+    Eager,
+}
+
+/// What a gauge means when several processes write the same series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GaugeMode {
+    /// Each process contributes its own value and the stored gauge is the sum of the
+    /// contributions (sent as increments of the difference since the last transfer). Right for
+    /// "in flight", "queue length", "open connections" across workers.
+    Sum,
+    /// The last process to transfer sets the value (`HSET`). Right for values every process
+    /// knows equally, such as a configuration version.
+    LastWriterWins,
+    /// One series per process: the label `mp_process` (see
+    /// [`StoreConfig::process_label`]) is added and each process sets its own value. Series of
+    /// processes that ended stay until the field is deleted.
+    PerProcess,
+}
+
+/// The label [`GaugeMode::PerProcess`] adds.
+pub const PROCESS_LABEL: &str = "mp_process";
+
+/// How a [`SharedStore`] connects and transfers.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    url: String,
+    namespace: String,
+    mode: TransferMode,
+    connect_timeout: Duration,
+    io_timeout: Duration,
+    retry_backoff: Duration,
+    max_pending_fields: usize,
+    process_label: String,
+}
+
+impl StoreConfig {
+    /// A configuration for the Redis at `url` (`redis://host:port/db`) and this namespace (the
+    /// name of the hash), with the defaults: batched, 250 ms connect and I/O timeouts, 1 s
+    /// backoff after a failure, at most 100 000 pending fields.
+    pub fn new(url: impl Into<String>, namespace: impl Into<String>) -> StoreConfig {
+        StoreConfig {
+            url: url.into(),
+            namespace: namespace.into(),
+            mode: TransferMode::Batched,
+            connect_timeout: Duration::from_millis(250),
+            io_timeout: Duration::from_millis(250),
+            retry_backoff: Duration::from_secs(1),
+            max_pending_fields: 100_000,
+            process_label: default_process_label(),
+        }
+    }
+
+    /// Reads `MICROPROFILE_REDIS_URL` (default `redis://127.0.0.1:6379`) and
+    /// `MICROPROFILE_NAMESPACE` (default `microprofile`).
+    pub fn from_env() -> StoreConfig {
+        let url = std::env::var("MICROPROFILE_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+        let namespace = std::env::var("MICROPROFILE_NAMESPACE")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "microprofile".to_owned());
+        StoreConfig::new(url, namespace)
+    }
+
+    /// Batched (default) or eager transfer.
+    pub fn mode(mut self, mode: TransferMode) -> StoreConfig {
+        self.mode = mode;
+        self
+    }
+
+    /// The longest a connection attempt may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> StoreConfig {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The longest one read or write on the connection may take (and the longest
+    /// [`SharedStore::transfer`] waits for a concurrent transfer).
+    pub fn io_timeout(mut self, timeout: Duration) -> StoreConfig {
+        self.io_timeout = timeout;
+        self
+    }
+
+    /// After a failure, transfers return at once (keeping their deltas) until this much time
+    /// has passed.
+    pub fn retry_backoff(mut self, backoff: Duration) -> StoreConfig {
+        self.retry_backoff = backoff;
+        self
+    }
+
+    /// The most hash fields kept waiting while Redis is unreachable; deltas for further fields
+    /// are dropped and counted in `microprofile_redis_dropped_updates_total`.
+    pub fn max_pending_fields(mut self, max: usize) -> StoreConfig {
+        self.max_pending_fields = max.max(1);
+        self
+    }
+
+    /// The value of the `mp_process` label of [`GaugeMode::PerProcess`] gauges (default
+    /// `<hostname>:<pid>`).
+    pub fn process_label(mut self, label: impl Into<String>) -> StoreConfig {
+        self.process_label = label.into();
+        self
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+fn default_process_label() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
+/// One pending change of one hash field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    IncrInt(i64),
+    IncrFloat(f64),
+    Set(f64),
+}
+
+/// Deltas waiting to be sent, bounded in fields.
+#[derive(Debug, Default)]
+struct Outbox {
+    ops: HashMap<String, Op>,
+}
+
+impl Outbox {
+    fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Merges one change; `false` if it was dropped because the outbox is full.
+    fn add(&mut self, field: &str, op: Op, room: usize) -> bool {
+        if let Some(existing) = self.ops.get_mut(field) {
+            *existing = merge(*existing, op);
+            return true;
+        }
+        if self.ops.len() >= room {
+            DROPPED_UPDATES.inc();
+            return false;
+        }
+        self.ops.insert(field.to_owned(), op);
+        true
+    }
+}
+
+fn merge(older: Op, newer: Op) -> Op {
+    match (older, newer) {
+        (Op::IncrInt(a), Op::IncrInt(b)) => Op::IncrInt(a.saturating_add(b)),
+        (Op::IncrFloat(a), Op::IncrFloat(b)) => Op::IncrFloat(a + b),
+        (Op::IncrInt(a), Op::IncrFloat(b)) | (Op::IncrFloat(b), Op::IncrInt(a)) => {
+            Op::IncrFloat(a as f64 + b)
+        }
+        (_, newer @ Op::Set(_)) => newer,
+        (Op::Set(v), Op::IncrFloat(d)) => Op::Set(v + d),
+        (Op::Set(v), Op::IncrInt(d)) => Op::Set(v + d as f64),
+    }
+}
+
+/// Formats a float as Redis and the exporter read it.
+pub(crate) fn format_float(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_owned()
+    } else if value == f64::INFINITY {
+        "+Inf".to_owned()
+    } else if value == f64::NEG_INFINITY {
+        "-Inf".to_owned()
+    } else {
+        ryu::Buffer::new().format_finite(value).to_owned()
+    }
+}
+
+/// Where a cell drains its deltas.
+struct Sink<'a> {
+    outbox: &'a mut Outbox,
+    room: usize,
+}
+
+impl Sink<'_> {
+    fn add(&mut self, field: &str, op: Op) {
+        self.outbox.add(field, op, self.room);
+    }
+}
+
+trait Cell: Send + Sync {
+    fn drain(&self, sink: &mut Sink<'_>);
+}
+
+/// Metadata of one family in this store.
+struct FamilyMeta {
+    type_code: TypeCode,
+    description: String,
+    /// `Some(bounds)` for histograms: every series of a family shares them.
+    bounds: Option<Vec<f64>>,
+}
+
+#[derive(Default)]
+struct Cells {
+    families: HashMap<String, FamilyMeta>,
+    /// Series identity (the `v` field name) → cell, for get-or-create.
+    series: HashMap<String, (TypeCode, Arc<dyn std::any::Any + Send + Sync>)>,
+    list: Vec<Arc<dyn Cell>>,
+}
+
+struct Link {
+    connection: Option<::redis::Connection>,
+    outbox: Outbox,
+    /// A batch whose transaction was sent but not confirmed, with its sequence number.
+    in_doubt: Option<(u64, Outbox)>,
+    next_seq: u64,
+    retry_at: Option<Instant>,
+}
+
+pub(crate) struct Inner {
+    config: StoreConfig,
+    client: ::redis::Client,
+    ack_key: String,
+    cells: Mutex<Cells>,
+    link: Mutex<Link>,
+    /// Set by updates in eager mode; the sender thread clears it before draining.
+    notified: AtomicBool,
+    sender: Mutex<Option<thread::Thread>>,
+    stop: AtomicBool,
+    /// Description and type fields must be (re)written: a family was added or we reconnected.
+    meta_dirty: AtomicBool,
+}
+
+impl Inner {
+    #[inline]
+    fn updated(&self) {
+        if self.config.mode == TransferMode::Eager && !self.notified.swap(true, Ordering::AcqRel) {
+            if let Some(t) = &*self.sender.lock() {
+                t.unpark();
+            }
+        }
+    }
+}
+
+/// What one successful transfer sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TransferReport {
+    /// Hash fields changed (deltas, sets and metadata).
+    pub fields: usize,
+    /// Whether a round trip to Redis was made (none when there was nothing to send).
+    pub round_trip: bool,
+}
+
+/// A namespace in a shared Redis that any number of processes add to. Cheap to clone (shared).
+///
+/// ```no_run
+/// use microprofile::redis::{GaugeMode, SharedStore, StoreConfig};
+/// let store = SharedStore::new(StoreConfig::new("redis://127.0.0.1:6379", "shop"))?;
+/// let orders = store.counter("orders", &[("region", "eu")])?;
+/// let in_flight = store.gauge("in_flight", &[], GaugeMode::Sum)?;
+/// orders.inc();
+/// in_flight.add(1.0);
+/// // At the end of the request or job: one round trip, never longer than the timeouts.
+/// if let Err(e) = store.transfer() {
+///     eprintln!("metrics kept for later: {e}");
+/// }
+/// # Ok::<(), microprofile::redis::StoreError>(())
+/// ```
+#[derive(Clone)]
+pub struct SharedStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStore")
+            .field("url", &self.inner.config.url)
+            .field("namespace", &self.inner.config.namespace)
+            .field("mode", &self.inner.config.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+static INSTANCE_SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl SharedStore {
+    /// A store for this configuration. Does not connect (the first transfer does), so it never
+    /// blocks; fails only on an invalid URL or namespace.
+    pub fn new(config: StoreConfig) -> Result<SharedStore, StoreError> {
+        if config.namespace.is_empty() {
+            return Err(StoreError::InvalidNamespace {
+                namespace: config.namespace,
+            });
+        }
+        let client =
+            ::redis::Client::open(config.url.as_str()).map_err(|e| StoreError::InvalidUrl {
+                url: config.url.clone(),
+                reason: e.to_string(),
+            })?;
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        // Unique per store instance, so a new process never mistakes an old acknowledgement for
+        // its own.
+        let ack_key = format!(
+            "{}:ack:{}:{}:{started}:{}",
+            config.namespace,
+            config.process_label,
+            std::process::id(),
+            INSTANCE_SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let eager = config.mode == TransferMode::Eager;
+        let inner = Arc::new(Inner {
+            config,
+            client,
+            ack_key,
+            cells: Mutex::new(Cells::default()),
+            link: Mutex::new(Link {
+                connection: None,
+                outbox: Outbox::default(),
+                in_doubt: None,
+                next_seq: 1,
+                retry_at: None,
+            }),
+            meta_dirty: AtomicBool::new(true),
+            notified: AtomicBool::new(false),
+            sender: Mutex::new(None),
+            stop: AtomicBool::new(false),
+        });
+        if eager {
+            let weak = Arc::downgrade(&inner);
+            let handle = thread::Builder::new()
+                .name("microprofile-redis".to_owned())
+                .spawn(move || eager_loop(weak))
+                .map_err(|e| StoreError::Thread(e.to_string()))?;
+            *inner.sender.lock() = Some(handle.thread().clone());
+        }
+        Ok(SharedStore { inner })
+    }
+
+    /// [`SharedStore::new`] with [`StoreConfig::from_env`].
+    pub fn from_env() -> Result<SharedStore, StoreError> {
+        SharedStore::new(StoreConfig::from_env())
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    fn series<C: Cell + 'static>(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        type_code: TypeCode,
+        description: &str,
+        bounds: Option<&[f64]>,
+        make: impl FnOnce(String, Vec<(String, String)>) -> Result<C, StoreError>,
+    ) -> Result<Arc<C>, StoreError> {
+        naming::validate_metric_name(name)?;
+        let mut sorted: Vec<(&str, &str)> = labels.to_vec();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (i, (label, _)) in sorted.iter().enumerate() {
+            naming::validate_tag_name(label)?;
+            if i > 0 && sorted[i - 1].0 == *label {
+                return Err(crate::Error::DuplicateTag {
+                    name: (*label).to_owned(),
+                }
+                .into());
+            }
+        }
+        let identity = codec::encode_sorted(name, Extension::Value, &sorted)?;
+        let mut cells = self.inner.cells.lock();
+        match cells.families.get(name) {
+            Some(meta) if meta.type_code != type_code => {
+                return Err(StoreError::TypeConflict {
+                    name: name.to_owned(),
+                    existing: meta.type_code,
+                    requested: type_code,
+                })
+            }
+            Some(meta) if bounds.is_some() && meta.bounds.as_deref() != bounds => {
+                return Err(StoreError::BucketConflict {
+                    name: name.to_owned(),
+                })
+            }
+            _ => {}
+        }
+        if let Some((_, existing)) = cells.series.get(&identity) {
+            if let Ok(cell) = Arc::clone(existing).downcast::<C>() {
+                return Ok(cell);
+            }
+        }
+        let owned: Vec<(String, String)> = sorted
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        let cell = Arc::new(make(name.to_owned(), owned)?);
+        if !cells.families.contains_key(name) {
+            cells.families.insert(
+                name.to_owned(),
+                FamilyMeta {
+                    type_code,
+                    description: description.to_owned(),
+                    bounds: bounds.map(<[f64]>::to_vec),
+                },
+            );
+            self.inner.meta_dirty.store(true, Ordering::Release);
+        } else if let Some(meta) = cells.families.get_mut(name) {
+            if meta.description.is_empty() && !description.is_empty() {
+                meta.description = description.to_owned();
+                self.inner.meta_dirty.store(true, Ordering::Release);
+            }
+        }
+        let any: Arc<dyn std::any::Any + Send + Sync> = cell.clone();
+        cells.series.insert(identity, (type_code, any));
+        cells.list.push(cell.clone());
+        Ok(cell)
+    }
+
+    /// Sets the description (`# HELP`) of a family, written with its type once per connection.
+    pub fn describe(&self, name: &str, description: &str) {
+        let mut cells = self.inner.cells.lock();
+        if let Some(meta) = cells.families.get_mut(name) {
+            if meta.description != description {
+                meta.description = description.to_owned();
+                self.inner.meta_dirty.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Gets or creates an integer counter (`HINCRBY`). The same name and labels, in any order,
+    /// give the same counter.
+    pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> Result<RedisCounter, StoreError> {
+        let cell = self.series(name, labels, TypeCode::Counter, "", None, |n, l| {
+            Ok(IntCell {
+                field: value_field(&n, &l)?,
+                delta: AtomicU64::new(0),
+            })
+        })?;
+        Ok(RedisCounter {
+            cell,
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Gets or creates a float counter (`HINCRBYFLOAT`).
+    pub fn float_counter(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<RedisFloatCounter, StoreError> {
+        let cell = self.series(name, labels, TypeCode::Counter, "", None, |n, l| {
+            Ok(FloatCell {
+                field: value_field(&n, &l)?,
+                delta_bits: AtomicU64::new(0),
+            })
+        })?;
+        Ok(RedisFloatCounter {
+            cell,
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Gets or creates a gauge with the given cross-process meaning. The mode is part of the
+    /// series' identity: asking again with another mode is an error.
+    pub fn gauge(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        mode: GaugeMode,
+    ) -> Result<RedisGauge, StoreError> {
+        let process = self.inner.config.process_label.clone();
+        let mut all: Vec<(&str, &str)> = labels.to_vec();
+        if mode == GaugeMode::PerProcess {
+            all.push((PROCESS_LABEL, &process));
+        }
+        let cell = self.series(name, &all, TypeCode::Gauge, "", None, |n, l| {
+            Ok(GaugeCell {
+                field: value_field(&n, &l)?,
+                mode,
+                value_bits: AtomicU64::new(0f64.to_bits()),
+                sent_bits: AtomicU64::new(0f64.to_bits()),
+                dirty: AtomicBool::new(false),
+            })
+        })?;
+        if cell.mode != mode {
+            return Err(StoreError::GaugeModeConflict {
+                name: name.to_owned(),
+                existing: cell.mode,
+                requested: mode,
+            });
+        }
+        Ok(RedisGauge {
+            cell,
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Gets or creates a histogram with these bucket bounds (default: the Prometheus defaults).
+    /// Every series of one name must use the same bounds.
+    pub fn histogram(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        bounds: Option<&[f64]>,
+    ) -> Result<RedisHistogram, StoreError> {
+        let bounds = bounds.unwrap_or(DEFAULT_BUCKETS);
+        Buckets::check(bounds)?;
+        let cell = self.series(
+            name,
+            labels,
+            TypeCode::Histogram,
+            "",
+            Some(bounds),
+            |n, l| HistogramCell::new(&n, &l, bounds),
+        )?;
+        Ok(RedisHistogram {
+            cell,
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Gets or creates a summary, stored as a mergeable sketch (see [`super::sketch`]): the
+    /// exporter computes quantiles over every process within 1% relative error.
+    pub fn summary(&self, name: &str, labels: &[(&str, &str)]) -> Result<RedisSummary, StoreError> {
+        let cell = self.series(name, labels, TypeCode::Summary, "", None, |n, l| {
+            SummaryCell::new(&n, &l)
+        })?;
+        Ok(RedisSummary {
+            cell,
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Hash fields waiting to be sent (after a failed transfer).
+    pub fn pending_fields(&self) -> usize {
+        let link = self.inner.link.lock();
+        link.outbox.len() + link.in_doubt.as_ref().map_or(0, |(_, b)| b.len())
+    }
+
+    /// Sends every delta accumulated since the last transfer in one `MULTI`/`EXEC` round trip.
+    ///
+    /// Never blocks longer than about the connect timeout plus the I/O timeouts (and waits at
+    /// most the I/O timeout for a concurrent transfer). On failure the deltas are kept, bounded
+    /// by [`StoreConfig::max_pending_fields`], and sent by a later transfer; for
+    /// [`StoreConfig::retry_backoff`] after a failure, transfers return at once. A transaction
+    /// whose outcome is unknown (the connection broke after it was sent) is checked against a
+    /// per-store acknowledgement key before being resent, so it is counted exactly once.
+    pub fn transfer(&self) -> Result<TransferReport, StoreError> {
+        transfer(&self.inner)
+    }
+
+    /// Starts a thread that transfers every `interval` and once more when the returned guard is
+    /// dropped (or [`PeriodicTransfer::stop`]ped).
+    pub fn spawn_periodic_transfer(
+        &self,
+        interval: Duration,
+    ) -> Result<PeriodicTransfer, StoreError> {
+        let store = self.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
+        let handle = thread::Builder::new()
+            .name("microprofile-redis-periodic".to_owned())
+            .spawn(move || {
+                while !thread_stop.load(Ordering::Acquire) {
+                    thread::park_timeout(interval);
+                    let _ = store.transfer();
+                }
+            })
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        Ok(PeriodicTransfer {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = &*self.sender.lock() {
+            t.unpark();
+        }
+    }
+}
+
+/// Stops its periodic transfer thread when dropped, after one last transfer.
+#[derive(Debug)]
+pub struct PeriodicTransfer {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl PeriodicTransfer {
+    /// Stops the thread after one last transfer and waits for it (bounded by the timeouts).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(handle) = self.handle.take() {
+            handle.thread().unpark();
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for PeriodicTransfer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn eager_loop(weak: Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.stop.load(Ordering::Acquire) {
+            return;
+        }
+        let wanted = inner.notified.swap(false, Ordering::AcqRel);
+        let pending = {
+            let link = inner.link.lock();
+            link.outbox.len() > 0 || link.in_doubt.is_some()
+        };
+        let mut wait = Duration::from_secs(1);
+        if wanted || pending {
+            if let Err(StoreError::Unavailable { .. }) = transfer(&inner) {
+                wait = inner.config.retry_backoff.max(Duration::from_millis(10));
+            } else if inner.notified.load(Ordering::Acquire) {
+                continue;
+            }
+        }
+        drop(inner);
+        thread::park_timeout(wait);
+    }
+}
+
+fn value_field(name: &str, labels: &[(String, String)]) -> Result<String, StoreError> {
+    field(name, Extension::Value, labels, None)
+}
+
+fn field(
+    name: &str,
+    extension: Extension,
+    labels: &[(String, String)],
+    extra: Option<(&str, &str)>,
+) -> Result<String, StoreError> {
+    let mut pairs: Vec<(&str, &str)> = labels
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    pairs.extend(extra);
+    Ok(codec::encode_field(name, extension, &pairs)?)
+}
+
+fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
+    let config = &inner.config;
+    let mut link = inner
+        .link
+        .try_lock_for(config.io_timeout)
+        .ok_or(StoreError::Busy)?;
+    let link = &mut *link;
+    let room = config.max_pending_fields;
+    // Always move the deltas out of the handles, so what waits is bounded by `room`.
+    {
+        let doubt_len = link.in_doubt.as_ref().map_or(0, |(_, b)| b.len());
+        let mut sink = Sink {
+            outbox: &mut link.outbox,
+            room: room.saturating_sub(doubt_len).max(1),
+        };
+        let cells: Vec<Arc<dyn Cell>> = inner.cells.lock().list.clone();
+        for cell in &cells {
+            cell.drain(&mut sink);
+        }
+    }
+    let unavailable = |link: &Link, reason: String| StoreError::Unavailable {
+        url: config.url.clone(),
+        reason,
+        pending: link.outbox.len() + link.in_doubt.as_ref().map_or(0, |(_, b)| b.len()),
+    };
+    if let Some(at) = link.retry_at {
+        if Instant::now() < at {
+            return Err(unavailable(link, "in backoff after a failure".to_owned()));
+        }
+        link.retry_at = None;
+    }
+    let nothing_to_send = link.outbox.len() == 0
+        && link.in_doubt.is_none()
+        && !inner.meta_dirty.load(Ordering::Acquire);
+    if nothing_to_send {
+        return Ok(TransferReport::default());
+    }
+    let fail = |link: &mut Link, reason: String| {
+        TRANSFER_ERRORS.inc();
+        link.connection = None;
+        link.retry_at = Some(Instant::now() + config.retry_backoff);
+        Err(unavailable(link, reason))
+    };
+    if link.connection.is_none() {
+        match connect(inner) {
+            Ok(c) => {
+                link.connection = Some(c);
+                inner.meta_dirty.store(true, Ordering::Release);
+            }
+            Err(e) => return fail(link, e),
+        }
+    }
+    // Resolve a transaction of unknown outcome before sending anything else.
+    if let Some((seq, _)) = &link.in_doubt {
+        let seq = *seq;
+        let acked = match link.connection.as_mut() {
+            Some(c) => ::redis::cmd("GET")
+                .arg(&inner.ack_key)
+                .query::<Option<u64>>(c),
+            None => return fail(link, "no connection".to_owned()),
+        };
+        match acked {
+            Ok(Some(done)) if done >= seq => link.in_doubt = None,
+            Ok(_) => {
+                // Not applied: send it again, with the newer deltas on top.
+                if let Some((_, mut older)) = link.in_doubt.take() {
+                    let newer = std::mem::take(&mut link.outbox);
+                    older.merge_newer(newer, room);
+                    link.outbox = older;
+                }
+            }
+            Err(e) => return fail(link, e.to_string()),
+        }
+    }
+    let seq = link.next_seq;
+    link.next_seq += 1;
+    let mut pipe = ::redis::pipe();
+    pipe.atomic();
+    let key = config.namespace.as_str();
+    let mut fields = 0;
+    let meta_dirty = inner.meta_dirty.swap(false, Ordering::AcqRel);
+    if meta_dirty {
+        let cells = inner.cells.lock();
+        for (name, meta) in &cells.families {
+            let type_field = codec::encode_field(name, Extension::Type, &[])?;
+            pipe.cmd("HSET")
+                .arg(key)
+                .arg(type_field)
+                .arg(meta.type_code.letter())
+                .ignore();
+            fields += 1;
+            if !meta.description.is_empty() {
+                let description_field = codec::encode_field(name, Extension::Description, &[])?;
+                pipe.cmd("HSET")
+                    .arg(key)
+                    .arg(description_field)
+                    .arg(&meta.description)
+                    .ignore();
+                fields += 1;
+            }
+        }
+    }
+    for (field, op) in &link.outbox.ops {
+        match op {
+            Op::IncrInt(n) => pipe.cmd("HINCRBY").arg(key).arg(field).arg(*n).ignore(),
+            Op::IncrFloat(d) => pipe
+                .cmd("HINCRBYFLOAT")
+                .arg(key)
+                .arg(field)
+                .arg(format_float(*d))
+                .ignore(),
+            Op::Set(v) => pipe
+                .cmd("HSET")
+                .arg(key)
+                .arg(field)
+                .arg(format_float(*v))
+                .ignore(),
+        };
+        fields += 1;
+    }
+    pipe.cmd("SET")
+        .arg(&inner.ack_key)
+        .arg(seq)
+        .arg("EX")
+        .arg(86_400)
+        .ignore();
+    let result = match link.connection.as_mut() {
+        Some(c) => pipe.query::<()>(c),
+        None => return fail(link, "no connection".to_owned()),
+    };
+    match result {
+        Ok(()) => {
+            link.outbox = Outbox::default();
+            TRANSFERS.inc();
+            Ok(TransferReport {
+                fields,
+                round_trip: true,
+            })
+        }
+        Err(e) => {
+            if meta_dirty {
+                inner.meta_dirty.store(true, Ordering::Release);
+            }
+            let batch = std::mem::take(&mut link.outbox);
+            link.in_doubt = Some((seq, batch));
+            fail(link, e.to_string())
+        }
+    }
+}
+
+impl Outbox {
+    /// Adds a newer batch on top of this one.
+    fn merge_newer(&mut self, newer: Outbox, room: usize) {
+        for (field, op) in newer.ops {
+            let full = self.ops.len() >= room;
+            match self.ops.entry(field) {
+                std::collections::hash_map::Entry::Occupied(mut older) => {
+                    let merged = merge(*older.get(), op);
+                    older.insert(merged);
+                }
+                std::collections::hash_map::Entry::Vacant(slot) if !full => {
+                    slot.insert(op);
+                }
+                std::collections::hash_map::Entry::Vacant(_) => DROPPED_UPDATES.inc(),
+            }
+        }
+    }
+}
+
+fn connect(inner: &Inner) -> Result<::redis::Connection, String> {
+    let config = &inner.config;
+    let connection = inner
+        .client
+        .get_connection_with_timeout(config.connect_timeout)
+        .map_err(|e| e.to_string())?;
+    connection
+        .set_read_timeout(Some(config.io_timeout))
+        .map_err(|e| e.to_string())?;
+    connection
+        .set_write_timeout(Some(config.io_timeout))
+        .map_err(|e| e.to_string())?;
+    Ok(connection)
+}
+
+struct IntCell {
+    field: String,
+    delta: AtomicU64,
+}
+
+impl Cell for IntCell {
+    fn drain(&self, sink: &mut Sink<'_>) {
+        let n = self.delta.swap(0, Ordering::AcqRel);
+        if n > 0 {
+            sink.add(&self.field, Op::IncrInt(n.min(i64::MAX as u64) as i64));
+        }
+    }
+}
+
+struct FloatCell {
+    field: String,
+    delta_bits: AtomicU64,
+}
+
+impl Cell for FloatCell {
+    fn drain(&self, sink: &mut Sink<'_>) {
+        let d = f64::from_bits(self.delta_bits.swap(0f64.to_bits(), Ordering::AcqRel));
+        if d != 0.0 {
+            sink.add(&self.field, Op::IncrFloat(d));
+        }
+    }
+}
+
+struct GaugeCell {
+    field: String,
+    mode: GaugeMode,
+    value_bits: AtomicU64,
+    /// The value sent last (for [`GaugeMode::Sum`]: the contribution already in Redis).
+    sent_bits: AtomicU64,
+    dirty: AtomicBool,
+}
+
+impl Cell for GaugeCell {
+    fn drain(&self, sink: &mut Sink<'_>) {
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let value = f64::from_bits(self.value_bits.load(Ordering::Acquire));
+        match self.mode {
+            GaugeMode::Sum => {
+                let sent = f64::from_bits(self.sent_bits.swap(value.to_bits(), Ordering::AcqRel));
+                let delta = value - sent;
+                if delta != 0.0 && delta.is_finite() {
+                    sink.add(&self.field, Op::IncrFloat(delta));
+                }
+            }
+            GaugeMode::LastWriterWins | GaugeMode::PerProcess => {
+                sink.add(&self.field, Op::Set(value));
+            }
+        }
+    }
+}
+
+struct HistogramCell {
+    bucket_fields: Vec<String>,
+    sum_field: String,
+    count_field: String,
+    bounds: Vec<f64>,
+    buckets: Vec<AtomicU64>,
+    sum_bits: AtomicU64,
+    count: AtomicU64,
+}
+
+impl HistogramCell {
+    fn new(
+        name: &str,
+        labels: &[(String, String)],
+        bounds: &[f64],
+    ) -> Result<HistogramCell, StoreError> {
+        let mut bucket_fields = Vec::with_capacity(bounds.len() + 1);
+        for bound in bounds.iter().copied().chain([f64::INFINITY]) {
+            let le = format_float(bound);
+            bucket_fields.push(field(
+                name,
+                Extension::Bucket,
+                labels,
+                Some((BUCKET_BOUND_LABEL, &le)),
+            )?);
+        }
+        Ok(HistogramCell {
+            bucket_fields,
+            sum_field: field(name, Extension::Sum, labels, None)?,
+            count_field: field(name, Extension::Count, labels, None)?,
+            bounds: bounds.to_vec(),
+            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_bits: AtomicU64::new(0f64.to_bits()),
+            count: AtomicU64::new(0),
+        })
+    }
+}
+
+impl Cell for HistogramCell {
+    fn drain(&self, sink: &mut Sink<'_>) {
+        let mut drained = 0u64;
+        for (bucket, field) in self.buckets.iter().zip(&self.bucket_fields) {
+            let n = bucket.swap(0, Ordering::AcqRel);
+            if n > 0 {
+                drained += n;
+                sink.add(field, Op::IncrInt(n.min(i64::MAX as u64) as i64));
+            }
+        }
+        let sum = f64::from_bits(self.sum_bits.swap(0f64.to_bits(), Ordering::AcqRel));
+        let count = self.count.swap(0, Ordering::AcqRel);
+        if count > 0 || drained > 0 {
+            sink.add(&self.sum_field, Op::IncrFloat(sum));
+            sink.add(
+                &self.count_field,
+                Op::IncrInt(count.min(i64::MAX as u64) as i64),
+            );
+        }
+    }
+}
+
+struct SummaryState {
+    sketch: Sketch,
+    sum: f64,
+    count: u64,
+}
+
+struct SummaryCell {
+    name: String,
+    labels: Vec<(String, String)>,
+    sum_field: String,
+    count_field: String,
+    state: Mutex<SummaryState>,
+}
+
+impl SummaryCell {
+    fn new(name: &str, labels: &[(String, String)]) -> Result<SummaryCell, StoreError> {
+        Ok(SummaryCell {
+            name: name.to_owned(),
+            labels: labels.to_vec(),
+            sum_field: field(name, Extension::Sum, labels, None)?,
+            count_field: field(name, Extension::Count, labels, None)?,
+            state: Mutex::new(SummaryState {
+                sketch: Sketch::new(),
+                sum: 0.0,
+                count: 0,
+            }),
+        })
+    }
+}
+
+impl Cell for SummaryCell {
+    fn drain(&self, sink: &mut Sink<'_>) {
+        let (buckets, sum, count) = {
+            let mut state = self.state.lock();
+            let buckets = state.sketch.take();
+            let sum = std::mem::take(&mut state.sum);
+            let count = std::mem::take(&mut state.count);
+            (buckets, sum, count)
+        };
+        if count == 0 {
+            return;
+        }
+        for (key, n) in buckets {
+            let key = key.to_string();
+            if let Ok(f) = field(
+                &self.name,
+                Extension::Bucket,
+                &self.labels,
+                Some((SKETCH_KEY_LABEL, &key)),
+            ) {
+                sink.add(&f, Op::IncrInt(n.min(i64::MAX as u64) as i64));
+            }
+        }
+        sink.add(&self.sum_field, Op::IncrFloat(sum));
+        sink.add(
+            &self.count_field,
+            Op::IncrInt(count.min(i64::MAX as u64) as i64),
+        );
+    }
+}
+
+/// An integer counter in a [`SharedStore`]. One relaxed atomic add per update.
+#[derive(Clone)]
+pub struct RedisCounter {
+    cell: Arc<IntCell>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RedisCounter")
+            .field(&self.cell.field)
+            .finish()
+    }
+}
+
+impl RedisCounter {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.inc_by(1)
+    }
+
+    /// Adds `n`.
+    #[inline]
+    pub fn inc_by(&self, n: u64) {
+        self.cell.delta.fetch_add(n, Ordering::Relaxed);
+        self.inner.updated();
+    }
+
+    /// The hash field it writes.
+    pub fn field(&self) -> &str {
+        &self.cell.field
+    }
+}
+
+/// A float counter in a [`SharedStore`]. Negative, NaN or infinite increments are refused and
+/// counted in `microprofile_rejected_updates_total`.
+#[derive(Clone)]
+pub struct RedisFloatCounter {
+    cell: Arc<FloatCell>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisFloatCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RedisFloatCounter")
+            .field(&self.cell.field)
+            .finish()
+    }
+}
+
+impl RedisFloatCounter {
+    /// Adds `delta` (finite, not negative).
+    pub fn inc_by(&self, delta: f64) {
+        if delta.is_finite() && delta >= 0.0 {
+            add_f64(&self.cell.delta_bits, delta);
+            self.inner.updated();
+        } else {
+            crate::internal::REJECTED_UPDATES.inc();
+        }
+    }
+}
+
+/// A gauge in a [`SharedStore`], with the meaning its [`GaugeMode`] gives it.
+#[derive(Clone)]
+pub struct RedisGauge {
+    cell: Arc<GaugeCell>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisGauge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisGauge")
+            .field("field", &self.cell.field)
+            .field("mode", &self.cell.mode)
+            .finish()
+    }
+}
+
+impl RedisGauge {
+    /// Sets this process's value (NaN is refused).
+    pub fn set(&self, value: f64) {
+        if value.is_nan() {
+            crate::internal::REJECTED_UPDATES.inc();
+            return;
+        }
+        self.cell
+            .value_bits
+            .store(value.to_bits(), Ordering::Release);
+        self.cell.dirty.store(true, Ordering::Release);
+        self.inner.updated();
+    }
+
+    /// Adds `delta` (which may be negative) to this process's value.
+    pub fn add(&self, delta: f64) {
+        if !delta.is_finite() {
+            crate::internal::REJECTED_UPDATES.inc();
+            return;
+        }
+        add_f64(&self.cell.value_bits, delta);
+        self.cell.dirty.store(true, Ordering::Release);
+        self.inner.updated();
+    }
+
+    /// This process's value.
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.cell.value_bits.load(Ordering::Acquire))
+    }
+
+    /// The cross-process meaning.
+    pub fn mode(&self) -> GaugeMode {
+        self.cell.mode
+    }
+}
+
+/// A histogram in a [`SharedStore`]; bucket counts, sum and count are increments.
+#[derive(Clone)]
+pub struct RedisHistogram {
+    cell: Arc<HistogramCell>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisHistogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisHistogram")
+            .field("bounds", &self.cell.bounds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisHistogram {
+    /// Records one observation (NaN and infinities are refused and counted as rejected).
+    pub fn observe(&self, value: f64) {
+        if !value.is_finite() {
+            crate::internal::REJECTED_UPDATES.inc();
+            return;
+        }
+        let index = self.cell.bounds.partition_point(|&b| b < value);
+        if let Some(bucket) = self.cell.buckets.get(index) {
+            bucket.fetch_add(1, Ordering::Relaxed);
+        }
+        add_f64(&self.cell.sum_bits, value);
+        self.cell.count.fetch_add(1, Ordering::Relaxed);
+        self.inner.updated();
+    }
+
+    /// Records a duration in seconds.
+    pub fn observe_duration(&self, duration: Duration) {
+        self.observe(duration.as_secs_f64())
+    }
+
+    /// Starts a guard that records the elapsed seconds when dropped.
+    pub fn start_timer(&self) -> TimerGuard<'_> {
+        TimerGuard::new(self)
+    }
+}
+
+impl Observe for RedisHistogram {
+    fn observe_value(&self, value: f64) {
+        self.observe(value)
+    }
+}
+
+/// A summary in a [`SharedStore`], kept as a mergeable sketch.
+#[derive(Clone)]
+pub struct RedisSummary {
+    cell: Arc<SummaryCell>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RedisSummary")
+            .field(&self.cell.name)
+            .finish()
+    }
+}
+
+impl RedisSummary {
+    /// Records one observation (NaN and infinities are refused and counted as rejected).
+    pub fn observe(&self, value: f64) {
+        if !value.is_finite() {
+            crate::internal::REJECTED_UPDATES.inc();
+            return;
+        }
+        {
+            let mut state = self.cell.state.lock();
+            state.sketch.add(value);
+            state.sum += value;
+            state.count += 1;
+        }
+        self.inner.updated();
+    }
+
+    /// Records a duration in seconds.
+    pub fn observe_duration(&self, duration: Duration) {
+        self.observe(duration.as_secs_f64())
+    }
+
+    /// Starts a guard that records the elapsed seconds when dropped.
+    pub fn start_timer(&self) -> TimerGuard<'_> {
+        TimerGuard::new(self)
+    }
+}
+
+impl Observe for RedisSummary {
+    fn observe_value(&self, value: f64) {
+        self.observe(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_rules() {
+        assert_eq!(merge(Op::IncrInt(2), Op::IncrInt(3)), Op::IncrInt(5));
+        assert_eq!(
+            merge(Op::IncrFloat(0.5), Op::IncrInt(1)),
+            Op::IncrFloat(1.5)
+        );
+        assert_eq!(merge(Op::Set(1.0), Op::Set(2.0)), Op::Set(2.0));
+        assert_eq!(merge(Op::Set(1.0), Op::IncrFloat(2.0)), Op::Set(3.0));
+    }
+
+    #[test]
+    fn outbox_is_bounded_and_counts_drops() {
+        let before = DROPPED_UPDATES.get();
+        let mut outbox = Outbox::default();
+        assert!(outbox.add("a", Op::IncrInt(1), 2));
+        assert!(outbox.add("b", Op::IncrInt(1), 2));
+        assert!(outbox.add("a", Op::IncrInt(1), 2));
+        assert!(!outbox.add("c", Op::IncrInt(1), 2));
+        assert_eq!(outbox.len(), 2);
+        assert_eq!(outbox.ops["a"], Op::IncrInt(2));
+        assert!(DROPPED_UPDATES.get() > before);
+    }
+
+    #[test]
+    fn unreachable_redis_never_blocks_long_and_keeps_deltas() {
+        // A port nothing listens on (bound then released).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let store = SharedStore::new(
+            StoreConfig::new(format!("redis://127.0.0.1:{port}"), "t")
+                .connect_timeout(Duration::from_millis(100)),
+        )
+        .unwrap();
+        let c = store.counter("c", &[("a", "1")]).unwrap();
+        c.inc_by(5);
+        let start = Instant::now();
+        assert!(matches!(
+            store.transfer(),
+            Err(StoreError::Unavailable { pending: 2, .. }) | Err(StoreError::Unavailable { .. })
+        ));
+        assert!(start.elapsed() < Duration::from_secs(2));
+        // In backoff: returns at once.
+        let start = Instant::now();
+        assert!(store.transfer().is_err());
+        assert!(start.elapsed() < Duration::from_millis(50));
+        assert_eq!(store.pending_fields(), 1);
+    }
+
+    #[test]
+    fn refuses_bad_names_and_conflicts() {
+        let store = SharedStore::new(StoreConfig::new("redis://127.0.0.1:1", "t")).unwrap();
+        assert!(store.counter("9x", &[]).is_err());
+        assert!(store.counter("x", &[("le", "1")]).is_err());
+        assert!(store.counter("x", &[("a", "1"), ("a", "2")]).is_err());
+        store.counter("x", &[]).unwrap();
+        assert!(matches!(
+            store.gauge("x", &[], GaugeMode::Sum),
+            Err(StoreError::TypeConflict { .. })
+        ));
+        store.gauge("g", &[], GaugeMode::Sum).unwrap();
+        assert!(store.gauge("g", &[], GaugeMode::LastWriterWins).is_err());
+        store.histogram("h", &[], Some(&[1.0, 2.0])).unwrap();
+        assert!(store.histogram("h", &[("a", "b")], Some(&[1.0])).is_err());
+        assert!(SharedStore::new(StoreConfig::new("nope://x", "t")).is_err());
+        // Same series in any label order: one handle.
+        let a = store.counter("y", &[("a", "1"), ("b", "2")]).unwrap();
+        let b = store.counter("y", &[("b", "2"), ("a", "1")]).unwrap();
+        assert_eq!(a.field(), b.field());
+        assert!(Arc::ptr_eq(&a.cell, &b.cell));
+    }
+}
