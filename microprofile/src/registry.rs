@@ -110,6 +110,25 @@ struct State {
     families: BTreeMap<String, FamilyEntry>,
     /// Declared name → exposed name, so one declared name cannot map to two families.
     declared: HashMap<String, String>,
+    /// Every family name a family uses in either format → its exposed name, so that two families
+    /// can never write the same family name (a counter `x_total` is the OpenMetrics family `x`; a
+    /// summary `s` also writes the gauge family `s_max`).
+    occupied: HashMap<String, String>,
+}
+
+/// The family names a family writes in either format.
+fn occupied_names(exposed: &str, metric_type: MetricType) -> Vec<String> {
+    let mut names = vec![exposed.to_owned()];
+    match metric_type {
+        MetricType::Counter => {
+            if let Some(base) = exposed.strip_suffix("_total") {
+                names.push(base.to_owned());
+            }
+        }
+        MetricType::Summary => names.push(format!("{exposed}_max")),
+        _ => {}
+    }
+    names
 }
 
 /// A metric handed out by the get-or-create API: a `static` or a shared one.
@@ -363,6 +382,23 @@ impl Registry {
                 entry.members.insert((scope, rendered), member);
             }
             None => {
+                let names = occupied_names(&exposed, metric_type);
+                if let Some((name, owner)) = names
+                    .iter()
+                    .find_map(|n| state.occupied.get(n).map(|owner| (n, owner)))
+                {
+                    let first_site = state
+                        .families
+                        .get(owner)
+                        .and_then(|e| e.members.values().find_map(|m| m.site));
+                    return Err(conflict(
+                        format!("its exposition would use the family name `{name}`, which the metric exposed as `{owner}` already writes"),
+                        first_site,
+                    ));
+                }
+                for name in names {
+                    state.occupied.insert(name, exposed.clone());
+                }
                 let info = Arc::new(FamilyInfo {
                     name: exposed.clone(),
                     metric_type,
@@ -513,6 +549,7 @@ impl Registry {
         if entry.members.is_empty() {
             state.families.remove(&exposed);
             state.declared.retain(|_, e| *e != exposed);
+            state.occupied.retain(|_, e| *e != exposed);
         }
         removed
     }

@@ -230,6 +230,20 @@ fn dynamic_api_returns_typed_errors() {
         r.counter(Metadata::new("described").unit("bytes")),
         Err(Error::Conflict { .. })
     ));
+    // Two families may not write the same family name in either format.
+    // (`shop.orders` is the counter `shop_orders_total`, the OpenMetrics family `shop_orders`.)
+    r.counter(Metadata::new("shop.orders")).unwrap();
+    let clash = r
+        .gauge(Metadata::new("shop_orders"))
+        .unwrap_err()
+        .to_string();
+    assert!(clash.contains("family name `shop_orders`"), "{clash}");
+    r.summary(Metadata::new("latency")).unwrap();
+    let clash = r
+        .gauge(Metadata::new("latency_max"))
+        .unwrap_err()
+        .to_string();
+    assert!(clash.contains("latency_max"), "{clash}");
     // Callback gauges are not reusable.
     r.callback_gauge(Metadata::new("cb"), || 1.0).unwrap();
     assert!(r.callback_gauge(Metadata::new("cb"), || 2.0).is_err());
