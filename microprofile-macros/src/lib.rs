@@ -1,2 +1,205 @@
 //! Procedural macros for `microprofile`. Use them through the `microprofile` crate, which re-exports
 //! them; the generated code only names paths under `::microprofile::__private`.
+//!
+//! # Arguments shared by the attributes
+//!
+//! | argument | meaning | default |
+//! |---|---|---|
+//! | `name = "…"` | the metric name, used as given (`[a-zA-Z_][a-zA-Z0-9_.:-]*`) | module path + `.` + function name |
+//! | `absolute` | without `name`: the function name alone | off |
+//! | `description = "…"` | the `# HELP` text | the first paragraph of the doc comment |
+//! | `unit = "…"` | appended to the exposed name (`bytes`, `percent`, `none`); required by `#[gauge]` | none (`seconds` for `#[timed]`) |
+//! | `tags(key = "value", key = argument)` | fixed tags, or labels read from an argument at each call | none |
+//! | `scope = "application" \| "vendor" \| "base" \| "custom"` | the scope (`mp_scope`) | `application` |
+//! | `outcome` (`#[counted]`, `#[timed]`) | adds the tag `outcome = ok \| error \| panic \| cancelled`; the function must return `Result` | off |
+//! | `buckets = [..]`, `exponential(start, factor, count)`, `linear(start, width, count)` (`#[timed]`) | histogram upper bounds in seconds | 5 ms … 10 s |
+//! | `quantiles = [..]` (`#[timed]`) | record into a summary with these quantiles instead of a histogram | — |
+//!
+//! Every mistake in the arguments is a compile error pointing at the offending token, and all the
+//! mistakes of one attribute are reported together.
+//!
+//! # Tags taken from arguments: mind the cardinality
+//!
+//! `tags(path = path)` creates one series per distinct value of `path` seen at run time, each
+//! kept for the life of the program (up to the family's limit, after which values are folded into
+//! one overflow series). Use it for values from a small, known set (a route template, a method, a
+//! status class); never for user ids, raw URLs, or anything a client controls. Each call also
+//! formats the value into a `String` (one allocation) and looks the series up in a sharded map.
+//!
+//! # How recording survives failure
+//!
+//! The generated code holds a guard whose `Drop` records: a panic still counts and records its
+//! duration (`outcome="panic"`), a future dropped before completion still records
+//! (`outcome="cancelled"`), and the in-flight gauge always goes back down.
+
+use proc_macro::TokenStream;
+
+mod args;
+mod check;
+mod derive;
+mod errors;
+mod expand;
+
+use args::Kind;
+
+/// Counts every call of the function, at entry (as MicroProfile's `@Counted`).
+///
+/// Exposed as a counter `<name>_total`. Arguments: `name`, `absolute`, `description`, `unit`,
+/// `tags(…)`, `scope`, `outcome` (see the crate docs). With `outcome`, a call is counted when it
+/// ends, into the series of its outcome (`ok`, `error`, `panic`, `cancelled`).
+///
+/// ```ignore
+/// /// Orders placed.
+/// #[microprofile::counted(name = "orders", tags(shop = "main"))]
+/// fn place_order() { /* … */ }
+/// // orders_total{shop="main",mp_scope="application"}
+///
+/// #[microprofile::counted] // name: "<module path>.charge", exposed as `<module>_charge_total`
+/// fn charge() {}
+///
+/// #[microprofile::counted(absolute, outcome)] // name: "parse", exposed as `parse_total{outcome="ok"}`…
+/// fn parse(s: &str) -> Result<u32, std::num::ParseIntError> { s.parse() }
+/// ```
+///
+/// Per call: one relaxed atomic add.
+#[proc_macro_attribute]
+pub fn counted(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::instrument(Kind::Counted, attr.into(), item.into()).into()
+}
+
+/// Records the duration of every call, in seconds, into a timer (a histogram exposed as
+/// `<name>_seconds`, unless the name already ends in `_seconds`) or, with `quantiles`, a summary.
+///
+/// Arguments: `name`, `absolute`, `description`, `tags(…)`, `scope`, `outcome`, and either
+/// `buckets = [0.01, 0.1, 1.0]` / `buckets = exponential(0.001, 2.0, 12)` /
+/// `buckets = linear(0.1, 0.1, 10)`, or `quantiles = [0.5, 0.99]` (see the crate docs). `unit` may
+/// only be `"seconds"`.
+///
+/// ```ignore
+/// #[microprofile::timed(name = "outbound_http_latency_seconds", tags(region = "eu-west-1", path = "/foo"))]
+/// async fn call_foo() -> Result<(), Error> { /* … */ }
+/// // outbound_http_latency_seconds_bucket{path="/foo",region="eu-west-1",mp_scope="application",le="0.005"} …
+///
+/// #[microprofile::timed(name = "fetch", tags(path = path), outcome)]
+/// async fn fetch(path: &str) -> Result<Vec<u8>, Error> { /* … */ }
+/// // fetch_seconds_count{outcome="ok",path="/a",mp_scope="application"} …
+/// ```
+///
+/// Works on free functions, `async fn`, methods (`&self`, `&mut self`, `self`), associated
+/// functions, trait-impl methods (also under `#[async_trait]`), generic functions (one metric per
+/// declaration), functions returning `impl Trait`, and `unsafe fn`; not on `const fn`. For an
+/// `async fn` the clock starts at the first poll. A panic records with `outcome="panic"`, a future
+/// dropped before completion with `outcome="cancelled"`.
+///
+/// Per call: two clock reads and one lock-free histogram observation.
+#[proc_macro_attribute]
+pub fn timed(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::instrument(Kind::Timed, attr.into(), item.into()).into()
+}
+
+/// Tracks how many calls of the function are in flight, as a gauge.
+///
+/// Arguments: `name`, `absolute`, `description`, `unit`, `tags(…)`, `scope`. The gauge goes back
+/// down when the call returns, panics, or (for `async fn`) when the future is dropped.
+///
+/// ```ignore
+/// #[microprofile::concurrent_gauge(name = "uploads_in_flight")]
+/// async fn upload(data: Vec<u8>) { /* … */ }
+/// // uploads_in_flight{mp_scope="application"} 0
+/// ```
+#[proc_macro_attribute]
+pub fn concurrent_gauge(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::instrument(Kind::ConcurrentGauge, attr.into(), item.into()).into()
+}
+
+/// Exposes the value a function returns as a gauge, read at scrape time.
+///
+/// The function must be a free (module-level), non-generic, non-async function with no arguments
+/// returning a number. `unit` is required, as in MicroProfile (`"none"` for a plain number).
+/// Arguments: `name`, `absolute`, `description`, `unit`, `tags(…)` (fixed values), `scope`.
+///
+/// ```ignore
+/// /// Jobs waiting in the queue.
+/// #[microprofile::gauge(name = "queue_depth", unit = "none")]
+/// fn queue_depth() -> usize { QUEUE.len() }
+/// // queue_depth{mp_scope="application"} 3
+/// ```
+///
+/// A callback that panics does not break the scrape: its series is left out of that scrape.
+#[proc_macro_attribute]
+pub fn gauge(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::instrument(Kind::Gauge, attr.into(), item.into()).into()
+}
+
+/// Declares a group of metrics as a struct, one field per metric, registered without any call.
+///
+/// Generates `const fn new()` (every metric at zero). With `#[metrics(register = NAME)]` it also
+/// declares `static NAME: Struct = Struct::new();` (with the struct's visibility) and registers
+/// every field with the global registry, so `NAME.field.inc()` is all the code needs.
+///
+/// Struct options: `#[metrics(register = NAME, prefix = "http_")]` (the prefix goes before field
+/// names used as metric names). Field options, in `#[metric(…)]`: `name`, `description` (default:
+/// the field's doc comment), `unit`, `tags(key = "value")`, `scope`, `buckets` (`Timer`,
+/// `Histogram`), `quantiles` (`Summary`). The metric name defaults to the field name.
+///
+/// Field types: `Counter`, `FloatCounter`, `Gauge`, `FloatGauge`, `ConcurrentGauge`, `Timer`,
+/// `Histogram`, `Summary`, and `Family<Labels, M>` of one of them.
+///
+/// ```ignore
+/// use microprofile::{Counter, Family, Metrics, Timer};
+/// #[derive(Metrics)]
+/// #[metrics(register = HTTP, prefix = "http_")]
+/// struct HttpMetrics {
+///     /// Requests served.
+///     requests: Family<HttpLabels, Counter>,
+///     /// Time to first byte.
+///     #[metric(buckets = exponential(0.001, 2.0, 12))]
+///     latency: Timer,
+/// }
+/// HTTP.requests.with(&HttpLabels { method: Method::Get, status: 200 }).inc();
+/// // http_requests_total{method="Get",status="200",mp_scope="application"} 1
+/// ```
+#[proc_macro_derive(Metrics, attributes(metrics, metric))]
+pub fn derive_metrics(input: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(input) {
+        Ok(input) => derive::metrics(input).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Implements `LabelSet` for a struct of label fields: the field names are the label names
+/// (checked at compile time: valid, not reserved), emitted sorted.
+///
+/// Field types implement `LabelValue`: `&'static str`, `String`, integers, `bool`, or enums with
+/// `#[derive(LabelValue)]`. The struct also needs `Clone, PartialEq, Eq, Hash`. A label set made
+/// only of `bool`s and `#[derive(LabelValue)]` enums has a fixed cardinality (the product of the
+/// fields') and its family indexes series densely, with no hashing.
+///
+/// ```ignore
+/// #[derive(Clone, PartialEq, Eq, Hash, microprofile::LabelSet)]
+/// struct HttpLabels { method: Method, status: u16 }
+/// static REQUESTS: Family<HttpLabels, Counter> = Family::new(Counter::new());
+/// REQUESTS.with(&HttpLabels { method: Method::Get, status: 200 }).inc();
+/// ```
+#[proc_macro_derive(LabelSet, attributes(label))]
+pub fn derive_label_set(input: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(input) {
+        Ok(input) => derive::label_set(input).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Implements `LabelValue` for an enum of unit variants: the value is the variant's name, or the
+/// one given with `#[label(rename = "…")]`. Its cardinality is the number of variants.
+///
+/// ```ignore
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, microprofile::LabelValue)]
+/// enum Method { #[label(rename = "GET")] Get, #[label(rename = "POST")] Post }
+/// ```
+#[proc_macro_derive(LabelValue, attributes(label))]
+pub fn derive_label_value(input: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(input) {
+        Ok(input) => derive::label_value(input).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}

@@ -31,6 +31,7 @@ pub mod family;
 mod gauge;
 mod global_tags;
 mod histogram;
+mod instrument;
 mod internal;
 mod metadata;
 pub mod metric;
@@ -47,6 +48,7 @@ pub use family::{Family, LabelSet, SeriesRef};
 pub use gauge::{CallbackGauge, ConcurrentGauge, FloatGauge, Gauge, InFlightGuard};
 pub use global_tags::GlobalTags;
 pub use histogram::{Buckets, Histogram, Observe, Timer, TimerGuard, DEFAULT_BUCKETS};
+pub use instrument::{LabelValue, Outcome};
 pub use metadata::{Metadata, MetricType, Scope, Site, Str};
 pub use metric::{Collect, Metric, NewLike};
 pub use registry::{global, FamilyInfo, Handle, Registry, Selection, StaticMetric};
@@ -55,6 +57,14 @@ pub use summary::{Summary, DEFAULT_QUANTILES, DEFAULT_WINDOW};
 /// Paths the macros expand to. Not a public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::instrument::{
+        cardinality_product, CallGuard, CallRecorder, CountedByOutcome, CountedFamily,
+        InFlightFamily, SetOutcome, Timed, TimedByOutcome, TimedFamily,
+    };
     pub use crate::*;
     pub use inventory;
 }
+
+pub use microprofile_macros::{
+    concurrent_gauge, counted, gauge, timed, LabelSet, LabelValue, Metrics,
+};
