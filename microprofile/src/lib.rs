@@ -31,6 +31,7 @@ pub mod family;
 mod gauge;
 mod global_tags;
 mod histogram;
+pub mod http;
 mod instrument;
 mod internal;
 mod metadata;
@@ -39,6 +40,8 @@ pub mod naming;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod registry;
+#[cfg(feature = "server")]
+mod server;
 mod summary;
 
 pub use counter::{Counter, FloatCounter};
@@ -52,6 +55,8 @@ pub use instrument::{LabelValue, Outcome};
 pub use metadata::{Metadata, MetricType, Scope, Site, Str};
 pub use metric::{Collect, Metric, NewLike};
 pub use registry::{global, FamilyInfo, Handle, Registry, Selection, StaticMetric};
+#[cfg(feature = "server")]
+pub use server::{Server, ServerBuilder, ServerError, ServerHandle, ADDR_ENV, DEFAULT_ADDR};
 pub use summary::{Summary, DEFAULT_QUANTILES, DEFAULT_WINDOW};
 
 /// Paths the macros expand to. Not a public API: it may change in any release.

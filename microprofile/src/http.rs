@@ -1,0 +1,812 @@
+//! Routing and content negotiation for serving metrics over HTTP, with no HTTP library in it.
+//!
+//! Every transport (the built-in listener of feature `server`, an axum router, a test) hands the
+//! method, path, query and `Accept` header of a request to [`respond`] and writes back the
+//! [`MetricsResponse`] it gets. Keeping this one function free of any HTTP crate means the routes,
+//! status codes and negotiation are implemented once, and can be tested and fuzzed without a socket.
+//!
+//! # Routes
+//!
+//! | request | serves |
+//! |---|---|
+//! | `/metrics` | every scope |
+//! | `/metrics/S` or `/metrics?scope=S` | scope `S` (`base`, `vendor`, `application` or a custom one) |
+//! | `/metrics/S/N`, `/metrics?scope=S&name=N` or `/metrics/S?name=N` | family `N` (declared or exposed name) of scope `S` |
+//!
+//! Methods `GET` and `HEAD` are served; any other gets `405` with `Allow: GET, HEAD`. A scope that
+//! does not exist, or a metric that is not in it, gets `404`; so does a path outside `/metrics`.
+//! `name` without a scope is `400`. When a request names a scope (or metric) both in the path
+//! and in the query, both must agree, or nothing matches (`404`). Query values are percent-decoded
+//! (`+` is a space); path segments are percent-decoded.
+//!
+//! # Negotiation
+//!
+//! [`negotiate`] reads the `Accept` header with its q-values (RFC 9110): Prometheus text
+//! (`text/plain; version=0.0.4`) is served when there is no `Accept` header, for `*/*` and on
+//! ties; OpenMetrics (`application/openmetrics-text; version=1.0.0`) when the client prefers it;
+//! `406` when the client accepts neither.
+
+use crate::encoding::Format;
+use crate::metadata::Scope;
+use crate::registry::{Registry, Selection};
+
+/// The methods the metrics endpoint serves, as sent in `Allow`.
+pub const ALLOW: &str = "GET, HEAD";
+
+/// What to send back: a status, headers and a body.
+///
+/// Header names are lowercase (as `http::HeaderName` wants them) and appear at most once each.
+/// `content-length` is always given: for `HEAD` it is the length the `GET` body would have, while
+/// [`body`](Self::body) is empty. A transport should set these headers (replacing any it would
+/// add itself) and send the body as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// Response headers, lowercase names.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body; empty for `HEAD`.
+    pub body: String,
+}
+
+impl MetricsResponse {
+    /// The value of a header, by lowercase name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn new(status: u16, content_type: &str, body: String, head: bool) -> MetricsResponse {
+        let mut headers = vec![
+            ("content-type", content_type.to_owned()),
+            ("content-length", body.len().to_string()),
+        ];
+        if status == 405 {
+            headers.push(("allow", ALLOW.to_owned()));
+        }
+        if status == 200 || status == 406 {
+            headers.push(("vary", "Accept".to_owned()));
+        }
+        MetricsResponse {
+            status,
+            headers,
+            body: if head { String::new() } else { body },
+        }
+    }
+
+    fn error(status: u16, message: &str, head: bool) -> MetricsResponse {
+        let mut body = String::with_capacity(message.len() + 1);
+        body.push_str(message);
+        body.push('\n');
+        MetricsResponse::new(status, "text/plain; charset=utf-8", body, head)
+    }
+}
+
+/// Answers one request for metrics. Never panics, whatever the input.
+///
+/// `path` is the request path (if it holds a `?` and `query` is `None`, the part after it is taken
+/// as the query); `query` is the raw query string without `?`; `accept` the `Accept` header (several
+/// `Accept` headers joined with `,`).
+///
+/// ```
+/// use microprofile::http::respond;
+/// use microprofile::{Metadata, Registry};
+///
+/// let registry = Registry::new();
+/// registry.counter(Metadata::new("hits")).unwrap().inc();
+///
+/// let ok = respond(&registry, "GET", "/metrics/application/hits", None, None);
+/// assert_eq!(ok.status, 200);
+/// assert_eq!(ok.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+/// assert!(ok.body.contains("hits_total{mp_scope=\"application\"} 1"));
+///
+/// let om = respond(&registry, "GET", "/metrics", Some("scope=application&name=hits"),
+///     Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"));
+/// assert!(om.body.ends_with("# EOF\n"));
+///
+/// assert_eq!(respond(&registry, "GET", "/metrics/nope", None, None).status, 404);
+/// assert_eq!(respond(&registry, "POST", "/metrics", None, None).status, 405);
+/// assert_eq!(respond(&registry, "GET", "/metrics", None, Some("application/json")).status, 406);
+/// ```
+pub fn respond(
+    registry: &Registry,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    accept: Option<&str>,
+) -> MetricsResponse {
+    let (path, query) = match (query, path.split_once('?')) {
+        (None, Some((path, query))) => (path, Some(query)),
+        _ => (path, query),
+    };
+    let head = method == "HEAD";
+    let Some(route) = Route::parse(path, query) else {
+        return MetricsResponse::error(404, "Not Found: metrics are served under /metrics", head);
+    };
+    if method != "GET" && !head {
+        return MetricsResponse::error(
+            405,
+            "Method Not Allowed: the metrics endpoint serves GET and HEAD",
+            false,
+        );
+    }
+    let Some(format) = negotiate(accept) else {
+        return MetricsResponse::error(
+            406,
+            "Not Acceptable: metrics are offered as text/plain;version=0.0.4 and application/openmetrics-text;version=1.0.0",
+            head,
+        );
+    };
+    let scope_name = match (&route.path_scope, &route.query_scope) {
+        (Some(a), Some(b)) if a != b => return not_found_scope(b, head),
+        (Some(s), _) | (None, Some(s)) => Some(s),
+        (None, None) => None,
+    };
+    let metric_name = match (&route.path_name, &route.query_name) {
+        (Some(a), Some(b)) if a != b => return not_found_metric(b, head),
+        (Some(n), _) | (None, Some(n)) => Some(n),
+        (None, None) => None,
+    };
+    let scope = match scope_name {
+        None if metric_name.is_some() => {
+            return MetricsResponse::error(
+                400,
+                "Bad Request: `name` needs a `scope`, as in /metrics?scope=application&name=N",
+                head,
+            )
+        }
+        None => None,
+        Some(name) => match Scope::new(name.clone()) {
+            Ok(scope) if registry.has_scope(&scope) => Some(scope),
+            _ => return not_found_scope(name, head),
+        },
+    };
+    let selection = match (&scope, metric_name) {
+        (None, _) => Selection::All,
+        (Some(scope), None) => Selection::Scope(scope),
+        (Some(scope), Some(name)) => Selection::Metric(scope, name),
+    };
+    let mut body = String::new();
+    match (registry.encode(&mut body, format, selection), metric_name) {
+        (Ok(0), Some(name)) => not_found_metric(name, head),
+        (Ok(_), _) => MetricsResponse::new(200, format.content_type(), body, head),
+        (Err(_), _) => MetricsResponse::error(500, "Internal Server Error: encoding failed", head),
+    }
+}
+
+fn not_found_scope(name: &str, head: bool) -> MetricsResponse {
+    let message = format!("Not Found: no scope {:?}", truncate(name));
+    MetricsResponse::error(404, &message, head)
+}
+
+fn not_found_metric(name: &str, head: bool) -> MetricsResponse {
+    let message = format!("Not Found: no metric {:?} in this scope", truncate(name));
+    MetricsResponse::error(404, &message, head)
+}
+
+/// Caps what is echoed back from a request.
+fn truncate(text: &str) -> &str {
+    const MAX: usize = 200;
+    if text.len() <= MAX {
+        return text;
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// What a request under `/metrics` asks for, decoded.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Route {
+    path_scope: Option<String>,
+    path_name: Option<String>,
+    query_scope: Option<String>,
+    query_name: Option<String>,
+}
+
+impl Route {
+    /// `None` for a path outside `/metrics`.
+    fn parse(path: &str, query: Option<&str>) -> Option<Route> {
+        let rest = path.strip_prefix("/metrics")?;
+        let mut route = Route::default();
+        if !rest.is_empty() && rest != "/" {
+            let rest = rest.strip_prefix('/')?;
+            let rest = rest.strip_suffix('/').unwrap_or(rest);
+            let mut segments = rest.split('/');
+            route.path_scope = segments.next().map(|s| percent_decode(s, false));
+            route.path_name = segments.next().map(|s| percent_decode(s, false));
+            if segments.next().is_some() {
+                return None;
+            }
+        }
+        for pair in query.unwrap_or("").split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match percent_decode(key, true).as_str() {
+                "scope" => &mut route.query_scope,
+                "name" => &mut route.query_name,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(percent_decode(value, true));
+            }
+        }
+        Some(route)
+    }
+}
+
+/// Decodes `%XX` escapes (and `+` as a space in a query); a `%` not followed by two hex digits is
+/// kept as is, and bytes that do not form UTF-8 become U+FFFD.
+fn percent_decode(text: &str, plus_is_space: bool) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let high = bytes.get(i + 1).and_then(|b| hex_value(*b));
+                let low = bytes.get(i + 2).and_then(|b| hex_value(*b));
+                if let (Some(high), Some(low)) = (high, low) {
+                    out.push(high << 4 | low);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// A media type this endpoint can send.
+struct Offer {
+    format: Format,
+    kind: &'static str,
+    subtype: &'static str,
+    /// `version` parameters that accept this offer (the first is the one served).
+    versions: &'static [&'static str],
+}
+
+/// In order of preference on ties: Prometheus text is the default.
+const OFFERS: [Offer; 2] = [
+    Offer {
+        format: Format::Prometheus,
+        kind: "text",
+        subtype: "plain",
+        versions: &["0.0.4"],
+    },
+    Offer {
+        format: Format::OpenMetrics,
+        kind: "application",
+        subtype: "openmetrics-text",
+        // OpenMetrics 0.0.1 is the draft of 1.0.0; Prometheus asks for both and parses both alike.
+        versions: &["1.0.0", "0.0.1"],
+    },
+];
+
+/// One media range of an `Accept` header.
+struct MediaRange<'a> {
+    kind: &'a str,
+    subtype: &'a str,
+    version: Option<&'a str>,
+    /// In thousandths, 0..=1000.
+    quality: u16,
+}
+
+impl MediaRange<'_> {
+    /// How specifically this range names `offer` (higher is more specific), or `None` if it
+    /// does not match it.
+    fn specificity(&self, offer: &Offer) -> Option<u8> {
+        if self.kind == "*" {
+            return (self.subtype == "*").then_some(0);
+        }
+        if !self.kind.eq_ignore_ascii_case(offer.kind) {
+            return None;
+        }
+        if self.subtype == "*" {
+            return Some(1);
+        }
+        if !self.subtype.eq_ignore_ascii_case(offer.subtype) {
+            return None;
+        }
+        match self.version {
+            None => Some(2),
+            Some(v) if offer.versions.contains(&v) => Some(3),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Parses one media range; `None` when it is malformed (it is then ignored).
+fn parse_media_range(text: &str) -> Option<MediaRange<'_>> {
+    let mut parts = text.split(';');
+    let (kind, subtype) = parts.next()?.trim().split_once('/')?;
+    let (kind, subtype) = (kind.trim(), subtype.trim());
+    if !is_token(kind) || !is_token(subtype) || (kind == "*" && subtype != "*") {
+        return None;
+    }
+    let mut range = MediaRange {
+        kind,
+        subtype,
+        version: None,
+        quality: 1000,
+    };
+    for param in parts {
+        let param = param.trim();
+        if param.is_empty() {
+            continue;
+        }
+        let (name, value) = param.split_once('=')?;
+        let (name, value) = (name.trim(), value.trim());
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        if name.eq_ignore_ascii_case("q") {
+            range.quality = parse_quality(value)?;
+        } else if name.eq_ignore_ascii_case("version") {
+            range.version = Some(value);
+        }
+    }
+    Some(range)
+}
+
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A qvalue (`0`, `0.5`, `1.000`, ...) in thousandths; `None` when it is not one.
+fn parse_quality(text: &str) -> Option<u16> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u16 = match whole {
+        "0" => 0,
+        "1" => 1,
+        _ => return None,
+    };
+    let mut thousandths = whole * 1000;
+    let mut scale = 100;
+    for digit in fraction.bytes() {
+        thousandths += u16::from(digit - b'0') * scale;
+        scale /= 10;
+    }
+    (thousandths <= 1000).then_some(thousandths)
+}
+
+/// Picks the format to send for an `Accept` header, or `None` when the client accepts none of
+/// them (answer `406`).
+///
+/// No header, an empty one, or one with no well-formed media range gives Prometheus text. For
+/// each format, the most specific matching range sets its q-value (`q=0` excludes it); the format
+/// with the highest q-value wins, Prometheus text on a tie. A `version` parameter must be one the
+/// format serves (`0.0.4` for `text/plain`; `1.0.0` or `0.0.1` for
+/// `application/openmetrics-text`), or the range does not match it.
+///
+/// ```
+/// use microprofile::{http::negotiate, Format};
+/// assert_eq!(negotiate(None), Some(Format::Prometheus));
+/// assert_eq!(negotiate(Some("*/*")), Some(Format::Prometheus));
+/// assert_eq!(
+///     negotiate(Some("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")),
+///     Some(Format::OpenMetrics),
+/// );
+/// assert_eq!(negotiate(Some("text/plain;q=0, */*")), Some(Format::OpenMetrics));
+/// assert_eq!(negotiate(Some("application/json")), None);
+/// ```
+pub fn negotiate(accept: Option<&str>) -> Option<Format> {
+    let Some(accept) = accept else {
+        return Some(Format::Prometheus);
+    };
+    let ranges: Vec<MediaRange<'_>> = accept.split(',').filter_map(parse_media_range).collect();
+    if ranges.is_empty() {
+        return Some(Format::Prometheus);
+    }
+    let mut best: Option<(u16, Format)> = None;
+    for offer in &OFFERS {
+        let mut chosen: Option<(u8, u16)> = None;
+        for range in &ranges {
+            if let Some(specificity) = range.specificity(offer) {
+                chosen = match chosen {
+                    Some((s, q)) if s > specificity || (s == specificity && q >= range.quality) => {
+                        Some((s, q))
+                    }
+                    _ => Some((specificity, range.quality)),
+                };
+            }
+        }
+        if let Some((_, quality)) = chosen {
+            if quality > 0 && best.is_none_or(|(q, _)| quality > q) {
+                best = Some((quality, offer.format));
+            }
+        }
+    }
+    best.map(|(_, format)| format)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::metadata::Metadata;
+
+    const PROMETHEUS_SCRAPE: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+    fn registry() -> Registry {
+        let registry = Registry::new();
+        registry.counter(Metadata::new("hits")).unwrap().inc();
+        registry
+            .gauge(Metadata::new("temperature").scope(Scope::Vendor))
+            .unwrap()
+            .set(3);
+        registry
+            .counter(Metadata::new("jobs").scope(Scope::new("billing").unwrap()))
+            .unwrap()
+            .inc_by(2);
+        registry
+            .timer(Metadata::new("call").description("Calls."), None)
+            .unwrap();
+        registry
+    }
+
+    fn get(registry: &Registry, path: &str, query: Option<&str>) -> MetricsResponse {
+        respond(registry, "GET", path, query, None)
+    }
+
+    #[test]
+    fn negotiation_defaults_to_prometheus() {
+        for accept in [
+            None,
+            Some(""),
+            Some("*/*"),
+            Some("text/*"),
+            Some("text/plain"),
+            Some("TEXT/PLAIN; Version=0.0.4"),
+            Some("text/plain;version=\"0.0.4\""),
+            Some("text/plain, application/openmetrics-text"),
+            Some("application/openmetrics-text;q=0.5, text/plain;q=0.5"),
+            Some("*/*;q=0.1"),
+            Some(",,,"),
+            Some("garbage"),
+            Some(";;;"),
+            Some("text/plain;charset=utf-8"),
+            Some("text/html, */*;q=0.8"),
+        ] {
+            assert_eq!(negotiate(accept), Some(Format::Prometheus), "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn negotiation_picks_openmetrics_when_preferred() {
+        for accept in [
+            PROMETHEUS_SCRAPE,
+            "application/openmetrics-text",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "application/openmetrics-text;version=0.0.1",
+            "application/*",
+            "  application/openmetrics-text  ;  q=1  ",
+            "text/plain;q=0.5, application/openmetrics-text;q=0.6",
+            "text/plain;q=0, */*",
+            "text/*;q=0, */*",
+            "text/plain;version=0.0.4;q=0.0, */*;q=0.1",
+            "Application/OpenMetrics-Text;VERSION=1.0.0",
+            "application/openmetrics-text;q=1.000,text/plain;q=0.999",
+            "text/plain;version=9.9.9, application/openmetrics-text",
+            // The more specific range wins over the general one, even with a lower q.
+            "application/openmetrics-text;q=0.3, */*;q=0.2",
+        ] {
+            assert_eq!(
+                negotiate(Some(accept)),
+                Some(Format::OpenMetrics),
+                "{accept}"
+            );
+        }
+    }
+
+    #[test]
+    fn negotiation_refuses() {
+        for accept in [
+            "application/json",
+            "text/html",
+            "*/*;q=0",
+            "text/plain;q=0",
+            "text/plain;q=0, application/openmetrics-text;q=0",
+            "text/plain;version=1.0.0",
+            "application/openmetrics-text;version=2.0.0",
+            "image/*",
+            "application/json, text/html;q=0.9",
+            // The specific exclusion wins over the general acceptance.
+            "text/plain;q=0, application/openmetrics-text;q=0, */*",
+        ] {
+            assert_eq!(negotiate(Some(accept)), None, "{accept}");
+        }
+    }
+
+    #[test]
+    fn malformed_ranges_are_ignored() {
+        // A bad q-value makes its range void; the rest still count.
+        assert_eq!(
+            negotiate(Some("application/openmetrics-text;q=2, text/plain;q=0.1")),
+            Some(Format::Prometheus)
+        );
+        assert_eq!(
+            negotiate(Some("text/plain;q=abc, application/openmetrics-text;q=0.1")),
+            Some(Format::OpenMetrics)
+        );
+        assert_eq!(
+            negotiate(Some(
+                "text/plain;q=0.1234, application/openmetrics-text;q=0.1"
+            )),
+            Some(Format::OpenMetrics)
+        );
+        assert_eq!(
+            negotiate(Some("*/plain, application/openmetrics-text")),
+            Some(Format::OpenMetrics)
+        );
+        assert_eq!(
+            negotiate(Some("text/plain;noequals, application/openmetrics-text")),
+            Some(Format::OpenMetrics)
+        );
+        for q in [
+            "-1", "1.5", "1.0001", "", ".5", "1.001", "+0.5", "0x1", "0.5x",
+        ] {
+            assert_eq!(parse_quality(q), None, "{q}");
+        }
+        for (q, t) in [
+            ("0", 0),
+            ("0.", 0),
+            ("1", 1000),
+            ("1.000", 1000),
+            ("0.75", 750),
+        ] {
+            assert_eq!(parse_quality(q), Some(t), "{q}");
+        }
+        // Nothing well-formed at all: as if there were no header.
+        assert_eq!(
+            negotiate(Some("\u{0}\u{ffff}/é;q=;;,")),
+            Some(Format::Prometheus)
+        );
+    }
+
+    #[test]
+    fn routes() {
+        let registry = registry();
+        let all = get(&registry, "/metrics", None);
+        assert_eq!(all.status, 200);
+        assert!(all.body.contains("hits_total{mp_scope=\"application\"} 1"));
+        assert!(all.body.contains("temperature{mp_scope=\"vendor\"} 3"));
+        assert!(all.body.contains("jobs_total{mp_scope=\"billing\"} 2"));
+        assert_eq!(get(&registry, "/metrics/", None).body, all.body);
+
+        let vendor = get(&registry, "/metrics/vendor", None);
+        assert_eq!(vendor.status, 200);
+        assert!(vendor.body.contains("temperature"));
+        assert!(!vendor.body.contains("hits"));
+        assert_eq!(get(&registry, "/metrics/vendor/", None).body, vendor.body);
+        assert_eq!(
+            get(&registry, "/metrics", Some("scope=vendor")).body,
+            vendor.body
+        );
+
+        // Scopes that exist but hold nothing are empty, not missing.
+        let base = get(&registry, "/metrics/base", None);
+        assert_eq!((base.status, base.body.as_str()), (200, ""));
+
+        let billing = get(&registry, "/metrics/billing", None);
+        assert_eq!(billing.status, 200);
+        assert!(billing.body.contains("jobs_total"));
+
+        for (path, query) in [
+            ("/metrics/application/hits", None),
+            ("/metrics/application/hits_total", None),
+            ("/metrics", Some("scope=application&name=hits")),
+            ("/metrics", Some("name=hits_total&scope=application")),
+            ("/metrics/application", Some("name=hits")),
+            ("/metrics/application/hits", Some("scope=application")),
+            ("/metrics/%61pplication/h%69ts", None),
+            ("/metrics", Some("scope=%61pplication&name=h%69ts&other=1")),
+            ("/metrics?scope=application&name=hits", None),
+        ] {
+            let r = get(&registry, path, query);
+            assert_eq!(r.status, 200, "{path} {query:?}");
+            assert_eq!(
+                r.body,
+                "# HELP hits_total hits\n# TYPE hits_total counter\nhits_total{mp_scope=\"application\"} 1\n",
+                "{path} {query:?}"
+            );
+        }
+        let timer = get(&registry, "/metrics/application/call_seconds", None);
+        assert!(timer.body.contains("call_seconds_count"));
+        assert_eq!(
+            get(&registry, "/metrics/application/call", None).body,
+            timer.body
+        );
+    }
+
+    #[test]
+    fn not_found() {
+        let registry = registry();
+        for (path, query) in [
+            ("/", None),
+            ("", None),
+            ("/metric", None),
+            ("/metricsx", None),
+            ("/Metrics", None),
+            ("/other/metrics", None),
+            ("/metrics/nope", None),
+            ("/metrics/no-dash", None),
+            ("/metrics//", None),
+            ("/metrics//hits", None),
+            ("/metrics/application/hits/extra", None),
+            ("/metrics/application/nope", None),
+            ("/metrics/vendor/hits", None),
+            ("/metrics", Some("scope=nope")),
+            ("/metrics", Some("scope=")),
+            ("/metrics", Some("scope")),
+            ("/metrics", Some("scope=application&name=nope")),
+            ("/metrics", Some("scope=application&name=")),
+            ("/metrics/base", Some("scope=vendor")),
+            ("/metrics/application/hits", Some("name=call")),
+            ("/metrics", Some("scope=%ff")),
+            ("/metrics", Some("scope=base%")),
+        ] {
+            let r = get(&registry, path, query);
+            assert_eq!(r.status, 404, "{path} {query:?}");
+            assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+            assert_eq!(
+                r.header("content-length"),
+                Some(r.body.len().to_string().as_str())
+            );
+        }
+        let r = get(&registry, "/metrics", Some("name=hits"));
+        assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn methods() {
+        let registry = registry();
+        for method in [
+            "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "get", "", "G\u{0}T",
+        ] {
+            let r = respond(&registry, method, "/metrics", None, None);
+            assert_eq!(r.status, 405, "{method}");
+            assert_eq!(r.header("allow"), Some("GET, HEAD"));
+            let r = respond(&registry, method, "/metrics/nope/nope", None, None);
+            assert_eq!(r.status, 405, "{method}");
+        }
+        // Outside /metrics there is no resource to allow methods on.
+        assert_eq!(respond(&registry, "POST", "/x", None, None).status, 404);
+    }
+
+    #[test]
+    fn head_has_the_headers_of_get_and_no_body() {
+        let registry = registry();
+        for (path, accept) in [
+            ("/metrics", None),
+            ("/metrics/vendor", Some(PROMETHEUS_SCRAPE)),
+            ("/metrics/nope", None),
+            ("/metrics", Some("application/json")),
+        ] {
+            let get = respond(&registry, "GET", path, None, accept);
+            let head = respond(&registry, "HEAD", path, None, accept);
+            assert_eq!(head.status, get.status);
+            assert_eq!(head.headers, get.headers);
+            assert_eq!(head.body, "");
+            assert_eq!(
+                head.header("content-length"),
+                Some(get.body.len().to_string().as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn content_types_and_negotiation_statuses() {
+        let registry = registry();
+        let r = respond(&registry, "GET", "/metrics", None, Some(PROMETHEUS_SCRAPE));
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-type"),
+            Some(Format::OpenMetrics.content_type())
+        );
+        assert!(r.body.ends_with("# EOF\n"));
+        assert_eq!(r.header("vary"), Some("Accept"));
+
+        let r = respond(&registry, "GET", "/metrics", None, Some("*/*"));
+        assert_eq!(
+            r.header("content-type"),
+            Some(Format::Prometheus.content_type())
+        );
+        assert!(!r.body.contains("# EOF"));
+
+        let r = respond(&registry, "GET", "/metrics", None, Some("application/json"));
+        assert_eq!(r.status, 406);
+        assert!(r.body.contains("openmetrics"));
+
+        // An empty scope in OpenMetrics still ends with `# EOF`.
+        let r = respond(
+            &registry,
+            "GET",
+            "/metrics/base",
+            None,
+            Some("application/openmetrics-text"),
+        );
+        assert_eq!((r.status, r.body.as_str()), (200, "# EOF\n"));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b+c", true), "a b c");
+        assert_eq!(percent_decode("a%20b+c", false), "a b+c");
+        assert_eq!(percent_decode("%", true), "%");
+        assert_eq!(percent_decode("%4", true), "%4");
+        assert_eq!(percent_decode("%zz%41", true), "%zzA");
+        assert_eq!(percent_decode("%C3%A9", true), "é");
+        assert_eq!(percent_decode("%ff", true), "\u{fffd}");
+        assert_eq!(percent_decode("é%", true), "é%");
+    }
+
+    #[test]
+    fn long_names_are_echoed_truncated() {
+        let registry = registry();
+        let long = "é".repeat(1000);
+        let r = get(&registry, &format!("/metrics/{long}"), None);
+        assert_eq!(r.status, 404);
+        assert!(r.body.len() < 400);
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        let registry = registry();
+        let samples = [
+            "",
+            "/",
+            "?",
+            "??",
+            "/metrics?",
+            "/metrics?&&&",
+            "/metrics?=",
+            "/metrics?scope=&name=",
+            "/metrics/%",
+            "/metrics/%%%",
+            "/metrics/é/ü",
+            "/metrics/\u{0}",
+            "%2Fmetrics",
+            "/metrics/%2F",
+            "/metrics/application/%2F..%2F",
+            "\u{ffff}",
+            "/metrics/a/b/c/d/e",
+        ];
+        for method in ["GET", "HEAD", "X"] {
+            for path in samples {
+                for query in [None, Some(""), Some("%"), Some("scope=%zz&name=%")] {
+                    for accept in [None, Some(""), Some(";q=,"), Some("*/*;q=0.5;q=x")] {
+                        let r = respond(&registry, method, path, query, accept);
+                        assert!(matches!(r.status, 200 | 400 | 404 | 405 | 406));
+                    }
+                }
+            }
+        }
+    }
+}

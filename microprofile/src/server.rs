@@ -1,0 +1,490 @@
+//! The built-in listener (feature `server`): hyper 1 on a current-thread tokio runtime of its own
+//! thread, so programs without an async runtime can serve `/metrics` with one call.
+//!
+//! All routing and negotiation is [`crate::http::respond`]; this module only moves bytes.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ::http::header::{HeaderName, HeaderValue, ACCEPT};
+use ::http::{Request, Response, StatusCode};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::registry::{global, Registry};
+
+/// The address served when neither [`ServerBuilder::addr`] nor [`ADDR_ENV`] says otherwise:
+/// loopback only.
+pub const DEFAULT_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9981);
+
+/// The environment variable that replaces [`DEFAULT_ADDR`], as `host:port` (for example
+/// `0.0.0.0:9981` or `[::1]:9981`). An empty value counts as unset.
+pub const ADDR_ENV: &str = "MICROPROFILE_ADDR";
+
+/// Hyper refuses a smaller read buffer (and panics on one), so smaller limits are raised to it.
+const MIN_BUF_SIZE: usize = 8192;
+
+/// Why the listener could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// `MICROPROFILE_ADDR` is not an address with a port.
+    #[error("invalid {ADDR_ENV} {value:?}: {reason} (expected `host:port`, for example `127.0.0.1:9981` or `[::1]:9981`)")]
+    InvalidAddr {
+        /// The value as found in the environment.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The address could not be bound: it is in use, or not an address of this host, or a
+    /// privileged port.
+    #[error("cannot listen on {addr}: {source} (is another process using the port? choose another with {ADDR_ENV} or ServerBuilder::addr)")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The runtime or the thread could not be created.
+    #[error("cannot start the metrics server: {0}")]
+    Start(#[source] io::Error),
+}
+
+/// The built-in metrics listener. [`Server::start`] serves the global registry on
+/// [`DEFAULT_ADDR`] (or [`ADDR_ENV`]); [`Server::builder`] configures it.
+///
+/// ```
+/// use std::io::{Read, Write};
+///
+/// let server = microprofile::Server::builder()
+///     .addr(([127, 0, 0, 1], 0))
+///     .start()
+///     .unwrap();
+/// let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
+/// stream.write_all(b"GET /metrics/vendor HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+/// let mut response = String::new();
+/// stream.read_to_string(&mut response).unwrap();
+/// assert!(response.starts_with("HTTP/1.1 200 OK\r\n"));
+/// server.shutdown();
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Server;
+
+impl Server {
+    /// A builder with the defaults.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Starts serving the global registry with the defaults: [`DEFAULT_ADDR`], or the address in
+    /// [`ADDR_ENV`].
+    pub fn start() -> Result<ServerHandle, ServerError> {
+        ServerBuilder::default().start()
+    }
+}
+
+/// Configures and starts the listener.
+///
+/// Protections, so that misbehaving clients cannot stop it serving others:
+/// - [`header_read_timeout`](Self::header_read_timeout) closes a connection whose request head
+///   is not complete in time. The same timer runs while a keep-alive connection waits for its
+///   next request, so it is also the keep-alive idle timeout.
+/// - [`max_header_bytes`](Self::max_header_bytes) and [`max_headers`](Self::max_headers) bound a
+///   request head; larger ones get `431` and the connection is closed.
+/// - [`max_connections`](Self::max_connections) bounds the connections served at once. Further
+///   connections are not refused: they are left in the operating system's accept queue and
+///   accepted, in order, as soon as a served connection ends, so a burst of scrapes is served
+///   late rather than failed, and a slot held by a silent client frees within the header timeout.
+#[derive(Clone)]
+pub struct ServerBuilder {
+    addr: Option<SocketAddr>,
+    registry: &'static Registry,
+    header_read_timeout: Duration,
+    max_connections: usize,
+    max_header_bytes: usize,
+    max_headers: usize,
+    keep_alive: bool,
+    shutdown_grace: Duration,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder {
+            addr: None,
+            registry: global(),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 64,
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            keep_alive: true,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("addr", &self.addr)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("max_headers", &self.max_headers)
+            .field("keep_alive", &self.keep_alive)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerBuilder {
+    /// The address to listen on; port 0 picks a free one (see [`ServerHandle::local_addr`]).
+    /// Given here, it wins over [`ADDR_ENV`]. A non-loopback address exposes the metrics to the
+    /// network and is reported on stderr at start.
+    pub fn addr(mut self, addr: impl Into<SocketAddr>) -> Self {
+        self.addr = Some(addr.into());
+        self
+    }
+
+    /// The registry to serve (default: [`global()`](crate::global)). A registry of one's own can
+    /// be made `'static` with `Box::leak` or a `static LazyLock`.
+    pub fn registry(mut self, registry: &'static Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// How long a client may take to send a complete request head, and how long a keep-alive
+    /// connection may stay idle (default 10 s). Zero is raised to 1 ms.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many connections are served at once (default 64; at least 1). Connections beyond it
+    /// wait to be accepted.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// The largest request head (request line and headers) in bytes (default 16 KiB; at least
+    /// 8 KiB, hyper's minimum buffer).
+    pub fn max_header_bytes(mut self, max: usize) -> Self {
+        self.max_header_bytes = max.max(MIN_BUF_SIZE);
+        self
+    }
+
+    /// The most headers a request may have (default 100).
+    pub fn max_headers(mut self, max: usize) -> Self {
+        self.max_headers = max;
+        self
+    }
+
+    /// Whether a connection may carry more than one request (default `true`).
+    pub fn keep_alive(mut self, keep_alive: bool) -> Self {
+        self.keep_alive = keep_alive;
+        self
+    }
+
+    /// How long [`ServerHandle::shutdown`] lets requests in flight finish before closing their
+    /// connections (default 5 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Binds the address and starts serving on a thread of its own. Returns once the socket is
+    /// bound, so a scrape right after is served.
+    pub fn start(self) -> Result<ServerHandle, ServerError> {
+        let addr = match self.addr {
+            Some(addr) => addr,
+            None => {
+                let value = std::env::var_os(ADDR_ENV);
+                let value = match value.as_deref().map(|v| v.to_str()) {
+                    None => None,
+                    Some(Some(v)) => Some(v),
+                    Some(None) => {
+                        return Err(ServerError::InvalidAddr {
+                            value: value
+                                .as_deref()
+                                .map(|v| v.to_string_lossy().into_owned())
+                                .unwrap_or_default(),
+                            reason: "it is not valid UTF-8".to_owned(),
+                        })
+                    }
+                };
+                resolve_addr(value)?
+            }
+        };
+        if !addr.ip().is_loopback() {
+            eprintln!(
+                "microprofile: serving metrics on {addr}, which is not a loopback address: they are reachable from the network"
+            );
+        }
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let local_addr = listener.local_addr().map_err(ServerError::Start)?;
+        listener.set_nonblocking(true).map_err(ServerError::Start)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .thread_name("microprofile-server")
+            .build()
+            .map_err(ServerError::Start)?;
+        let listener = {
+            let _context = runtime.enter();
+            TcpListener::from_std(listener).map_err(ServerError::Start)?
+        };
+        let (stop, stopped) = watch::channel(false);
+        let config = Arc::new(self);
+        let thread = std::thread::Builder::new()
+            .name("microprofile-server".to_owned())
+            .spawn(move || runtime.block_on(accept_loop(listener, config, stopped)))
+            .map_err(ServerError::Start)?;
+        Ok(ServerHandle {
+            local_addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// The address in `value` (from [`ADDR_ENV`]), or [`DEFAULT_ADDR`] when there is none.
+fn resolve_addr(value: Option<&str>) -> Result<SocketAddr, ServerError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_ADDR);
+    };
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let invalid = |reason: String| ServerError::InvalidAddr {
+        value: value.to_owned(),
+        reason,
+    };
+    match value.to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| invalid("the host name resolves to no address".to_owned())),
+        Err(e) => Err(invalid(e.to_string())),
+    }
+}
+
+/// The running listener. Dropping it shuts it down as [`shutdown`](Self::shutdown) does.
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// The address actually bound (with the port chosen when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to the
+    /// [grace period](ServerBuilder::shutdown_grace)), closes every connection and joins the
+    /// thread.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            // The thread only ends by returning; a panic in it is not ours to propagate.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    config: Arc<ServerBuilder>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let mut connections = JoinSet::new();
+    loop {
+        // Wait for a free slot before accepting, so excess connections queue in the kernel.
+        let permit = tokio::select! {
+            biased;
+            _ = stop_requested(&mut stopped) => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            biased;
+            _ = stop_requested(&mut stopped) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of file descriptors or a connection reset before it was accepted:
+                    // pause briefly rather than spin, then go on.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        while connections.try_join_next().is_some() {}
+        connections.spawn(serve_connection(
+            stream,
+            config.clone(),
+            stopped.clone(),
+            permit,
+        ));
+    }
+    drop(listener);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(config.shutdown_grace, drain).await;
+    // Dropping the set (and then the runtime) closes whatever is left.
+}
+
+/// Resolves once the handle asks to stop (or is gone).
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    config: Arc<ServerBuilder>,
+    mut stopped: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let _ = stream.set_nodelay(true);
+    let registry = config.registry;
+    let service = service_fn(move |request: Request<Incoming>| async move {
+        Ok::<_, Infallible>(answer(registry, &request))
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(config.max_header_bytes.max(MIN_BUF_SIZE))
+        .max_header_size(config.max_header_bytes)
+        .max_headers(config.max_headers)
+        .keep_alive(config.keep_alive);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = stop_requested(&mut stopped) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// Hands the request to [`crate::http::respond`] and turns its answer into a hyper response.
+fn answer(registry: &Registry, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let mut accept: Option<String> = None;
+    for value in request.headers().get_all(ACCEPT) {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        match &mut accept {
+            Some(joined) => {
+                joined.push(',');
+                joined.push_str(&value);
+            }
+            None => accept = Some(value.into_owned()),
+        }
+    }
+    let uri = request.uri();
+    let answer = crate::http::respond(
+        registry,
+        request.method().as_str(),
+        uri.path(),
+        uri.query(),
+        accept.as_deref(),
+    );
+    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_from_the_environment() {
+        assert_eq!(resolve_addr(None).unwrap(), DEFAULT_ADDR);
+        assert_eq!(resolve_addr(Some("")).unwrap(), DEFAULT_ADDR);
+        assert_eq!(resolve_addr(Some("  ")).unwrap(), DEFAULT_ADDR);
+        assert_eq!(
+            resolve_addr(Some("127.0.0.1:1234")).unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 1234))
+        );
+        assert_eq!(
+            resolve_addr(Some(" [::1]:80 ")).unwrap(),
+            "[::1]:80".parse::<SocketAddr>().unwrap()
+        );
+        for bad in ["nonsense", "127.0.0.1", "127.0.0.1:99999", "host:port", ":"] {
+            let error = resolve_addr(Some(bad)).unwrap_err();
+            assert!(
+                matches!(&error, ServerError::InvalidAddr { value, .. } if value == bad.trim()),
+                "{bad}: {error}"
+            );
+            assert!(error.to_string().contains(ADDR_ENV));
+        }
+    }
+
+    #[test]
+    fn limits_are_clamped() {
+        let builder = Server::builder()
+            .max_header_bytes(10)
+            .max_connections(0)
+            .header_read_timeout(Duration::ZERO);
+        assert_eq!(builder.max_header_bytes, MIN_BUF_SIZE);
+        assert_eq!(builder.max_connections, 1);
+        assert_eq!(builder.header_read_timeout, Duration::from_millis(1));
+        assert!(format!("{builder:?}").contains("max_connections: 1"));
+    }
+
+    #[test]
+    fn bind_conflict_is_an_error() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let error = Server::builder().addr(addr).start().unwrap_err();
+        assert!(matches!(error, ServerError::Bind { addr: a, .. } if a == addr));
+        assert!(error.to_string().contains(&addr.to_string()));
+    }
+}

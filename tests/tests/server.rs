@@ -1,0 +1,551 @@
+//! The built-in listener over real loopback sockets, with hand-written requests: every route and
+//! status, negotiation, and clients that misbehave.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use microprofile::{Format, Metadata, Registry, Scope, Server, ServerBuilder, ServerError};
+
+/// No socket operation in these tests may block longer than this.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+const PROMETHEUS_SCRAPE: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+fn registry() -> &'static Registry {
+    let registry = Box::leak(Box::new(Registry::new()));
+    registry
+        .counter(Metadata::new("hits").description("Hits."))
+        .unwrap()
+        .inc_by(3);
+    registry
+        .gauge(Metadata::new("temperature").scope(Scope::Vendor))
+        .unwrap()
+        .set(21);
+    registry
+        .gauge(Metadata::new("load").scope(Scope::Base))
+        .unwrap()
+        .set(2);
+    registry
+        .counter(Metadata::new("jobs").scope(Scope::new("billing").unwrap()))
+        .unwrap()
+        .inc();
+    registry
+        .timer(Metadata::new("call").description("Calls."), None)
+        .unwrap()
+        .observe(0.25);
+    registry
+}
+
+fn builder() -> ServerBuilder {
+    Server::builder()
+        .addr(([127, 0, 0, 1], 0))
+        .registry(registry())
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+}
+
+/// Reads until the server closes; a reset after a refused request counts as the end.
+fn read_all(stream: &mut TcpStream) -> Vec<u8> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return data,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!("the server neither answered nor closed within {IO_TIMEOUT:?}")
+            }
+            Err(_) => return data,
+        }
+    }
+}
+
+fn parse(data: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(data);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete response head in {text:?}"));
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status = status_line
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|s| s.get(..3))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers = lines
+        .map(|line| {
+            let (n, v) = line.split_once(':').unwrap();
+            (n.trim().to_ascii_lowercase(), v.trim().to_owned())
+        })
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// Sends raw bytes on a new connection and reads the whole reply.
+fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut stream = connect(addr);
+    // The server may answer and close before all of an oversized request is written.
+    let _ = stream.write_all(request);
+    let _ = stream.shutdown(Shutdown::Write);
+    read_all(&mut stream)
+}
+
+fn send(addr: SocketAddr, method: &str, target: &str, accept: Option<&str>) -> Reply {
+    let mut request =
+        format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some(accept) = accept {
+        request.push_str(&format!("Accept: {accept}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut stream = connect(addr);
+    stream.write_all(request.as_bytes()).unwrap();
+    parse(&read_all(&mut stream))
+}
+
+fn get(addr: SocketAddr, target: &str) -> Reply {
+    send(addr, "GET", target, None)
+}
+
+/// The check run after every kind of abuse: the server still answers correctly.
+fn assert_healthy(addr: SocketAddr) {
+    let reply = get(addr, "/metrics/application/hits");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        reply.body,
+        "# HELP hits_total Hits.\n# TYPE hits_total counter\nhits_total{mp_scope=\"application\"} 3\n"
+    );
+}
+
+#[test]
+fn every_route() {
+    let server = builder().start().unwrap();
+    let addr = server.local_addr();
+    assert!(addr.ip().is_loopback());
+
+    let all = get(addr, "/metrics");
+    assert_eq!(all.status, 200);
+    assert_eq!(
+        all.header("content-type"),
+        Some(Format::Prometheus.content_type())
+    );
+    assert_eq!(
+        all.header("content-length"),
+        Some(all.body.len().to_string().as_str())
+    );
+    for line in [
+        "hits_total{mp_scope=\"application\"} 3",
+        "temperature{mp_scope=\"vendor\"} 21",
+        "load{mp_scope=\"base\"} 2",
+        "jobs_total{mp_scope=\"billing\"} 1",
+        "call_seconds_count{mp_scope=\"application\"} 1",
+    ] {
+        assert!(all.body.contains(line), "{line} in {}", all.body);
+    }
+
+    for (target, present, absent) in [
+        ("/metrics/base", "load{", "temperature"),
+        ("/metrics/vendor", "temperature{", "load"),
+        ("/metrics/application", "hits_total{", "temperature"),
+        ("/metrics/billing", "jobs_total{", "hits"),
+        ("/metrics?scope=base", "load{", "temperature"),
+        ("/metrics?scope=vendor", "temperature{", "hits"),
+        ("/metrics?scope=application", "call_seconds_bucket", "load"),
+        ("/metrics/application/call", "call_seconds_sum", "hits"),
+        (
+            "/metrics/application/call_seconds",
+            "call_seconds_sum",
+            "hits",
+        ),
+        (
+            "/metrics?scope=application&name=hits",
+            "hits_total{",
+            "call",
+        ),
+        (
+            "/metrics?scope=application&name=hits_total",
+            "hits_total{",
+            "call",
+        ),
+        (
+            "/metrics?name=temperature&scope=vendor",
+            "temperature{",
+            "hits",
+        ),
+        ("/metrics/vendor/temperature", "temperature{", "hits"),
+        (
+            "/metrics?scope=%61pplication&name=h%69ts",
+            "hits_total{",
+            "call",
+        ),
+        ("/metrics/application?name=hits", "hits_total{", "call"),
+    ] {
+        let reply = get(addr, target);
+        assert_eq!(reply.status, 200, "{target}");
+        assert!(reply.body.contains(present), "{target}: {}", reply.body);
+        assert!(!reply.body.contains(absent), "{target}: {}", reply.body);
+    }
+    server.shutdown();
+}
+
+#[test]
+fn error_statuses() {
+    let server = builder().start().unwrap();
+    let addr = server.local_addr();
+    for target in [
+        "/",
+        "/metricsx",
+        "/other",
+        "/metrics/nope",
+        "/metrics/no-dash",
+        "/metrics?scope=nope",
+        "/metrics?scope=",
+        "/metrics/application/nope",
+        "/metrics/vendor/hits",
+        "/metrics?scope=application&name=nope",
+        "/metrics/application/hits/extra",
+    ] {
+        let reply = get(addr, target);
+        assert_eq!(reply.status, 404, "{target}");
+        assert_eq!(
+            reply.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+    }
+    assert_eq!(get(addr, "/metrics?name=hits").status, 400);
+
+    for method in ["POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE"] {
+        for target in ["/metrics", "/metrics/vendor", "/metrics/application/hits"] {
+            let reply = send(addr, method, target, None);
+            assert_eq!(reply.status, 405, "{method} {target}");
+            assert_eq!(reply.header("allow"), Some("GET, HEAD"));
+        }
+    }
+    // A POST with a body is refused the same way.
+    let reply = parse(&raw(
+        addr,
+        b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    ));
+    assert_eq!(reply.status, 405);
+
+    let reply = send(addr, "GET", "/metrics", Some("application/json"));
+    assert_eq!(reply.status, 406);
+    assert!(reply.body.contains("text/plain"));
+    assert_eq!(
+        send(addr, "GET", "/metrics", Some("text/plain;q=0, */*;q=0")).status,
+        406
+    );
+    assert_healthy(addr);
+}
+
+#[test]
+fn head_sends_the_headers_of_get() {
+    let server = builder().start().unwrap();
+    let addr = server.local_addr();
+    for (target, accept) in [
+        ("/metrics", None),
+        ("/metrics/vendor", Some(PROMETHEUS_SCRAPE)),
+        ("/metrics/application/hits", None),
+        ("/metrics/nope", None),
+    ] {
+        let get = send(addr, "GET", target, accept);
+        let head = send(addr, "HEAD", target, accept);
+        assert_eq!(head.status, get.status, "{target}");
+        assert_eq!(head.body, "", "{target}");
+        for name in ["content-type", "content-length", "vary"] {
+            assert_eq!(head.header(name), get.header(name), "{target} {name}");
+        }
+        assert_eq!(
+            head.header("content-length"),
+            Some(get.body.len().to_string().as_str()),
+            "{target}"
+        );
+    }
+}
+
+#[test]
+fn negotiation() {
+    let server = builder().start().unwrap();
+    let addr = server.local_addr();
+    let openmetrics = Some(Format::OpenMetrics.content_type());
+    let prometheus = Some(Format::Prometheus.content_type());
+    for (accept, expected) in [
+        (None, prometheus),
+        (Some("*/*"), prometheus),
+        (Some("text/plain"), prometheus),
+        (Some("text/plain;version=0.0.4"), prometheus),
+        (Some("text/html, */*;q=0.8"), prometheus),
+        (Some(PROMETHEUS_SCRAPE), openmetrics),
+        (Some("application/openmetrics-text"), openmetrics),
+        (Some("text/plain;q=0, */*"), openmetrics),
+        (
+            Some("text/plain;q=0.2, application/openmetrics-text;q=0.3"),
+            openmetrics,
+        ),
+    ] {
+        let reply = send(addr, "GET", "/metrics/application", accept);
+        assert_eq!(reply.status, 200, "{accept:?}");
+        assert_eq!(reply.header("content-type"), expected, "{accept:?}");
+        assert_eq!(reply.header("vary"), Some("Accept"));
+        assert_eq!(reply.body.ends_with("# EOF\n"), expected == openmetrics);
+    }
+    let reply = send(
+        addr,
+        "GET",
+        "/metrics/application/hits",
+        Some(PROMETHEUS_SCRAPE),
+    );
+    assert_eq!(
+        reply.body,
+        "# HELP hits Hits.\n# TYPE hits counter\nhits_total{mp_scope=\"application\"} 3\n# EOF\n"
+    );
+    // Two Accept headers count as one list.
+    let reply = parse(&raw(
+        addr,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: text/plain;q=0\r\nAccept: application/openmetrics-text\r\nConnection: close\r\n\r\n",
+    ));
+    assert_eq!(reply.header("content-type"), openmetrics);
+}
+
+#[test]
+fn keep_alive_serves_several_requests_on_one_connection() {
+    let server = builder().start().unwrap();
+    let mut stream = connect(server.local_addr());
+    let request = b"GET /metrics/base HTTP/1.1\r\nHost: x\r\n\r\n";
+    // Pipelined: both requests in one write, then the last one closes.
+    stream.write_all(request).unwrap();
+    stream
+        .write_all(b"GET /metrics/vendor HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let text = String::from_utf8(read_all(&mut stream)).unwrap();
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    assert!(text.contains("load{mp_scope=\"base\"} 2"));
+    assert!(text.contains("temperature{mp_scope=\"vendor\"} 21"));
+}
+
+#[test]
+fn garbage_is_refused_and_serving_goes_on() {
+    let server = builder().start().unwrap();
+    let addr = server.local_addr();
+    // A fixed pseudo-random sequence, so the test is the same every run.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..20 {
+        let len = 1 + (next() % 4096) as usize;
+        let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if round % 2 == 0 {
+            bytes.extend_from_slice(b"\r\n\r\n");
+        }
+        let reply = raw(addr, &bytes);
+        if !reply.is_empty() {
+            let status = parse(&reply).status;
+            assert!((400..500).contains(&status), "round {round}: {status}");
+        }
+    }
+    for bytes in [
+        &b"\r\n\r\n"[..],
+        b"GET\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost x\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        b"GET /metrics/%ff%fe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: \xff\xfe;q=\x80\r\nConnection: close\r\n\r\n",
+    ] {
+        let _ = raw(addr, bytes);
+        assert_healthy(addr);
+    }
+    assert_healthy(addr);
+}
+
+#[test]
+fn oversized_request_heads_get_431() {
+    let server = builder().max_header_bytes(16 * 1024).start().unwrap();
+    let addr = server.local_addr();
+
+    let mut huge_line = b"GET /metrics?scope=".to_vec();
+    huge_line.extend(std::iter::repeat_n(b'a', 1 << 20));
+    huge_line.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\n\r\n");
+    let reply = raw(addr, &huge_line);
+    if !reply.is_empty() {
+        assert_eq!(parse(&reply).status, 431);
+    }
+    assert_healthy(addr);
+
+    let mut many_headers = b"GET /metrics HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..5000 {
+        many_headers.extend_from_slice(format!("X-Header-{i}: {i}\r\n").as_bytes());
+    }
+    many_headers.extend_from_slice(b"\r\n");
+    let reply = raw(addr, &many_headers);
+    if !reply.is_empty() {
+        assert_eq!(parse(&reply).status, 431);
+    }
+    assert_healthy(addr);
+
+    // Within the byte limit but over the count limit (100 by default).
+    let mut counted = b"GET /metrics HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..150 {
+        counted.extend_from_slice(format!("X-{i}: 1\r\n").as_bytes());
+    }
+    counted.extend_from_slice(b"Connection: close\r\n\r\n");
+    assert_eq!(parse(&raw(addr, &counted)).status, 431);
+    assert_healthy(addr);
+}
+
+#[test]
+fn silent_and_stalled_clients_are_dropped_after_the_header_timeout() {
+    let server = builder()
+        .header_read_timeout(Duration::from_millis(300))
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+
+    let mut silent = connect(addr);
+    let mut stalled = connect(addr);
+    stalled
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // Others are served while those two hang.
+    assert_healthy(addr);
+
+    let started = Instant::now();
+    let _ = read_all(&mut silent);
+    let _ = read_all(&mut stalled);
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
+
+    // An idle keep-alive connection is closed by the same timer.
+    let mut idle = connect(addr);
+    idle.write_all(b"GET /metrics/base HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let text = String::from_utf8(read_all(&mut idle)).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK"));
+    assert_healthy(addr);
+}
+
+#[test]
+fn connections_over_the_limit_wait_for_a_free_slot() {
+    let server = builder()
+        .max_connections(2)
+        .header_read_timeout(Duration::from_millis(300))
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    // Two silent clients take both slots; a scrape waits until the timeout frees one.
+    let _a = connect(addr);
+    let _b = connect(addr);
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    assert_healthy(addr);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn many_concurrent_scrapes() {
+    for max_connections in [64, 4] {
+        let server = builder().max_connections(max_connections).start().unwrap();
+        let addr = server.local_addr();
+        let expected = get(addr, "/metrics").body;
+        let scrapers: Vec<_> = (0..64)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    if i % 2 == 0 {
+                        get(addr, "/metrics")
+                    } else {
+                        send(addr, "GET", "/metrics", Some(PROMETHEUS_SCRAPE))
+                    }
+                })
+            })
+            .collect();
+        for (i, scraper) in scrapers.into_iter().enumerate() {
+            let reply = scraper.join().unwrap();
+            assert_eq!(reply.status, 200);
+            if i % 2 == 0 {
+                assert_eq!(reply.body, expected);
+            } else {
+                assert!(reply.body.ends_with("# EOF\n"));
+            }
+        }
+        assert_healthy(addr);
+    }
+}
+
+#[test]
+fn shutdown_closes_the_port_and_idle_connections() {
+    let server = builder().start().unwrap();
+    let addr = server.local_addr();
+    assert_healthy(addr);
+    let mut idle = connect(addr);
+    idle.write_all(b"GET /metrics/base HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+
+    let started = Instant::now();
+    server.shutdown();
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // The idle keep-alive connection was closed, and nobody listens any more.
+    let _ = read_all(&mut idle);
+    assert!(TcpStream::connect(addr).is_err());
+
+    // Dropping the handle stops it too.
+    let server = builder().start().unwrap();
+    let addr = server.local_addr();
+    drop(server);
+    assert!(TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn start_errors_are_typed() {
+    let first = builder().start().unwrap();
+    let error = builder().addr(first.local_addr()).start().unwrap_err();
+    match &error {
+        ServerError::Bind { addr, .. } => assert_eq!(*addr, first.local_addr()),
+        other => panic!("expected a bind error, got {other:?}"),
+    }
+    assert!(error.to_string().contains("cannot listen on"));
+}
+
+#[test]
+fn serves_the_global_registry_by_default() {
+    let server = Server::builder().addr(([127, 0, 0, 1], 0)).start().unwrap();
+    let reply = get(server.local_addr(), "/metrics");
+    assert_eq!(reply.status, 200);
+    let reply = get(server.local_addr(), "/metrics/application");
+    assert_eq!(reply.status, 200);
+}
