@@ -10,7 +10,9 @@ use microprofile_base::Collector;
 
 fn refresh(c: &mut Criterion) {
     let collector = Collector::new();
-    c.bench_function("base/full_refresh", |b| b.iter(|| black_box(collector.refresh())));
+    c.bench_function("base/full_refresh", |b| {
+        b.iter(|| black_box(collector.refresh()))
+    });
 }
 
 fn scrape(c: &mut Criterion) {

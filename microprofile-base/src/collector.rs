@@ -600,6 +600,7 @@ fn read_limit(path: &Path) -> Option<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use microprofile::{Format, Registry, Scope, Selection};

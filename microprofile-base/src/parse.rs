@@ -592,7 +592,9 @@ Max open files            1024                 1048576              files
 
     #[test]
     fn proc_cgroup() {
-        let entries = parse_proc_cgroup("4:memory:/process_api/abc\n1:cpu,cpuacct:/\n0::/user.slice/x.scope\nbad\n");
+        let entries = parse_proc_cgroup(
+            "4:memory:/process_api/abc\n1:cpu,cpuacct:/\n0::/user.slice/x.scope\nbad\n",
+        );
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[0].controllers, vec!["memory".to_owned()]);
         assert_eq!(entries[0].path, "/process_api/abc");

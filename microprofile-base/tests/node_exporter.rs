@@ -174,7 +174,8 @@ impl NodeExporter {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(TIMEOUT))?;
         stream.set_write_timeout(Some(TIMEOUT))?;
-        stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\n\r\n")?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\n\r\n")?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response)?;
         let response = String::from_utf8_lossy(&response).into_owned();
@@ -245,8 +246,12 @@ fn filesystem_sizes_equal_node_exporter() {
     let mut compared = 0;
     for ours in &our_sizes {
         let mountpoint = ours.label("mountpoint").expect("mountpoint label");
-        let Some(theirs) = labelled(&node, "node_filesystem_size_bytes", "mountpoint", mountpoint)
-        else {
+        let Some(theirs) = labelled(
+            &node,
+            "node_filesystem_size_bytes",
+            "mountpoint",
+            mountpoint,
+        ) else {
             continue;
         };
         assert_eq!(ours.value, theirs, "size of {mountpoint}");
@@ -277,14 +282,38 @@ fn loopback_counters_between_two_node_exporter_reads() {
     let ours = scrape_ours(&registry);
     let after = exporter.scrape();
     for (our_name, node_name) in [
-        ("network_receive_bytes_total", "node_network_receive_bytes_total"),
-        ("network_transmit_bytes_total", "node_network_transmit_bytes_total"),
-        ("network_receive_packets_total", "node_network_receive_packets_total"),
-        ("network_transmit_packets_total", "node_network_transmit_packets_total"),
-        ("network_receive_dropped_packets_total", "node_network_receive_drop_total"),
-        ("network_transmit_dropped_packets_total", "node_network_transmit_drop_total"),
-        ("network_receive_errors_total", "node_network_receive_errs_total"),
-        ("network_transmit_errors_total", "node_network_transmit_errs_total"),
+        (
+            "network_receive_bytes_total",
+            "node_network_receive_bytes_total",
+        ),
+        (
+            "network_transmit_bytes_total",
+            "node_network_transmit_bytes_total",
+        ),
+        (
+            "network_receive_packets_total",
+            "node_network_receive_packets_total",
+        ),
+        (
+            "network_transmit_packets_total",
+            "node_network_transmit_packets_total",
+        ),
+        (
+            "network_receive_dropped_packets_total",
+            "node_network_receive_drop_total",
+        ),
+        (
+            "network_transmit_dropped_packets_total",
+            "node_network_transmit_drop_total",
+        ),
+        (
+            "network_receive_errors_total",
+            "node_network_receive_errs_total",
+        ),
+        (
+            "network_transmit_errors_total",
+            "node_network_transmit_errs_total",
+        ),
     ] {
         let low = labelled(&before, node_name, "device", "lo").expect("node_exporter reports lo");
         let high = labelled(&after, node_name, "device", "lo").expect("node_exporter reports lo");
@@ -370,11 +399,15 @@ fn cpu_percent_matches_node_exporter_under_load() {
     let after_samples = exporter.scrape();
     let after = node_cpu(&after_samples);
 
-    let delta = |mode: &str| after.get(mode).copied().unwrap_or(0.0) - before.get(mode).copied().unwrap_or(0.0);
-    let all: f64 = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
-        .iter()
-        .map(|m| delta(m))
-        .sum();
+    let delta = |mode: &str| {
+        after.get(mode).copied().unwrap_or(0.0) - before.get(mode).copied().unwrap_or(0.0)
+    };
+    let all: f64 = [
+        "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
+    ]
+    .iter()
+    .map(|m| delta(m))
+    .sum();
     assert!(all > 0.0, "node_exporter saw no CPU time pass");
     let node_total = 100.0 * (1.0 - (delta("idle") + delta("iowait")) / all);
     let node_user = 100.0 * (delta("user") + delta("nice")) / all;
