@@ -705,7 +705,7 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
         let doubt_len = link.in_doubt.as_ref().map_or(0, |(_, b)| b.len());
         let mut sink = Sink {
             outbox: &mut link.outbox,
-            room: room.saturating_sub(doubt_len).max(1),
+            room: room.saturating_sub(doubt_len),
         };
         let cells: Vec<Arc<dyn Cell>> = inner.cells.lock().list.clone();
         for cell in &cells {

@@ -1,0 +1,422 @@
+//! The shared store against a real `redis-server`: several processes adding up exactly, label
+//! order, a kill and restart in the middle of a run, an unknown transaction outcome, the bound on
+//! pending fields, merged quantiles, and promtool-clean exposition.
+#![cfg(feature = "redis")]
+
+mod redis_support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use microprofile::redis::{
+    GaugeMode, NamespaceData, RedisExposition, SharedStore, StoreConfig, StoreError, TransferMode,
+};
+use microprofile::{Format, Scope, Selection};
+use redis_support::{promtool_check, RedisServer};
+
+const WORKER_ENV: &str = "MICROPROFILE_TEST_REDIS_WORKER";
+
+fn value(server: &RedisServer, ns: &str, field: &str) -> f64 {
+    server
+        .hget(ns, field)
+        .unwrap_or_else(|| panic!("field {field:?} missing in {ns}: {:?}", server.hgetall(ns)))
+        .parse()
+        .unwrap_or_else(|_| panic!("field {field:?} is not a number"))
+}
+
+/// Run as a child process by `several_processes_add_up_exactly` (does nothing otherwise).
+#[test]
+fn worker_entry() {
+    let Ok(spec) = std::env::var(WORKER_ENV) else {
+        return;
+    };
+    let mut parts = spec.split(',');
+    let url = parts.next().unwrap().to_owned();
+    let ns = parts.next().unwrap().to_owned();
+    let id: usize = parts.next().unwrap().parse().unwrap();
+    let updates: u64 = parts.next().unwrap().parse().unwrap();
+    let eager = parts.next() == Some("eager");
+    let mode = if eager {
+        TransferMode::Eager
+    } else {
+        TransferMode::Batched
+    };
+    let store = SharedStore::new(StoreConfig::new(url, ns).mode(mode)).unwrap();
+    let hits = store.counter("hits", &[("b", "2"), ("a", "1")]).unwrap();
+    let hits_reordered = store.counter("hits", &[("a", "1"), ("b", "2")]).unwrap();
+    let bytes = store.float_counter("bytes", &[]).unwrap();
+    let in_flight = store.gauge("in_flight", &[], GaugeMode::Sum).unwrap();
+    let mine = store
+        .gauge("worker_id", &[], GaugeMode::PerProcess)
+        .unwrap();
+    let latency = store
+        .histogram("latency", &[("path", "/x:y")], Some(&[1.0, 10.0]))
+        .unwrap();
+    let size = store.summary("size", &[]).unwrap();
+    mine.set(id as f64);
+    in_flight.add(1.0);
+    for i in 0..updates {
+        if i % 2 == 0 {
+            hits.inc();
+        } else {
+            hits_reordered.inc();
+        }
+        bytes.inc_by(0.5);
+        latency.observe((i % 20) as f64);
+        size.observe((i % 100 + 1) as f64);
+        if !eager && i % 1000 == 999 {
+            store.transfer().unwrap();
+        }
+    }
+    in_flight.add(-1.0);
+    in_flight.add(2.0);
+    // Final transfer (eager mode too, to be sure everything left before exit).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match store.transfer() {
+            Ok(_) if store.pending_fields() == 0 => break,
+            _ if Instant::now() > deadline => panic!("could not transfer"),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+fn spawn_workers(server: &RedisServer, ns: &str, n: usize, updates: u64, mode: &str) {
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..n)
+        .map(|id| {
+            Command::new(&exe)
+                .args(["--exact", "worker_entry", "--nocapture", "--test-threads=1"])
+                .env(
+                    WORKER_ENV,
+                    format!("{},{ns},{id},{updates},{mode}", server.url()),
+                )
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn worker")
+        })
+        .collect();
+    for mut child in children {
+        let status = child.wait().unwrap();
+        assert!(status.success(), "worker failed: {status}");
+    }
+}
+
+fn check_worker_totals(server: &RedisServer, ns: &str, n: usize, updates: u64) {
+    let total = n as u64 * updates;
+    assert_eq!(
+        value(server, ns, "hits:v:a=\"1\",b=\"2\""),
+        total as f64,
+        "counter"
+    );
+    // Label order did not split the series: exactly one `hits` value field.
+    let fields = server.hgetall(ns);
+    assert_eq!(
+        fields
+            .iter()
+            .filter(|(f, _)| f.starts_with("hits:v:"))
+            .count(),
+        1,
+        "{fields:?}"
+    );
+    assert_eq!(value(server, ns, "bytes:v:"), total as f64 * 0.5);
+    assert_eq!(value(server, ns, "in_flight:v:"), 2.0 * n as f64);
+    assert_eq!(value(server, ns, "latency:c:path=\"/x%3Ay\""), total as f64);
+    let le1 = value(server, ns, "latency:b:le=\"1.0\",path=\"/x%3Ay\"");
+    let le10 = value(server, ns, "latency:b:le=\"10.0\",path=\"/x%3Ay\"");
+    let inf = value(server, ns, "latency:b:le=\"+Inf\",path=\"/x%3Ay\"");
+    assert_eq!(le1 + le10 + inf, total as f64);
+    assert_eq!(le1, (total / 20 * 2) as f64);
+    assert_eq!(value(server, ns, "size:c:"), total as f64);
+    let per_process = fields
+        .iter()
+        .filter(|(f, _)| f.starts_with("worker_id:v:mp_process="))
+        .count();
+    assert_eq!(per_process, n);
+    assert_eq!(server.hget(ns, "hits:t:").as_deref(), Some("c"));
+    assert_eq!(server.hget(ns, "latency:t:").as_deref(), Some("h"));
+    assert_eq!(server.hget(ns, "size:t:").as_deref(), Some("s"));
+    assert_eq!(server.hget(ns, "in_flight:t:").as_deref(), Some("g"));
+}
+
+#[test]
+fn several_processes_add_up_exactly() {
+    let server = RedisServer::start();
+    spawn_workers(&server, "batched", 4, 5_000, "batched");
+    check_worker_totals(&server, "batched", 4, 5_000);
+    spawn_workers(&server, "eager", 3, 3_000, "eager");
+    check_worker_totals(&server, "eager", 3, 3_000);
+    // The exposition of the namespace sums them too, and promtool accepts it.
+    let exposition = RedisExposition::new(&server.url(), &["batched"])
+        .unwrap()
+        .with_scope("batched", Scope::Application);
+    let text = exposition
+        .render(Format::Prometheus, Selection::All)
+        .unwrap();
+    assert!(
+        text.contains("hits_total{a=\"1\",b=\"2\",mp_scope=\"application\"} 20000"),
+        "{text}"
+    );
+    assert!(text.contains("latency_count{path=\"/x:y\",mp_scope=\"application\"} 20000"));
+    promtool_check(&text).unwrap_or_else(|e| panic!("promtool: {e}\n{text}"));
+}
+
+#[test]
+fn kill_and_restart_loses_nothing() {
+    let mut server = RedisServer::start_persistent();
+    let config = StoreConfig::new(server.url(), "kill")
+        .connect_timeout(Duration::from_millis(100))
+        .io_timeout(Duration::from_millis(200))
+        .retry_backoff(Duration::from_millis(50));
+    let store = SharedStore::new(config).unwrap();
+    let counter = store.counter("jobs", &[("queue", "q:1")]).unwrap();
+    let sum = store.float_counter("seconds", &[]).unwrap();
+    let histogram = store.histogram("h", &[], Some(&[5.0])).unwrap();
+    let mut expected = 0u64;
+    let mut failures = 0;
+    let mut slowest = Duration::ZERO;
+    for round in 0..300 {
+        for _ in 0..10 {
+            counter.inc();
+            sum.inc_by(0.25);
+            histogram.observe((expected % 10) as f64);
+            expected += 1;
+        }
+        if round == 100 {
+            server.kill();
+        }
+        if round == 200 {
+            server.restart();
+        }
+        let start = Instant::now();
+        if store.transfer().is_err() {
+            failures += 1;
+        }
+        slowest = slowest.max(start.elapsed());
+    }
+    assert!(
+        failures >= 50,
+        "Redis was down for 100 rounds, {failures} failures"
+    );
+    // Never blocked beyond connect + I/O timeouts (plus slack for a loaded machine).
+    assert!(slowest < Duration::from_secs(2), "{slowest:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let result = store.transfer();
+        if result.is_ok() && store.pending_fields() == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "could not send the kept deltas: {result:?}, {} pending",
+            store.pending_fields()
+        );
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    assert_eq!(
+        value(&server, "kill", "jobs:v:queue=\"q%3A1\""),
+        expected as f64
+    );
+    assert_eq!(value(&server, "kill", "seconds:v:"), expected as f64 * 0.25);
+    assert_eq!(value(&server, "kill", "h:c:"), expected as f64);
+    let low = value(&server, "kill", "h:b:le=\"5.0\"");
+    let high = value(&server, "kill", "h:b:le=\"+Inf\"");
+    assert_eq!(low + high, expected as f64);
+}
+
+/// `DEBUG SLEEP` stalls Redis while the transaction is in its socket: the client times out and
+/// drops the connection, Redis then applies the transaction anyway. The next transfer must find
+/// the acknowledgement and not send the batch a second time.
+#[test]
+fn transaction_of_unknown_outcome_counts_once() {
+    let server = RedisServer::start_with(&["--enable-debug-command", "yes"]);
+    let config = StoreConfig::new(server.url(), "doubt")
+        .io_timeout(Duration::from_millis(100))
+        .retry_backoff(Duration::from_millis(10));
+    let store = SharedStore::new(config).unwrap();
+    let counter = store.counter("c", &[]).unwrap();
+    counter.inc_by(5);
+    store.transfer().unwrap();
+    counter.inc_by(7);
+    let port = server.port;
+    let sleeper = std::thread::spawn(move || {
+        let _ = redis_support::command_on(port, &["DEBUG", "SLEEP", "0.5"]);
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let start = Instant::now();
+    assert!(matches!(
+        store.transfer(),
+        Err(StoreError::Unavailable { .. })
+    ));
+    assert!(start.elapsed() < Duration::from_millis(400));
+    sleeper.join().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // Applied although the client never heard back.
+    assert_eq!(value(&server, "doubt", "c:v:"), 12.0);
+    counter.inc_by(1);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.transfer().is_err() || store.pending_fields() > 0 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(value(&server, "doubt", "c:v:"), 13.0);
+}
+
+#[test]
+fn pending_fields_are_bounded_and_drops_counted() {
+    let server = RedisServer::start();
+    let config = StoreConfig::new(server.url(), "bound")
+        .connect_timeout(Duration::from_millis(100))
+        .retry_backoff(Duration::from_millis(1))
+        .max_pending_fields(10);
+    let store = SharedStore::new(config).unwrap();
+    let dropped_before = microprofile::redis::DROPPED_UPDATES.get();
+    let counters: Vec<_> = (0..20)
+        .map(|i| store.counter("c", &[("i", &i.to_string())]).unwrap())
+        .collect();
+    store.transfer().unwrap();
+    drop(server);
+    for c in &counters {
+        c.inc();
+    }
+    assert!(store.transfer().is_err());
+    assert!(store.pending_fields() <= 10, "{}", store.pending_fields());
+    assert!(microprofile::redis::DROPPED_UPDATES.get() >= dropped_before + 10);
+    let text = microprofile::global()
+        .encode_to_string(Format::Prometheus, Selection::Scope(&Scope::Vendor));
+    assert!(text.contains("microprofile_redis_dropped_updates_total{mp_scope=\"vendor\"}"));
+}
+
+#[test]
+fn merged_quantiles_are_within_the_sketch_error() {
+    let server = RedisServer::start();
+    let mut all: Vec<f64> = Vec::new();
+    // Three processes' worth of stores with very different distributions.
+    let stores: Vec<SharedStore> = (0..3)
+        .map(|_| SharedStore::new(StoreConfig::new(server.url(), "q")).unwrap())
+        .collect();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for (i, store) in stores.iter().enumerate() {
+        let summary = store.summary("latency", &[("svc", "api")]).unwrap();
+        for _ in 0..20_000 {
+            let v = match i {
+                0 => 1.0 + next() * 999.0,
+                1 => -(next().max(1e-12).ln()) * 50.0,
+                _ => 5_000.0 + next() * 100.0,
+            };
+            summary.observe(v);
+            all.push(v);
+        }
+        store.transfer().unwrap();
+    }
+    all.sort_by(f64::total_cmp);
+    let fields = server.hgetall("q");
+    let data = NamespaceData::decode(fields);
+    assert!(data.errors.is_empty(), "{:?}", data.errors);
+    let series = data.families["latency"].series.values().next().unwrap();
+    assert_eq!(series.sketch.count(), all.len() as u64);
+    for q in [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999] {
+        let truth = all[(q * (all.len() - 1) as f64).floor() as usize];
+        let estimate = series.sketch.quantile(q);
+        let error = ((estimate - truth) / truth).abs();
+        assert!(
+            error <= microprofile::redis::sketch::RELATIVE_ACCURACY * (1.0 + 1e-9),
+            "q={q}: {estimate} vs {truth} ({error})"
+        );
+    }
+    let text = RedisExposition::new(&server.url(), &["q"])
+        .unwrap()
+        .render(Format::Prometheus, Selection::All)
+        .unwrap();
+    assert!(
+        text.contains("latency{svc=\"api\",mp_scope=\"q\",quantile=\"0.5\"}"),
+        "{text}"
+    );
+    promtool_check(&text).unwrap_or_else(|e| panic!("promtool: {e}\n{text}"));
+}
+
+#[test]
+fn exposition_of_every_type_is_promtool_clean() {
+    let server = RedisServer::start();
+    let store = SharedStore::new(StoreConfig::new(server.url(), "app-1")).unwrap();
+    store
+        .counter("requests", &[("path", "/a:b,c\"d\\e\nf")])
+        .unwrap()
+        .inc_by(3);
+    store.describe("requests", "Requests served, by \"path\".\nSecond line.");
+    store.float_counter("io.read", &[]).unwrap().inc_by(1.5);
+    store
+        .gauge("temperature", &[], GaugeMode::LastWriterWins)
+        .unwrap()
+        .set(-3.5);
+    store
+        .gauge("workers", &[], GaugeMode::PerProcess)
+        .unwrap()
+        .set(1.0);
+    let h = store
+        .histogram("latency_seconds", &[("m", "GET")], None)
+        .unwrap();
+    h.observe(0.003);
+    h.observe(42.0);
+    store.summary("size_bytes", &[]).unwrap().observe(1024.0);
+    store.summary("empty", &[]).unwrap();
+    store.transfer().unwrap();
+    // A second namespace with a family of the same name and another description.
+    let other = SharedStore::new(StoreConfig::new(server.url(), "other")).unwrap();
+    other.counter("requests", &[("path", "/")]).unwrap().inc();
+    other.describe("requests", "Something else.");
+    other.transfer().unwrap();
+    // Garbage written by someone else is skipped, not fatal.
+    server
+        .command(&["HSET", "app-1", "broken-field", "1"])
+        .unwrap();
+    server
+        .command(&["HSET", "app-1", "x:v:", "not a number"])
+        .unwrap();
+
+    let exposition = RedisExposition::new(&server.url(), &["app-1", "other"]).unwrap();
+    for format in [Format::Prometheus, Format::OpenMetrics] {
+        let text = exposition.render(format, Selection::All).unwrap();
+        assert!(text.contains("mp_scope=\"app_1\""), "{text}");
+        assert!(text.contains("mp_scope=\"other\""), "{text}");
+        assert!(
+            text.contains("temperature{mp_scope=\"app_1\"} -3.5"),
+            "{text}"
+        );
+        if format == Format::Prometheus {
+            assert!(
+                text.contains("requests_total{path=\"/a:b,c\\\"d\\\\e\\nf\",mp_scope=\"app_1\"} 3"),
+                "{text}"
+            );
+            promtool_check(&text).unwrap_or_else(|e| panic!("promtool: {e}\n{text}"));
+        } else {
+            assert!(text.ends_with("# EOF\n"));
+        }
+    }
+    let one = exposition
+        .render(
+            Format::Prometheus,
+            Selection::Scope(&Scope::new("other").unwrap()),
+        )
+        .unwrap();
+    assert!(!one.contains("app_1"), "{one}");
+}
+
+#[test]
+fn unreachable_exposition_is_an_error_not_a_hang() {
+    let port = redis_support::free_port();
+    let exposition = RedisExposition::new(&format!("redis://127.0.0.1:{port}"), &["x"])
+        .unwrap()
+        .timeout(Duration::from_millis(200));
+    let start = Instant::now();
+    assert!(exposition
+        .render(Format::Prometheus, Selection::All)
+        .is_err());
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
