@@ -39,6 +39,8 @@ pub mod metric;
 pub mod naming;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "push")]
+pub mod push;
 mod registry;
 #[cfg(feature = "server")]
 mod server;

@@ -1,0 +1,432 @@
+//! Pushing metrics to a Prometheus Pushgateway, for batch jobs whose process ends before any
+//! scrape (feature `push`).
+//!
+//! The Pushgateway keeps one group of metrics per grouping key (`job` plus any labels, usually
+//! `instance`). As its API defines:
+//! - [`Pushgateway::push`] (`PUT`) replaces every metric of the group with the pushed ones;
+//! - [`Pushgateway::push_add`] (`POST`) replaces only the metrics with the names pushed, and keeps
+//!   the group's other metrics;
+//! - [`Pushgateway::delete`] (`DELETE`) removes the group.
+//!
+//! The body is the Prometheus text format of the selected metrics, written by the same encoder
+//! as the listener. The client is a small blocking HTTP/1.1 client over `std::net::TcpStream`
+//! (plain `http://` only), with connect, read and write timeouts: a push never blocks longer
+//! than them and never panics.
+//!
+//! ```no_run
+//! use microprofile::push::{GroupingKey, Pushgateway};
+//! use microprofile::{Scope, Selection};
+//! let gateway = Pushgateway::new("http://127.0.0.1:9091")?;
+//! let key = GroupingKey::new("nightly_backup")?.instance("db-1")?;
+//! gateway.push(microprofile::global(), Selection::Scope(&Scope::Application), &key)?;
+//! # Ok::<(), microprofile::push::PushError>(())
+//! ```
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::naming;
+use crate::registry::{Registry, Selection};
+use crate::Format;
+
+/// What a push can fail at.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PushError {
+    /// The gateway URL is not `http://host:port[/path]`.
+    #[error("invalid Pushgateway URL {url:?}: {reason} (expected http://host:port or http://host:port/prefix)")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The job name is empty, or a grouping label name is invalid or repeated.
+    #[error("invalid grouping key: {0}")]
+    InvalidGroupingKey(String),
+    /// The gateway could not be reached, or did not answer in time.
+    #[error("Pushgateway at {addr} could not be reached: {source}")]
+    Io {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The gateway answered with an error status.
+    #[error("Pushgateway answered {status}: {body}")]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The response body (the gateway says what it refused and why).
+        body: String,
+    },
+    /// The answer was not HTTP.
+    #[error("Pushgateway sent a malformed response: {0}")]
+    BadResponse(String),
+}
+
+/// The grouping key of a push: the job and further labels (usually `instance`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupingKey {
+    job: String,
+    labels: Vec<(String, String)>,
+}
+
+impl GroupingKey {
+    /// A key with this job name (any non-empty string).
+    pub fn new(job: impl Into<String>) -> Result<GroupingKey, PushError> {
+        let job = job.into();
+        if job.is_empty() {
+            return Err(PushError::InvalidGroupingKey(
+                "the job name is empty".to_owned(),
+            ));
+        }
+        Ok(GroupingKey {
+            job,
+            labels: Vec::new(),
+        })
+    }
+
+    /// Adds the `instance` label.
+    pub fn instance(self, instance: impl Into<String>) -> Result<GroupingKey, PushError> {
+        self.label("instance", instance)
+    }
+
+    /// Adds a grouping label (a valid label name other than `job`, given once).
+    pub fn label(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<GroupingKey, PushError> {
+        let name = name.into();
+        let valid = naming::is_identifier(&name) && !name.starts_with("__");
+        if !valid || name == "job" || self.labels.iter().any(|(n, _)| *n == name) {
+            return Err(PushError::InvalidGroupingKey(format!(
+                "label {name:?} is not a valid label name, is `job`, or is given twice"
+            )));
+        }
+        self.labels.push((name, value.into()));
+        Ok(self)
+    }
+
+    /// The URL path below the gateway's prefix: `/metrics/job/<job>/<label>/<value>…`, values
+    /// percent-encoded, or base64url-encoded (`<label>@base64/<value>`) when they hold a `/` or
+    /// are empty.
+    ///
+    /// ```
+    /// use microprofile::push::GroupingKey;
+    /// let key = GroupingKey::new("backup").unwrap().instance("a/b").unwrap().label("zone", "eu 1").unwrap();
+    /// assert_eq!(key.path(), "/metrics/job/backup/instance@base64/YS9i/zone/eu%201");
+    /// ```
+    pub fn path(&self) -> String {
+        let mut path = String::from("/metrics");
+        for (name, value) in std::iter::once(("job", self.job.as_str()))
+            .chain(self.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        {
+            path.push('/');
+            path.push_str(name);
+            if value.is_empty() || value.contains('/') {
+                path.push_str("@base64/");
+                path.push_str(&base64url(value.as_bytes()));
+                if value.is_empty() {
+                    path.push('=');
+                }
+            } else {
+                path.push('/');
+                percent_encode(&mut path, value);
+            }
+        }
+        path
+    }
+}
+
+fn percent_encode(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xf) as usize] as char);
+        }
+    }
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+        for _ in chunk.len()..3 {
+            out.push('=');
+        }
+    }
+    out
+}
+
+/// A Pushgateway to push to.
+#[derive(Debug, Clone)]
+pub struct Pushgateway {
+    host: String,
+    port: u16,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl Pushgateway {
+    /// The gateway at `http://host:port[/prefix]` (port 80 when not given), with 5 s timeouts.
+    pub fn new(url: &str) -> Result<Pushgateway, PushError> {
+        let invalid = |reason: &str| PushError::InvalidUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| invalid("only http:// is supported"))?;
+        let (authority, prefix) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        let port_of = |p: &str| {
+            p.parse::<u16>()
+                .map_err(|_| invalid("the port is not a number"))
+        };
+        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+            let (host, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| invalid("an IPv6 address lacks its `]`"))?;
+            match after.strip_prefix(':') {
+                Some(p) => (host, port_of(p)?),
+                None if after.is_empty() => (host, 80),
+                None => return Err(invalid("unexpected text after the IPv6 address")),
+            }
+        } else {
+            match authority.split_once(':') {
+                Some((h, p)) => (h, port_of(p)?),
+                None => (authority, 80),
+            }
+        };
+        if host.is_empty() {
+            return Err(invalid("the host is empty"));
+        }
+        Ok(Pushgateway {
+            host: host.to_owned(),
+            port,
+            prefix: prefix.to_owned(),
+            timeout: Duration::from_secs(5),
+        })
+    }
+
+    /// The connect, read and write timeout (default 5 s).
+    pub fn timeout(mut self, timeout: Duration) -> Pushgateway {
+        self.timeout = timeout;
+        self
+    }
+
+    /// `PUT`: the group's metrics become exactly the selected ones.
+    pub fn push(
+        &self,
+        registry: &Registry,
+        selection: Selection<'_>,
+        key: &GroupingKey,
+    ) -> Result<(), PushError> {
+        let body = registry.encode_to_string(Format::Prometheus, selection);
+        self.request("PUT", key, &body)
+    }
+
+    /// `POST`: the selected metrics replace those of the same names in the group; the group's
+    /// other metrics stay.
+    pub fn push_add(
+        &self,
+        registry: &Registry,
+        selection: Selection<'_>,
+        key: &GroupingKey,
+    ) -> Result<(), PushError> {
+        let body = registry.encode_to_string(Format::Prometheus, selection);
+        self.request("POST", key, &body)
+    }
+
+    /// `DELETE`: removes the group.
+    pub fn delete(&self, key: &GroupingKey) -> Result<(), PushError> {
+        self.request("DELETE", key, "")
+    }
+
+    fn addr(&self) -> Result<SocketAddr, PushError> {
+        let io = |source| PushError::Io {
+            addr: format!("{}:{}", self.host, self.port),
+            source,
+        };
+        (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(io)?
+            .next()
+            .ok_or_else(|| {
+                io(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the host resolves to no address",
+                ))
+            })
+    }
+
+    /// Sends one request with a text body; `Ok` on a 2xx answer.
+    pub fn request(&self, method: &str, key: &GroupingKey, body: &str) -> Result<(), PushError> {
+        let addr = self.addr()?;
+        let io = |source| PushError::Io {
+            addr: addr.to_string(),
+            source,
+        };
+        let mut stream = TcpStream::connect_timeout(&addr, self.timeout).map_err(io)?;
+        stream.set_read_timeout(Some(self.timeout)).map_err(io)?;
+        stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
+        let host = if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        };
+        let head = format!(
+            "{method} {}{} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: microprofile\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.prefix,
+            key.path(),
+            Format::Prometheus.content_type(),
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).map_err(io)?;
+        stream.write_all(body.as_bytes()).map_err(io)?;
+        stream.flush().map_err(io)?;
+        let mut response = Vec::new();
+        stream
+            .take(1 << 20)
+            .read_to_end(&mut response)
+            .map_err(io)?;
+        let text = String::from_utf8_lossy(&response);
+        let status_line = text.lines().next().unwrap_or_default();
+        let status: u16 = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| PushError::BadResponse(status_line.to_owned()))?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            let chunked = head.lines().any(|l| {
+                l.to_ascii_lowercase()
+                    .replace(' ', "")
+                    .starts_with("transfer-encoding:chunked")
+            });
+            let body = if chunked {
+                dechunk(body)
+            } else {
+                body.to_owned()
+            };
+            Err(PushError::Status {
+                status,
+                body: body.trim().to_owned(),
+            })
+        }
+    }
+}
+
+/// Decodes a chunked body (best effort: it only serves error messages).
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size_line, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
+            .unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(rest.get(..size).unwrap_or_default());
+        body = rest
+            .get(size..)
+            .unwrap_or_default()
+            .trim_start_matches("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dechunks() {
+        assert_eq!(
+            super::dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            "hello world"
+        );
+        assert_eq!(super::dechunk("zz\r\n"), "");
+    }
+
+    use super::*;
+
+    #[test]
+    fn base64url_matches_rfc4648() {
+        assert_eq!(base64url(b""), "");
+        assert_eq!(base64url(b"f"), "Zg==");
+        assert_eq!(base64url(b"fo"), "Zm8=");
+        assert_eq!(base64url(b"foo"), "Zm9v");
+        assert_eq!(base64url(b"/a/b?"), "L2EvYj8=");
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8=");
+    }
+
+    #[test]
+    fn grouping_paths() {
+        let key = GroupingKey::new("j").unwrap();
+        assert_eq!(key.path(), "/metrics/job/j");
+        let key = GroupingKey::new("a b/c").unwrap().label("x", "").unwrap();
+        assert_eq!(key.path(), "/metrics/job@base64/YSBiL2M=/x@base64/=");
+        assert!(GroupingKey::new("").is_err());
+        assert!(GroupingKey::new("j").unwrap().label("job", "x").is_err());
+        assert!(GroupingKey::new("j").unwrap().label("a-b", "x").is_err());
+        assert!(GroupingKey::new("j")
+            .unwrap()
+            .instance("1")
+            .unwrap()
+            .instance("2")
+            .is_err());
+    }
+
+    #[test]
+    fn urls() {
+        let g = Pushgateway::new("http://127.0.0.1:9091").unwrap();
+        assert_eq!(
+            (g.host.as_str(), g.port, g.prefix.as_str()),
+            ("127.0.0.1", 9091, "")
+        );
+        let g = Pushgateway::new("http://gw/prefix/").unwrap();
+        assert_eq!(
+            (g.host.as_str(), g.port, g.prefix.as_str()),
+            ("gw", 80, "/prefix")
+        );
+        let g = Pushgateway::new("http://[::1]:9091").unwrap();
+        assert_eq!((g.host.as_str(), g.port), ("::1", 9091));
+        let g = Pushgateway::new("http://[::1]").unwrap();
+        assert_eq!((g.host.as_str(), g.port), ("::1", 80));
+        assert!(Pushgateway::new("https://x").is_err());
+        assert!(Pushgateway::new("http://:1").is_err());
+        assert!(Pushgateway::new("http://x:port").is_err());
+    }
+
+    #[test]
+    fn unreachable_gateway_is_an_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(1);
+        let g = Pushgateway::new(&format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .timeout(Duration::from_millis(200));
+        let key = GroupingKey::new("j").unwrap();
+        assert!(matches!(g.delete(&key), Err(PushError::Io { .. })));
+    }
+}
