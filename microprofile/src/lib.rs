@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod auth;
 mod counter;
 mod encoding;
 mod error;
@@ -37,14 +38,16 @@ mod internal;
 mod metadata;
 pub mod metric;
 pub mod naming;
-#[cfg(feature = "redis")]
-pub mod redis;
 #[cfg(feature = "push")]
 pub mod push;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod registry;
 #[cfg(feature = "server")]
 mod server;
 mod summary;
+#[cfg(feature = "tower")]
+pub mod web;
 
 pub use counter::{Counter, FloatCounter};
 pub use encoding::{FamilySnapshot, Format, SeriesSnapshot, Value};

@@ -1,0 +1,569 @@
+//! Web integrations: an axum [`Router`](axum::Router) serving `/metrics` (feature `axum`) and a
+//! tower [`Layer`](tower_layer::Layer) measuring every request of a service (feature `tower`).
+//!
+//! Three lines add both to an axum application:
+//!
+//! ```
+//! # #[cfg(feature = "axum")] {
+//! use axum::{routing::get, Router};
+//!
+//! let app: Router = Router::new()
+//!     .route("/hello", get(|| async { "hello" }))
+//!     .merge(microprofile::web::router())                 // GET /metrics, /metrics/{scope}/{name}
+//!     .layer(microprofile::web::HttpMetricsLayer::new()); // latency, count, in-flight
+//! # }
+//! ```
+//!
+//! # The router
+//!
+//! [`router`] serves the routes of the built-in listener (`/metrics`, `/metrics/{scope}`,
+//! `/metrics/{scope}/{name}`, `?scope=&name=`), with the same negotiation, status codes and headers:
+//! its handler passes the request's method, path, query and `Accept` header to
+//! [`crate::http::respond`], as the built-in listener does. Authentication comes from the
+//! environment (see [`crate::auth`]) unless set with [`MetricsRouter::auth`].
+//!
+//! # The layer's metrics (scope `vendor`)
+//!
+//! | name | type | labels |
+//! |---|---|---|
+//! | `http_server_request_duration_seconds` | timer (histogram, seconds) | `method`, `route`, `status` |
+//! | `http_server_requests_total` | counter | `method`, `route`, `status` |
+//! | `http_server_active_requests` | gauge | none |
+//!
+//! These names are stable. The labels are bounded by construction:
+//! - `method`: `GET`, `HEAD`, `POST`, `PUT`, `DELETE`, `CONNECT`, `OPTIONS`, `TRACE`, `PATCH`, or
+//!   `OTHER` for any other method.
+//! - `route`: the route template that matched (axum's [`MatchedPath`](axum::extract::MatchedPath),
+//!   such as `/users/{id}`), never the URL asked for; a request no route matched (a 404 from the
+//!   fallback, a scanner's probe) is `unmatched`. Without axum, a service may insert a
+//!   [`RouteTemplate`] into the request's extensions before the layer sees it.
+//! - `status`: the response's status code (`200`, `404`, …), or `error` when the service returned
+//!   an error instead of a response.
+//!
+//! The duration runs from the call to the response head being ready (a streamed body is not
+//! included). A request whose future is dropped before it completes (the client went away) or that
+//! panics is not recorded, but always leaves `http_server_active_requests`: the gauge is held by a
+//! guard inside the response future.
+//!
+//! Install the layer with `Router::layer`, so it runs after routing and sees the matched route.
+//! Wrapped around a whole `Router` from outside (`ServiceBuilder`, `Layer::layer(router)`), it
+//! sees no route and labels every request `unmatched`.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use ::http::{Method, Request, Response};
+use parking_lot::Mutex;
+
+use crate::counter::Counter;
+use crate::family::{Family, LabelSet};
+use crate::gauge::Gauge;
+use crate::histogram::Timer;
+use crate::metadata::{Metadata, Scope};
+use crate::registry::{global, Handle, Registry};
+
+/// The name of the request-duration timer (exposed as is: it already ends in `_seconds`).
+pub const REQUEST_DURATION: &str = "http_server_request_duration_seconds";
+/// The name of the request counter (exposed as `http_server_requests_total`).
+pub const REQUESTS: &str = "http_server_requests";
+/// The name of the gauge of requests in flight.
+pub const ACTIVE_REQUESTS: &str = "http_server_active_requests";
+/// The `route` label of a request that no route matched.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+/// The `method` label of a method outside the standard set.
+pub const OTHER_METHOD: &str = "OTHER";
+/// The `status` label of a request whose service returned an error instead of a response.
+pub const ERROR_STATUS: &str = "error";
+
+/// The route template of a request, for services not routed by axum: insert it into the request's
+/// extensions before [`HttpMetricsLayer`] sees the request, and it becomes the `route` label. Only
+/// put templates there (`/users/{id}`), never the path asked for, or the number of series grows
+/// with every distinct URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RouteTemplate(pub Cow<'static, str>);
+
+/// The labels of one series of the layer's metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct RequestLabels {
+    method: &'static str,
+    route: Cow<'static, str>,
+    /// A status code, or 0 for [`ERROR_STATUS`].
+    status: u16,
+}
+
+impl LabelSet for RequestLabels {
+    const NAMES: &'static [&'static str] = &["method", "route", "status"];
+    fn for_each_value(&self, f: &mut dyn FnMut(&str)) {
+        f(self.method);
+        f(&self.route);
+        if self.status == 0 {
+            f(ERROR_STATUS);
+        } else {
+            f(itoa::Buffer::new().format(self.status));
+        }
+    }
+}
+
+/// The method as a label: one of a fixed set, so a client cannot invent new series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => OTHER_METHOD,
+    }
+}
+
+/// The route template of a request: axum's matched path, else a [`RouteTemplate`], else
+/// [`UNMATCHED_ROUTE`].
+fn route_label<B>(request: &Request<B>) -> Cow<'static, str> {
+    #[cfg(feature = "axum")]
+    if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
+        return Cow::Owned(matched.as_str().to_owned());
+    }
+    match request.extensions().get::<RouteTemplate>() {
+        Some(RouteTemplate(route)) => route.clone(),
+        None => Cow::Borrowed(UNMATCHED_ROUTE),
+    }
+}
+
+/// The layer's metrics in one registry.
+struct HttpMetrics {
+    duration: Arc<Family<RequestLabels, Timer>>,
+    requests: Arc<Family<RequestLabels, Counter>>,
+    active: Handle<Gauge>,
+}
+
+impl HttpMetrics {
+    /// Registers the metrics in `registry`. A registration refused (the names are taken by
+    /// metrics of another type) is reported on stderr; the layer then still records, unexposed.
+    fn register(registry: &Registry) -> HttpMetrics {
+        let duration = Arc::new(Family::new(Timer::new()));
+        let requests = Arc::new(Family::new(Counter::new()));
+        let report = |error: crate::Error| {
+            eprintln!("microprofile: the HTTP request metrics are not exposed: {error}");
+        };
+        if let Err(error) = registry.register(
+            Metadata::new(REQUEST_DURATION)
+                .description("Duration of HTTP requests served, until the response head.")
+                .scope(Scope::Vendor),
+            duration.clone(),
+        ) {
+            report(error);
+        }
+        if let Err(error) = registry.register(
+            Metadata::new(REQUESTS)
+                .description("HTTP requests served.")
+                .scope(Scope::Vendor),
+            requests.clone(),
+        ) {
+            report(error);
+        }
+        let active = registry
+            .gauge(
+                Metadata::new(ACTIVE_REQUESTS)
+                    .description("HTTP requests being served now.")
+                    .scope(Scope::Vendor),
+            )
+            .unwrap_or_else(|error| {
+                report(error);
+                Handle::Shared(Arc::new(Gauge::new()))
+            });
+        HttpMetrics {
+            duration,
+            requests,
+            active,
+        }
+    }
+
+    /// The metrics of `registry`, registered on first use.
+    fn of(registry: &'static Registry) -> Arc<HttpMetrics> {
+        static GLOBAL: OnceLock<Arc<HttpMetrics>> = OnceLock::new();
+        static OTHERS: Mutex<Vec<(usize, Arc<HttpMetrics>)>> = Mutex::new(Vec::new());
+        if std::ptr::eq(registry, global()) {
+            return GLOBAL
+                .get_or_init(|| Arc::new(HttpMetrics::register(registry)))
+                .clone();
+        }
+        let key = registry as *const Registry as usize;
+        let mut others = OTHERS.lock();
+        if let Some((_, metrics)) = others.iter().find(|(k, _)| *k == key) {
+            return metrics.clone();
+        }
+        let metrics = Arc::new(HttpMetrics::register(registry));
+        others.push((key, metrics.clone()));
+        metrics
+    }
+}
+
+/// Counts a request in flight until dropped, so a panic or a dropped future still leaves.
+struct InFlight(Arc<HttpMetrics>);
+
+impl InFlight {
+    fn enter(metrics: Arc<HttpMetrics>) -> InFlight {
+        metrics.active.inc();
+        InFlight(metrics)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.active.dec();
+    }
+}
+
+/// A tower [`Layer`](tower_layer::Layer) that records the latency, count and in-flight number of
+/// the requests of the service it wraps (see the [module docs](self) for names and labels).
+///
+/// ```
+/// # #[cfg(feature = "axum")] {
+/// use axum::{routing::get, Router};
+/// let app: Router = Router::new()
+///     .route("/users/{id}", get(|| async { "a user" }))
+///     .layer(microprofile::web::HttpMetricsLayer::new());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct HttpMetricsLayer {
+    metrics: Arc<HttpMetrics>,
+}
+
+impl std::fmt::Debug for HttpMetricsLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpMetricsLayer").finish_non_exhaustive()
+    }
+}
+
+impl Default for HttpMetricsLayer {
+    fn default() -> Self {
+        HttpMetricsLayer::new()
+    }
+}
+
+impl HttpMetricsLayer {
+    /// Records into the global registry.
+    pub fn new() -> HttpMetricsLayer {
+        HttpMetricsLayer::with_registry(global())
+    }
+
+    /// Records into `registry`. Every layer of one registry shares the same metrics.
+    pub fn with_registry(registry: &'static Registry) -> HttpMetricsLayer {
+        HttpMetricsLayer {
+            metrics: HttpMetrics::of(registry),
+        }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for HttpMetricsLayer {
+    type Service = HttpMetricsService<S>;
+    fn layer(&self, inner: S) -> HttpMetricsService<S> {
+        HttpMetricsService {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The service made by [`HttpMetricsLayer`].
+#[derive(Clone)]
+pub struct HttpMetricsService<S> {
+    inner: S,
+    metrics: Arc<HttpMetrics>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for HttpMetricsService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpMetricsService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B, R> tower_service::Service<Request<B>> for HttpMetricsService<S>
+where
+    S: tower_service::Service<Request<B>, Response = Response<R>>,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let method = method_label(request.method());
+        let route = route_label(&request);
+        let in_flight = InFlight::enter(self.metrics.clone());
+        let start = Instant::now();
+        ResponseFuture {
+            inner: self.inner.call(request),
+            recording: Some(Recording {
+                method,
+                route,
+                start,
+                in_flight,
+            }),
+        }
+    }
+}
+
+struct Recording {
+    method: &'static str,
+    route: Cow<'static, str>,
+    start: Instant,
+    in_flight: InFlight,
+}
+
+impl Recording {
+    fn finish(self, status: u16) {
+        let elapsed = self.start.elapsed();
+        let metrics = &self.in_flight.0;
+        let labels = RequestLabels {
+            method: self.method,
+            route: self.route,
+            status,
+        };
+        metrics.duration.with(&labels).record(elapsed);
+        metrics.requests.with(&labels).inc();
+        // `self.in_flight` drops here and leaves the gauge.
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`HttpMetricsService`]: records when the inner future completes,
+    /// and leaves the in-flight gauge when dropped, completed or not.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        recording: Option<Recording>,
+    }
+}
+
+impl<F, R, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = Result<Response<R>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let Some(recording) = this.recording.take() {
+            let status = match &result {
+                Ok(response) => response.status().as_u16(),
+                Err(_) => 0,
+            };
+            recording.finish(status);
+        }
+        Poll::Ready(result)
+    }
+}
+
+#[cfg(feature = "axum")]
+pub use self::router::{router, MetricsRouter};
+
+#[cfg(feature = "axum")]
+mod router {
+    use std::sync::Arc;
+
+    use ::http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
+    use ::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::body::Body;
+    use axum::response::Response;
+    use axum::routing::any;
+    use axum::Router;
+
+    use crate::auth::{Auth, AuthError};
+    use crate::http::MetricsResponse;
+    use crate::registry::{global, Registry};
+
+    /// An axum [`Router`] serving the global registry under `/metrics`, with the authentication
+    /// configured in the environment ([`Auth::from_env`]). Merge it into an application with
+    /// [`Router::merge`], or nest it elsewhere with [`Router::nest`].
+    ///
+    /// ```
+    /// let app: axum::Router = axum::Router::new().merge(microprofile::web::router());
+    /// ```
+    pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+        MetricsRouter::new().into_router()
+    }
+
+    /// Configures the metrics [`Router`]: which registry, which authentication.
+    ///
+    /// ```
+    /// use microprofile::{auth::Auth, web::MetricsRouter};
+    /// let metrics: axum::Router = MetricsRouter::new()
+    ///     .auth(Auth::bearer("s3cret"))
+    ///     .into_router();
+    /// ```
+    #[derive(Clone)]
+    pub struct MetricsRouter {
+        registry: &'static Registry,
+        auth: Result<Auth, AuthError>,
+    }
+
+    impl std::fmt::Debug for MetricsRouter {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("MetricsRouter")
+                .field("auth", &self.auth)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl Default for MetricsRouter {
+        fn default() -> Self {
+            MetricsRouter::new()
+        }
+    }
+
+    impl MetricsRouter {
+        /// The global registry, with the authentication of the environment ([`Auth::from_env`]).
+        /// If the environment's configuration is malformed, every request is answered `500`
+        /// (and the reason printed on stderr) rather than served without authentication.
+        pub fn new() -> MetricsRouter {
+            MetricsRouter {
+                registry: global(),
+                auth: Auth::from_env(),
+            }
+        }
+
+        /// The registry to serve.
+        pub fn registry(mut self, registry: &'static Registry) -> MetricsRouter {
+            self.registry = registry;
+            self
+        }
+
+        /// The authentication, instead of the environment's.
+        pub fn auth(mut self, auth: Auth) -> MetricsRouter {
+            self.auth = Ok(auth);
+            self
+        }
+
+        /// The router: `/metrics`, `/metrics/` and `/metrics/{*rest}`, any method (methods other
+        /// than `GET` and `HEAD` get `405`, as from the built-in listener).
+        pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+            if let Err(error) = &self.auth {
+                eprintln!(
+                    "microprofile: the metrics endpoint answers 500 to every request: {error}"
+                );
+            }
+            let config = Arc::new(self);
+            let handler = move |method: Method, uri: Uri, headers: HeaderMap| {
+                let config = config.clone();
+                async move { config.answer(&method, &uri, &headers) }
+            };
+            Router::new()
+                .route("/metrics", any(handler.clone()))
+                .route("/metrics/", any(handler.clone()))
+                .route("/metrics/{*rest}", any(handler))
+        }
+
+        fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+            let head = method == Method::HEAD;
+            let answer = match &self.auth {
+                Err(error) => {
+                    let body = format!(
+                        "Internal Server Error: the metrics endpoint is misconfigured: {error}\n"
+                    );
+                    MetricsResponse {
+                        status: 500,
+                        headers: vec![
+                            ("content-type", "text/plain; charset=utf-8".to_owned()),
+                            ("content-length", body.len().to_string()),
+                        ],
+                        body,
+                    }
+                }
+                Ok(auth) => match auth.check(headers.get(AUTHORIZATION).map(|v| v.as_bytes())) {
+                    Err(refused) => refused,
+                    Ok(()) => {
+                        let accept = join_accept(headers);
+                        crate::http::respond(
+                            self.registry,
+                            method.as_str(),
+                            uri.path(),
+                            uri.query(),
+                            accept.as_deref(),
+                        )
+                    }
+                },
+            };
+            into_response(answer, head)
+        }
+    }
+
+    /// Several `Accept` headers joined with `,`, as [`crate::http::respond`] takes them.
+    fn join_accept(headers: &HeaderMap) -> Option<String> {
+        let mut joined: Option<String> = None;
+        for value in headers.get_all(ACCEPT) {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            match &mut joined {
+                Some(joined) => {
+                    joined.push(',');
+                    joined.push_str(&value);
+                }
+                None => joined = Some(value.into_owned()),
+            }
+        }
+        joined
+    }
+
+    fn into_response(answer: MetricsResponse, head: bool) -> Response {
+        let body = if head { String::new() } else { answer.body };
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() =
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        for (name, value) in answer.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_bounded() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(
+            method_label(&Method::from_bytes(b"BREW").unwrap()),
+            OTHER_METHOD
+        );
+        let request = Request::new(());
+        assert_eq!(route_label(&request), UNMATCHED_ROUTE);
+        let mut request = Request::new(());
+        request
+            .extensions_mut()
+            .insert(RouteTemplate(Cow::Borrowed("/users/{id}")));
+        assert_eq!(route_label(&request), "/users/{id}");
+        let labels = RequestLabels {
+            method: "GET",
+            route: Cow::Borrowed("/"),
+            status: 0,
+        };
+        assert_eq!(
+            crate::family::render(&labels),
+            "method=\"GET\",route=\"/\",status=\"error\""
+        );
+    }
+}
