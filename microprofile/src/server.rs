@@ -5,9 +5,12 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -22,6 +25,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::Sleep;
 
 use crate::registry::{global, Registry};
 
@@ -109,6 +113,8 @@ impl Server {
 ///   connections are not refused: they are left in the operating system's accept queue and
 ///   accepted, in order, as soon as a served connection ends, so a burst of scrapes is served
 ///   late rather than failed, and a slot held by a silent client frees within the header timeout.
+/// - [`write_timeout`](Self::write_timeout) closes a connection whose client stops reading a
+///   response, so it cannot hold its slot either.
 #[derive(Clone)]
 pub struct ServerBuilder {
     addr: Option<SocketAddr>,
@@ -119,6 +125,7 @@ pub struct ServerBuilder {
     max_headers: usize,
     keep_alive: bool,
     shutdown_grace: Duration,
+    write_timeout: Duration,
 }
 
 impl Default for ServerBuilder {
@@ -132,6 +139,7 @@ impl Default for ServerBuilder {
             max_headers: 100,
             keep_alive: true,
             shutdown_grace: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -146,6 +154,7 @@ impl fmt::Debug for ServerBuilder {
             .field("max_headers", &self.max_headers)
             .field("keep_alive", &self.keep_alive)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("write_timeout", &self.write_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -196,6 +205,13 @@ impl ServerBuilder {
     /// Whether a connection may carry more than one request (default `true`).
     pub fn keep_alive(mut self, keep_alive: bool) -> Self {
         self.keep_alive = keep_alive;
+        self
+    }
+
+    /// How long writing a response may make no progress (the client does not read it) before the
+    /// connection is closed (default 30 s). Zero is raised to 1 ms.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -393,7 +409,8 @@ async fn serve_connection(
         .max_header_size(config.max_header_bytes)
         .max_headers(config.max_headers)
         .keep_alive(config.keep_alive);
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let io = WriteTimeout::new(TokioIo::new(stream), config.write_timeout);
+    let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
     tokio::select! {
         _ = connection.as_mut() => {}
@@ -401,6 +418,94 @@ async fn serve_connection(
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
         }
+    }
+}
+
+/// A connection whose writes fail once they have made no progress for `timeout`.
+struct WriteTimeout<T> {
+    inner: T,
+    timeout: Duration,
+    /// Running while a write is pending; reset by any progress.
+    stall: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> WriteTimeout<T> {
+    fn new(inner: T, timeout: Duration) -> Self {
+        WriteTimeout {
+            inner,
+            timeout,
+            stall: None,
+        }
+    }
+
+    /// Turns a pending write into an error once the stall has lasted `timeout`.
+    fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        if poll.is_ready() {
+            self.stall = None;
+            return poll;
+        }
+        let timeout = self.timeout;
+        let stall = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stall.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.stall = None;
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client stopped reading the response",
+                )))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for WriteTimeout<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for WriteTimeout<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        this.watch(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.watch(cx, poll)
     }
 }
 

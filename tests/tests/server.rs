@@ -475,6 +475,50 @@ fn connections_over_the_limit_wait_for_a_free_slot() {
 }
 
 #[test]
+fn a_client_that_stops_reading_loses_its_slot() {
+    let big = Box::leak(Box::new(Registry::new()));
+    for i in 0..2000 {
+        big.counter(
+            Metadata::named(format!("padding_counter_number_{i}"))
+                .description("A counter that only makes the response large."),
+        )
+        .unwrap();
+    }
+    big.counter(Metadata::new("hits").description("Hits."))
+        .unwrap()
+        .inc_by(3);
+    let server = Server::builder()
+        .addr(([127, 0, 0, 1], 0))
+        .registry(big)
+        .max_connections(1)
+        .write_timeout(Duration::from_millis(300))
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    // Pipelined requests whose responses (hundreds of MB in all) are never read: the server's
+    // writes stall once the socket buffers are full.
+    let never_reads = connect(addr);
+    let mut writer = never_reads.try_clone().unwrap();
+    let pipeliner = std::thread::spawn(move || {
+        for _ in 0..1000 {
+            if writer
+                .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    // The only slot is freed by the write timeout, and the next client is served.
+    let started = Instant::now();
+    assert_healthy(addr);
+    assert!(started.elapsed() < Duration::from_secs(8));
+    pipeliner.join().unwrap();
+    drop(never_reads);
+}
+
+#[test]
 fn many_concurrent_scrapes() {
     for max_connections in [64, 4] {
         let server = builder().max_connections(max_connections).start().unwrap();
