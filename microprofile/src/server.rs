@@ -14,8 +14,8 @@ use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ::http::header::{HeaderName, HeaderValue, ACCEPT};
-use ::http::{Request, Response, StatusCode};
+use ::http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
+use ::http::{Method, Request, Response, StatusCode};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -27,6 +27,8 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Sleep;
 
+use crate::auth::{Auth, AuthError};
+use crate::http::MetricsResponse;
 use crate::registry::{global, Registry};
 
 /// The address served when neither [`ServerBuilder::addr`] nor [`ADDR_ENV`] says otherwise:
@@ -63,6 +65,10 @@ pub enum ServerError {
         #[source]
         source: io::Error,
     },
+    /// The authentication configured in the environment is malformed (see
+    /// [`Auth::from_env`]); the listener does not start rather than serve without it.
+    #[error("cannot start the metrics server: {0}")]
+    Auth(#[from] AuthError),
     /// The runtime or the thread could not be created.
     #[error("cannot start the metrics server: {0}")]
     Start(#[source] io::Error),
@@ -119,6 +125,8 @@ impl Server {
 pub struct ServerBuilder {
     addr: Option<SocketAddr>,
     registry: &'static Registry,
+    /// `None`: read from the environment at start.
+    auth: Option<Auth>,
     header_read_timeout: Duration,
     max_connections: usize,
     max_header_bytes: usize,
@@ -133,6 +141,7 @@ impl Default for ServerBuilder {
         ServerBuilder {
             addr: None,
             registry: global(),
+            auth: None,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 64,
             max_header_bytes: 16 * 1024,
@@ -148,6 +157,7 @@ impl fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("addr", &self.addr)
+            .field("auth", &self.auth)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_connections", &self.max_connections)
             .field("max_header_bytes", &self.max_header_bytes)
@@ -172,6 +182,14 @@ impl ServerBuilder {
     /// be made `'static` with `Box::leak` or a `static LazyLock`.
     pub fn registry(mut self, registry: &'static Registry) -> Self {
         self.registry = registry;
+        self
+    }
+
+    /// Who may read the metrics (see [`crate::auth`]). Without this call, the authentication
+    /// configured in the environment ([`Auth::from_env`]) applies, none by default. A request
+    /// without valid credentials gets `401`, whatever it asks for.
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = Some(auth);
         self
     }
 
@@ -224,7 +242,10 @@ impl ServerBuilder {
 
     /// Binds the address and starts serving on a thread of its own. Returns once the socket is
     /// bound, so a scrape right after is served.
-    pub fn start(self) -> Result<ServerHandle, ServerError> {
+    pub fn start(mut self) -> Result<ServerHandle, ServerError> {
+        if self.auth.is_none() {
+            self.auth = Some(Auth::from_env()?);
+        }
         let addr = match self.addr {
             Some(addr) => addr,
             None => {
@@ -397,9 +418,9 @@ async fn serve_connection(
     _permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    let registry = config.registry;
-    let service = service_fn(move |request: Request<Incoming>| async move {
-        Ok::<_, Infallible>(answer(registry, &request))
+    let service = service_fn(|request: Request<Incoming>| {
+        let response = answer(&config, &request);
+        async move { Ok::<_, Infallible>(response) }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -509,8 +530,23 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for WriteTimeout<T> {
     }
 }
 
-/// Hands the request to [`crate::http::respond`] and turns its answer into a hyper response.
-fn answer(registry: &Registry, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+/// Checks the credentials, hands the request to [`crate::http::respond`] and turns its answer
+/// into a hyper response.
+fn answer(config: &ServerBuilder, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let authorization = request
+        .headers()
+        .get(AUTHORIZATION)
+        .map(|value| value.as_bytes());
+    if let Err(mut refused) = config
+        .auth
+        .as_ref()
+        .map_or(Ok(()), |auth| auth.check(authorization))
+    {
+        if request.method() == Method::HEAD {
+            refused.body.clear();
+        }
+        return into_response(refused);
+    }
     let mut accept: Option<String> = None;
     for value in request.headers().get_all(ACCEPT) {
         let value = String::from_utf8_lossy(value.as_bytes());
@@ -524,12 +560,16 @@ fn answer(registry: &Registry, request: &Request<Incoming>) -> Response<Full<Byt
     }
     let uri = request.uri();
     let answer = crate::http::respond(
-        registry,
+        config.registry,
         request.method().as_str(),
         uri.path(),
         uri.query(),
         accept.as_deref(),
     );
+    into_response(answer)
+}
+
+fn into_response(answer: MetricsResponse) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(answer.body)));
     *response.status_mut() =
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -5,6 +5,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use microprofile::auth::Auth;
 use microprofile::{Format, Metadata, Registry, Scope, Server, ServerBuilder, ServerError};
 
 /// No socket operation in these tests may block longer than this.
@@ -37,10 +38,12 @@ fn registry() -> &'static Registry {
     registry
 }
 
+/// A listener on a free loopback port, with no authentication whatever the environment says.
 fn builder() -> ServerBuilder {
     Server::builder()
         .addr(([127, 0, 0, 1], 0))
         .registry(registry())
+        .auth(Auth::None)
 }
 
 #[derive(Debug)]
@@ -124,6 +127,15 @@ fn send(addr: SocketAddr, method: &str, target: &str, accept: Option<&str>) -> R
         request.push_str(&format!("Accept: {accept}\r\n"));
     }
     request.push_str("\r\n");
+    let mut stream = connect(addr);
+    stream.write_all(request.as_bytes()).unwrap();
+    parse(&read_all(&mut stream))
+}
+
+fn send_with(addr: SocketAddr, method: &str, target: &str, extra_headers: &str) -> Reply {
+    let request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{extra_headers}\r\n"
+    );
     let mut stream = connect(addr);
     stream.write_all(request.as_bytes()).unwrap();
     parse(&read_all(&mut stream))
@@ -572,6 +584,52 @@ fn shutdown_closes_the_port_and_idle_connections() {
     let addr = server.local_addr();
     drop(server);
     assert!(TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn authentication() {
+    let server = builder().auth(Auth::bearer("s3cret")).start().unwrap();
+    let addr = server.local_addr();
+    for target in [
+        "/metrics",
+        "/metrics/application/hits",
+        "/metrics/nope",
+        "/other",
+    ] {
+        let refused = get(addr, target);
+        assert_eq!(refused.status, 401, "{target}");
+        assert_eq!(
+            refused.header("www-authenticate"),
+            Some("Bearer realm=\"metrics\"")
+        );
+        let wrong = send_with(addr, "GET", target, "Authorization: Bearer guess\r\n");
+        assert_eq!(wrong.status, 401, "{target}");
+    }
+    let head = send_with(addr, "HEAD", "/metrics", "");
+    assert_eq!((head.status, head.body.as_str()), (401, ""));
+    let ok = send_with(
+        addr,
+        "GET",
+        "/metrics/application/hits",
+        "Authorization: Bearer s3cret\r\n",
+    );
+    assert_eq!(ok.status, 200);
+    assert!(ok.body.contains("hits_total{mp_scope=\"application\"} 3"));
+
+    // "prometheus:s3cret" in base64.
+    let server = builder()
+        .auth(Auth::basic("prometheus", "s3cret"))
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    assert_eq!(get(addr, "/metrics").status, 401);
+    let ok = send_with(
+        addr,
+        "GET",
+        "/metrics",
+        "Authorization: Basic cHJvbWV0aGV1czpzM2NyZXQ=\r\n",
+    );
+    assert_eq!(ok.status, 200);
 }
 
 #[test]
