@@ -357,6 +357,7 @@ fn dechunk(mut body: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     #[test]
     fn dechunks() {

@@ -364,12 +364,14 @@ pub fn decode_field(field: &str) -> Result<Field, CodecError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn byte_for_byte_field_names() {
-        let cases: &[(&str, Extension, &[(&str, &str)], &str)] = &[
+        type Case<'a> = (&'a str, Extension, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case<'_>] = &[
             ("requests", Extension::Description, &[], "requests:d:"),
             ("requests", Extension::Type, &[], "requests:t:"),
             (

@@ -3,14 +3,16 @@
 //! promtool-clean output).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use super::codec::{self, Extension, TypeCode, BUCKET_BOUND_LABEL, SKETCH_KEY_LABEL};
 use super::sketch::{Sketch, SketchKey};
-use super::{StoreError, DECODE_ERRORS};
+use super::{StoreError, DECODE_ERRORS, READ_ERRORS};
 use crate::metadata::{Metadata, MetricType, Scope};
 use crate::metric::{BucketCounts, HistogramView, Metric, Number, SummaryView, Visitor};
 use crate::registry::{Registry, Selection};
@@ -157,6 +159,18 @@ impl NamespaceData {
     /// types) are skipped and counted in `microprofile_redis_decode_errors_total`.
     pub fn register_into(&self, registry: &Registry, scope: &Scope, quantiles: &[f64]) -> usize {
         let mut registered = 0;
+        for series in self.exposed_series(scope, quantiles) {
+            if register_series(registry, &series, Arc::new(series.metric.clone())) {
+                registered += 1;
+            }
+        }
+        registered
+    }
+
+    /// Every series as it is registered: family name, description, scope, tags (absent label
+    /// names filled with empty values) and value.
+    fn exposed_series(&self, scope: &Scope, quantiles: &[f64]) -> Vec<ExposedSeries> {
+        let mut out = Vec::new();
         for (name, family) in &self.families {
             let type_code = family.type_code.unwrap_or(TypeCode::Gauge);
             // Every series of one family carries the same label names; absent ones are empty,
@@ -170,31 +184,67 @@ impl NamespaceData {
                 let Some(metric) = StoredMetric::from_series(type_code, series, quantiles) else {
                     continue;
                 };
-                let mut metadata = Metadata::named(name.clone()).scope(scope.clone());
-                for label in &names {
-                    let value = labels
-                        .iter()
-                        .find(|(n, _)| n == label)
-                        .map_or(String::new(), |(_, v)| v.clone());
-                    metadata = metadata.with_tag((*label).to_owned(), value);
-                }
-                let metric = Arc::new(metric);
-                let described = match &family.description {
-                    Some(d) if !d.is_empty() => metadata.clone().with_description(d.clone()),
-                    _ => metadata.clone(),
-                };
-                // Namespaces sharing a family may describe it differently: keep the first.
-                let result = registry
-                    .register(described, metric.clone())
-                    .or_else(|_| registry.register(metadata, metric));
-                match result {
-                    Ok(()) => registered += 1,
-                    Err(_) => DECODE_ERRORS.inc(),
-                }
+                let tags = names
+                    .iter()
+                    .map(|label| {
+                        let value = labels
+                            .iter()
+                            .find(|(n, _)| n == label)
+                            .map_or(String::new(), |(_, v)| v.clone());
+                        ((*label).to_owned(), value)
+                    })
+                    .collect();
+                out.push(ExposedSeries {
+                    name: name.clone(),
+                    description: family.description.clone().unwrap_or_default(),
+                    scope: scope.clone(),
+                    tags,
+                    metric,
+                });
             }
         }
-        registered
+        out
     }
+}
+
+/// One series ready to be registered.
+#[derive(Debug, Clone)]
+struct ExposedSeries {
+    name: String,
+    description: String,
+    scope: Scope,
+    tags: Vec<(String, String)>,
+    metric: StoredMetric,
+}
+
+type SeriesKey = (Scope, String, Vec<(String, String)>);
+
+impl ExposedSeries {
+    fn key(&self) -> SeriesKey {
+        (self.scope.clone(), self.name.clone(), self.tags.clone())
+    }
+}
+
+fn register_series(registry: &Registry, series: &ExposedSeries, metric: Arc<impl Metric>) -> bool {
+    let mut metadata = Metadata::named(series.name.clone()).scope(series.scope.clone());
+    for (n, v) in &series.tags {
+        metadata = metadata.with_tag(n.clone(), v.clone());
+    }
+    let described = if series.description.is_empty() {
+        metadata.clone()
+    } else {
+        metadata
+            .clone()
+            .with_description(series.description.clone())
+    };
+    // Namespaces sharing a family may describe it differently: keep the first.
+    let result = registry
+        .register(described, metric.clone())
+        .or_else(|_| registry.register(metadata, metric));
+    if result.is_err() {
+        DECODE_ERRORS.inc();
+    }
+    result.is_ok()
 }
 
 fn infer_type(family: &FamilyData) -> TypeCode {
@@ -511,7 +561,224 @@ impl RedisExposition {
     }
 }
 
+/// A series of a [`LiveExposition`]: its value is replaced by every refresh.
+struct LiveMetric {
+    metric_type: MetricType,
+    value: RwLock<StoredMetric>,
+    shared: Weak<LiveShared>,
+}
+
+impl Metric for LiveMetric {
+    fn metric_type(&self) -> MetricType {
+        self.metric_type
+    }
+
+    fn visit(&self, visitor: &mut dyn Visitor) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.refresh_if_stale();
+        }
+        self.value.read().visit(visitor)
+    }
+}
+
+struct LiveState {
+    series: HashMap<SeriesKey, Arc<LiveMetric>>,
+    refreshed: Option<Instant>,
+}
+
+struct LiveShared {
+    exposition: RedisExposition,
+    registry: &'static Registry,
+    max_age: Duration,
+    state: Mutex<LiveState>,
+    me: Weak<LiveShared>,
+}
+
+impl LiveShared {
+    fn refresh_if_stale(&self) {
+        // A refresh under way (another scrape, the background thread): use the values we have.
+        let Some(mut state) = self.state.try_lock() else {
+            return;
+        };
+        if state
+            .refreshed
+            .is_some_and(|at| at.elapsed() < self.max_age)
+        {
+            return;
+        }
+        let _ = self.sync(&mut state);
+    }
+
+    fn sync(&self, state: &mut LiveState) -> Result<usize, StoreError> {
+        state.refreshed = Some(Instant::now());
+        let mut desired: HashMap<SeriesKey, ExposedSeries> = HashMap::new();
+        for (namespace, scope) in &self.exposition.namespaces {
+            let data = match self.exposition.read(namespace) {
+                Ok(data) => data,
+                Err(e) => {
+                    READ_ERRORS.inc();
+                    return Err(e);
+                }
+            };
+            for series in data.exposed_series(scope, &self.exposition.quantiles) {
+                desired.insert(series.key(), series);
+            }
+        }
+        // Families whose set of series changed are registered again as a whole, since every
+        // series of one family carries the same tag names.
+        let mut changed: BTreeSet<(Scope, String)> = BTreeSet::new();
+        for key in state.series.keys() {
+            if !desired.contains_key(key) {
+                changed.insert((key.0.clone(), key.1.clone()));
+            }
+        }
+        for (key, series) in &desired {
+            match state.series.get(key) {
+                Some(live) if live.metric_type == series.metric.metric_type() => {}
+                _ => {
+                    changed.insert((key.0.clone(), key.1.clone()));
+                }
+            }
+        }
+        let in_changed = |key: &SeriesKey| changed.contains(&(key.0.clone(), key.1.clone()));
+        let stale: Vec<SeriesKey> = state
+            .series
+            .keys()
+            .filter(|k| in_changed(k))
+            .cloned()
+            .collect();
+        for key in stale {
+            let tags: Vec<(&str, &str)> = key
+                .2
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            self.registry.remove(&key.0, &key.1, &tags);
+            state.series.remove(&key);
+        }
+        for (key, series) in desired {
+            if let Some(live) = state.series.get(&key) {
+                *live.value.write() = series.metric;
+                continue;
+            }
+            let live = Arc::new(LiveMetric {
+                metric_type: series.metric.metric_type(),
+                value: RwLock::new(series.metric.clone()),
+                shared: self.me.clone(),
+            });
+            if register_series(self.registry, &series, live.clone()) {
+                state.series.insert(key, live);
+            }
+        }
+        Ok(state.series.len())
+    }
+}
+
+/// Namespaces of a Redis kept in step with a registry, so that whatever serves the registry
+/// (the built-in listener, an axum route, [`Registry::encode`]) serves them too.
+///
+/// Every scrape reads the namespaces again (at most once per `max_age`, 250 ms by default) and
+/// updates the values in place; series that appear or disappear in Redis are added to or
+/// removed from the registry by that refresh, so they show from the next scrape on. A background
+/// thread also refreshes every `interval` (5 s by default). When Redis cannot be read, the last
+/// values stay and `microprofile_redis_read_errors_total` counts the failure.
+///
+/// Dropping it stops the background thread; the series stay registered with their last values.
+pub struct LiveExposition {
+    shared: Arc<LiveShared>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LiveExposition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveExposition")
+            .field("exposition", &self.shared.exposition)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveExposition {
+    /// Reads Redis now and registers the series; `Err` (with nothing registered yet, but the
+    /// background refresh running) if Redis could not be read.
+    pub fn refresh(&self) -> Result<usize, StoreError> {
+        let mut state = self.shared.state.lock();
+        self.shared.sync(&mut state)
+    }
+
+    /// How many series are registered.
+    pub fn series(&self) -> usize {
+        self.shared.state.lock().series.len()
+    }
+}
+
+impl Drop for LiveExposition {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+impl RedisExposition {
+    /// Keeps `registry` in step with these namespaces (see [`LiveExposition`]): reads them
+    /// now, then at every scrape (at most once per `max_age`) and every `interval`.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use microprofile::redis::RedisExposition;
+    /// let live = RedisExposition::new("redis://127.0.0.1:6379", &["shop"])?
+    ///     .attach(microprofile::global(), Duration::from_millis(250), Duration::from_secs(5));
+    /// // microprofile::Server::start() now also serves namespace `shop` in scope `shop`.
+    /// # Ok::<(), microprofile::redis::StoreError>(())
+    /// ```
+    pub fn attach(
+        self,
+        registry: &'static Registry,
+        max_age: Duration,
+        interval: Duration,
+    ) -> LiveExposition {
+        let shared = Arc::new_cyclic(|me| LiveShared {
+            exposition: self,
+            registry,
+            max_age,
+            state: Mutex::new(LiveState {
+                series: HashMap::new(),
+                refreshed: None,
+            }),
+            me: me.clone(),
+        });
+        {
+            let mut state = shared.state.lock();
+            let _ = shared.sync(&mut state);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = Arc::downgrade(&shared);
+        let thread_stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("microprofile-redis-refresh".to_owned())
+            .spawn(move || loop {
+                std::thread::park_timeout(interval.max(Duration::from_millis(10)));
+                if thread_stop.load(Ordering::Acquire) {
+                    return;
+                }
+                let Some(shared) = weak.upgrade() else { return };
+                let mut state = shared.state.lock();
+                let _ = shared.sync(&mut state);
+            })
+            .ok();
+        LiveExposition {
+            shared,
+            stop,
+            thread,
+        }
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

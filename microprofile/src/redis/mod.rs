@@ -78,7 +78,8 @@ mod store;
 
 pub use codec::{CodecError, Extension, TypeCode};
 pub use expose::{
-    parse_float, scope_for_namespace, FamilyData, NamespaceData, RedisExposition, SeriesData,
+    parse_float, scope_for_namespace, FamilyData, LiveExposition, NamespaceData, RedisExposition,
+    SeriesData,
 };
 pub use store::{
     GaugeMode, PeriodicTransfer, RedisCounter, RedisFloatCounter, RedisGauge, RedisHistogram,
@@ -97,6 +98,8 @@ pub static TRANSFER_ERRORS: Counter = Counter::new();
 pub static TRANSFERS: Counter = Counter::new();
 /// Fields read from Redis that could not be decoded or exposed.
 pub static DECODE_ERRORS: Counter = Counter::new();
+/// Reads of namespaces from Redis that failed (the last values were kept).
+pub static READ_ERRORS: Counter = Counter::new();
 
 crate::register!(
     DROPPED_UPDATES,
@@ -114,6 +117,12 @@ crate::register!(
     TRANSFERS,
     Metadata::new("microprofile_redis_transfers")
         .description("Transfers to the Redis shared store that succeeded.")
+        .scope(Scope::Vendor)
+);
+crate::register!(
+    READ_ERRORS,
+    Metadata::new("microprofile_redis_read_errors")
+        .description("Reads of namespaces from Redis that failed; the last values were served.")
         .scope(Scope::Vendor)
 );
 crate::register!(

@@ -1267,6 +1267,7 @@ impl Observe for RedisSummary {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

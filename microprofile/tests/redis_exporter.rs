@@ -1,0 +1,304 @@
+//! The `microprofile-exporter` binary against a real `redis-server`: routes, negotiation and
+//! promtool-clean output, as the built-in listener's; and a namespace served by the built-in
+//! listener of an application.
+
+mod redis_support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use microprofile::redis::{GaugeMode, RedisExposition, SharedStore, StoreConfig};
+use microprofile::{Format, Registry, Scope, Selection, Server};
+use redis_support::{free_port, promtool_check, RedisServer};
+
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+}
+
+fn request(port: u16, method: &str, path: &str, accept: Option<&str>) -> Option<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let accept = accept.map_or(String::new(), |a| format!("Accept: {a}\r\n"));
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{accept}Connection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some(Response {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    })
+}
+
+fn get(port: u16, path: &str) -> Response {
+    request(port, "GET", path, None).expect("no answer")
+}
+
+struct Exporter(Child);
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_exporter(redis: &RedisServer, namespaces: &str) -> (Exporter, u16) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_microprofile-exporter"))
+        .args([
+            "--redis",
+            &redis.url(),
+            "--namespace",
+            namespaces,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--max-age",
+            "50",
+            "--refresh",
+            "0.1",
+        ])
+        .env_remove("MP_METRICS_TAGS")
+        .env_remove("MP_METRICS_APPNAME")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("could not start microprofile-exporter");
+    let exporter = Exporter(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if request(port, "GET", "/metrics", None).is_some() {
+            return (exporter, port);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("microprofile-exporter did not answer on port {port}");
+}
+
+fn write_sample(redis: &RedisServer, ns: &str, workers: u64) {
+    for w in 0..workers {
+        let store =
+            SharedStore::new(StoreConfig::new(redis.url(), ns).process_label(format!("w{w}")))
+                .unwrap();
+        store
+            .counter("orders", &[("region", "eu")])
+            .unwrap()
+            .inc_by(10);
+        store.describe("orders", "Orders placed.");
+        store
+            .gauge("workers", &[], GaugeMode::PerProcess)
+            .unwrap()
+            .set(1.0);
+        let h = store
+            .histogram("latency_seconds", &[("path", "/a,b")], Some(&[0.1, 1.0]))
+            .unwrap();
+        h.observe(0.05);
+        h.observe(0.5);
+        store
+            .summary("payload_bytes", &[])
+            .unwrap()
+            .observe(100.0 * (w + 1) as f64);
+        store.transfer().unwrap();
+    }
+}
+
+#[test]
+fn exporter_serves_namespaces_like_the_builtin_listener() {
+    let redis = RedisServer::start();
+    write_sample(&redis, "shop", 3);
+    write_sample(&redis, "billing", 1);
+    let (_exporter, port) = start_exporter(&redis, "shop,billing");
+    std::thread::sleep(Duration::from_millis(300));
+
+    let all = get(port, "/metrics");
+    assert_eq!(all.status, 200);
+    assert_eq!(
+        all.header("content-type").as_deref(),
+        Some(Format::Prometheus.content_type())
+    );
+    let body = &all.body;
+    assert!(
+        body.contains("# HELP orders_total Orders placed."),
+        "{body}"
+    );
+    assert!(
+        body.contains("orders_total{region=\"eu\",mp_scope=\"shop\"} 30"),
+        "{body}"
+    );
+    assert!(body.contains("orders_total{region=\"eu\",mp_scope=\"billing\"} 10"));
+    assert!(body.contains("latency_seconds_count{path=\"/a,b\",mp_scope=\"shop\"} 6"));
+    assert!(body.contains("latency_seconds_bucket{path=\"/a,b\",mp_scope=\"shop\",le=\"0.1\"} 3"));
+    assert!(body.contains("workers{mp_process=\"w2\",mp_scope=\"shop\"} 1"));
+    assert!(body.contains("payload_bytes_count{mp_scope=\"shop\"} 3"));
+    // The exporter's own vendor metrics are there too.
+    assert!(body.contains("microprofile_redis_read_errors_total{mp_scope=\"vendor\"}"));
+    promtool_check(body).unwrap_or_else(|e| panic!("promtool: {e}\n{body}"));
+
+    // One namespace = one scope.
+    let shop = get(port, "/metrics/shop");
+    assert_eq!(shop.status, 200);
+    assert!(!shop.body.contains("mp_scope=\"billing\""));
+    assert!(shop.body.contains("mp_scope=\"shop\""));
+    let one = get(port, "/metrics/shop/orders");
+    assert!(one
+        .body
+        .contains("orders_total{region=\"eu\",mp_scope=\"shop\"} 30"));
+    assert!(!one.body.contains("latency"));
+
+    // Negotiation and errors as the built-in listener.
+    let om = request(
+        port,
+        "GET",
+        "/metrics",
+        Some("application/openmetrics-text; version=1.0.0"),
+    )
+    .unwrap();
+    assert_eq!(
+        om.header("content-type").as_deref(),
+        Some(Format::OpenMetrics.content_type())
+    );
+    assert!(om.body.ends_with("# EOF\n"));
+    assert!(om.body.contains("# TYPE orders counter"));
+    assert_eq!(get(port, "/metrics/nope").status, 404);
+    assert_eq!(get(port, "/other").status, 404);
+    assert_eq!(request(port, "POST", "/metrics", None).unwrap().status, 405);
+    assert_eq!(
+        request(port, "GET", "/metrics", Some("application/json"))
+            .unwrap()
+            .status,
+        406
+    );
+
+    // New data (and a new family) show in a later scrape.
+    let store = SharedStore::new(StoreConfig::new(redis.url(), "shop")).unwrap();
+    store
+        .counter("orders", &[("region", "eu")])
+        .unwrap()
+        .inc_by(5);
+    store.counter("refunds", &[]).unwrap().inc();
+    store.transfer().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        std::thread::sleep(Duration::from_millis(150));
+        let body = get(port, "/metrics/shop").body;
+        if body.contains("orders_total{region=\"eu\",mp_scope=\"shop\"} 35")
+            && body.contains("refunds_total{mp_scope=\"shop\"} 1")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no update seen:\n{body}");
+    }
+}
+
+#[test]
+fn exporter_survives_redis_going_away() {
+    let mut redis = RedisServer::start();
+    write_sample(&redis, "shop", 1);
+    let (_exporter, port) = start_exporter(&redis, "shop");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(get(port, "/metrics/shop")
+        .body
+        .contains("orders_total{region=\"eu\",mp_scope=\"shop\"} 10"));
+    redis.kill();
+    std::thread::sleep(Duration::from_millis(200));
+    // Still answering, with the last values, within the timeouts.
+    let start = Instant::now();
+    let stale = get(port, "/metrics");
+    assert_eq!(stale.status, 200);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(stale
+        .body
+        .contains("orders_total{region=\"eu\",mp_scope=\"shop\"} 10"));
+    let vendor = get(port, "/metrics/vendor").body;
+    assert!(
+        !vendor.contains("microprofile_redis_read_errors_total{mp_scope=\"vendor\"} 0"),
+        "{vendor}"
+    );
+}
+
+#[test]
+fn exporter_usage_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_microprofile-exporter"))
+        .args(["--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage:"));
+    let out = Command::new(env!("CARGO_BIN_EXE_microprofile-exporter"))
+        .args(["--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+/// An application serving a namespace through its own built-in listener.
+#[test]
+fn builtin_listener_serves_a_namespace() {
+    let redis = RedisServer::start();
+    write_sample(&redis, "jobs", 2);
+    let registry: &'static Registry = Box::leak(Box::new(Registry::new()));
+    registry
+        .counter(microprofile::Metadata::new("local_only"))
+        .unwrap()
+        .inc();
+    let live = RedisExposition::new(&redis.url(), &["jobs"])
+        .unwrap()
+        .with_scope("jobs", Scope::Application)
+        .attach(registry, Duration::from_millis(50), Duration::from_secs(60));
+    assert!(live.series() > 0);
+    let server = Server::builder()
+        .addr(([127, 0, 0, 1], 0))
+        .registry(registry)
+        .start()
+        .unwrap();
+    let port = server.local_addr().port();
+    let body = get(port, "/metrics/application").body;
+    assert!(
+        body.contains("local_only_total{mp_scope=\"application\"} 1"),
+        "{body}"
+    );
+    assert!(body.contains("orders_total{region=\"eu\",mp_scope=\"application\"} 20"));
+    promtool_check(&body).unwrap_or_else(|e| panic!("promtool: {e}\n{body}"));
+    // Values are read again at scrape time.
+    let store = SharedStore::new(StoreConfig::new(redis.url(), "jobs")).unwrap();
+    store
+        .counter("orders", &[("region", "eu")])
+        .unwrap()
+        .inc_by(1);
+    store.transfer().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let body = get(port, "/metrics/application").body;
+    assert!(
+        body.contains("orders_total{region=\"eu\",mp_scope=\"application\"} 21"),
+        "{body}"
+    );
+    // And the same text as a fresh registry built from Redis.
+    let fresh = RedisExposition::new(&redis.url(), &["jobs"])
+        .unwrap()
+        .with_scope("jobs", Scope::Application)
+        .render(Format::Prometheus, Selection::All)
+        .unwrap();
+    for line in fresh.lines().filter(|l| l.starts_with("orders_total")) {
+        assert!(body.contains(line), "{line}");
+    }
+}
