@@ -826,7 +826,7 @@ mod tests {
             "sockets_in_use{mp_scope=\"base\"} 40",
             "tcp_sockets_in_use{mp_scope=\"base\"} 8",
             "udp_sockets_in_use{mp_scope=\"base\"} 3",
-            "thread_count{mp_scope=\"base\"} 9",
+            "threads{mp_scope=\"base\"} 9",
         ];
         for line in expect {
             assert!(lines.contains(&line), "missing {line:?} in\n{text}");

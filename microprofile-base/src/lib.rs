@@ -210,7 +210,7 @@ families! {
         "TCP sockets in use, IPv4 and IPv6, in this network namespace.";
     UdpSocketsInUse => UDP_SOCKETS_IN_USE: Gauge, Base, "udp_sockets_in_use", "", [],
         "UDP sockets in use, IPv4 and IPv6 (UDP-Lite not included), in this network namespace.";
-    ThreadCount => THREAD_COUNT: Gauge, Base, "thread_count", "", [],
+    ThreadCount => THREAD_COUNT: Gauge, Base, "threads", "", [],
         "Threads of this process.";
     ProcessUptime => PROCESS_UPTIME: Gauge, Base, "process_uptime", "seconds", [],
         "Time since this process started.";
