@@ -472,12 +472,12 @@ fn number(expr: &Expr, errors: &mut Errors) -> Option<f64> {
     }
 }
 
-fn numbers(elems: impl IntoIterator<Item = Expr>, errors: &mut Errors) -> Option<Vec<(f64, Span)>> {
+fn numbers(elems: impl IntoIterator<Item = Expr>, errors: &mut Errors) -> Option<Vec<(f64, Expr)>> {
     let mut out = Vec::new();
     let mut ok = true;
     for e in elems {
         match number(&e, errors) {
-            Some(v) => out.push((v, e.span())),
+            Some(v) => out.push((v, e)),
             None => ok = false,
         }
     }
@@ -496,18 +496,18 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
                 return None;
             }
             let mut ok = true;
-            for (i, (v, span)) in values.iter().enumerate() {
+            for (i, (v, expr)) in values.iter().enumerate() {
                 if !v.is_finite() {
-                    errors.push(syn::Error::new(
-                        *span,
+                    errors.push(syn::Error::new_spanned(
+                        expr,
                         "bucket bounds must be finite (the `+Inf` bucket is implicit)",
                     ));
                     ok = false;
                 } else if i > 0 && values[i - 1].0.is_finite() && values[i - 1].0 >= *v {
-                    errors.push(syn::Error::new(
-                        *span,
+                    errors.push(syn::Error::new_spanned(
+                        expr,
                         format!(
-                            "bucket bounds must be strictly increasing: {v} follows {}",
+                            "bucket bounds must be strictly increasing: {v:?} follows {:?}",
                             values[i - 1].0
                         ),
                     ));
@@ -580,7 +580,7 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
                 }
                 (0..count).map(|i| start + step * i as f64).collect()
             } else {
-                if !(start > 0.0) {
+                if start.is_nan() || start <= 0.0 {
                     errors.push(syn::Error::new_spanned(
                         &args[0],
                         "`start` must be greater than 0",
@@ -635,17 +635,17 @@ fn parse_quantiles(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
         return None;
     }
     let mut ok = true;
-    for (i, (q, span)) in values.iter().enumerate() {
+    for (i, (q, expr)) in values.iter().enumerate() {
         if !(*q > 0.0 && *q < 1.0) {
-            errors.push(syn::Error::new(
-                *span,
-                format!("quantile {q} is outside the open interval (0, 1)"),
+            errors.push(syn::Error::new_spanned(
+                expr,
+                format!("quantile {q:?} is outside the open interval (0, 1)"),
             ));
             ok = false;
         } else if values[..i].iter().any(|(p, _)| p == q) {
-            errors.push(syn::Error::new(
-                *span,
-                format!("quantile {q} is given twice"),
+            errors.push(syn::Error::new_spanned(
+                expr,
+                format!("quantile {q:?} is given twice"),
             ));
             ok = false;
         }

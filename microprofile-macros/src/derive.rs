@@ -147,7 +147,9 @@ pub fn label_set(input: DeriveInput) -> TokenStream {
         if let Err(reason) = check::tag_name(&name) {
             errors.push(syn::Error::new(
                 field_ident.span(),
-                reason.replace("tag key", "label name"),
+                reason
+                    .replace("tag key", "label name")
+                    .replace("keys starting", "names starting"),
             ));
         }
         labels.push((name, field_ident, &field.ty));
@@ -423,8 +425,11 @@ pub fn metrics(input: DeriveInput) -> TokenStream {
             Some(lit) => lit.value(),
             None => format!("{prefix}{}", label_name(field_ident)),
         };
-        if let Err(reason) = check::metric_name(&name) {
-            errors.push(syn::Error::new(field_ident.span(), reason));
+        if args.name.is_none() {
+            // An explicit name was checked where it was written.
+            if let Err(reason) = check::metric_name(&name) {
+                errors.push(syn::Error::new(field_ident.span(), reason));
+            }
         }
         let description = args
             .description

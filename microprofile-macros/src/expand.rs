@@ -590,11 +590,15 @@ fn wrap(mut function: ItemFn, parts: Parts) -> TokenStream {
                 block,
             } = function;
             let stmts = &block.stmts;
-            return quote! {
-                #(#attrs)* #vis #sig {
+            let mut braced = TokenStream::new();
+            block.brace_token.surround(&mut braced, |tokens| {
+                tokens.extend(quote! {
                     #items
                     #(#stmts)*
-                }
+                })
+            });
+            return quote! {
+                #(#attrs)* #vis #sig #braced
             };
         }
     }
@@ -631,12 +635,17 @@ fn wrap(mut function: ItemFn, parts: Parts) -> TokenStream {
             #result
         }
     };
-    quote! {
-        #(#outer_attrs)* #vis #sig {
+    // The body keeps the function's own braces (and so its span).
+    let mut braced = TokenStream::new();
+    block.brace_token.surround(&mut braced, |tokens| {
+        tokens.extend(quote! {
             #(#inner_attrs)*
             #items
             #enter
             #body
-        }
+        })
+    });
+    quote! {
+        #(#outer_attrs)* #vis #sig #braced
     }
 }

@@ -78,10 +78,17 @@ fn block_on<F: Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
+struct NoopWake;
+
+impl std::task::Wake for NoopWake {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
 /// Polls a future once, then drops it.
 fn poll_once_then_drop<F: Future>(future: F) {
     let mut future = Box::pin(future);
-    let mut cx = Context::from_waker(Waker::noop());
+    let waker = Waker::from(std::sync::Arc::new(NoopWake));
+    let mut cx = Context::from_waker(&waker);
     assert!(future.as_mut().poll(&mut cx).is_pending());
 }
 
@@ -101,14 +108,20 @@ fn free_fn_default_and_absolute_names() {
     free_absolute();
     assert_eq!(counter("macros.free_default", &[]), 2.0);
     assert_eq!(counter("free_absolute", &[]), 1.0);
-    let info = global().families(Selection::Metric(&Scope::Application, "macros.free_default"));
+    let info = global().families(Selection::Metric(
+        &Scope::Application,
+        "macros.free_default",
+    ));
     assert_eq!(info[0].name, "macros_free_default_total");
     assert_eq!(info[0].description, "Counts the free function.");
 }
 
 // --- the example users copy first ------------------------------------------------------------------
 
-#[timed(name = "outbound_http_latency_seconds", tags(region = "eu-west-1", path = "/foo"))]
+#[timed(
+    name = "outbound_http_latency_seconds",
+    tags(region = "eu-west-1", path = "/foo")
+)]
 fn outbound() -> u32 {
     7
 }
@@ -181,7 +194,10 @@ fn every_argument() {
     buckets_list();
     buckets_exp();
     buckets_lin();
-    assert_eq!(bucket_bounds("buckets_list"), vec![0.5, 1.0, 2.5, f64::INFINITY]);
+    assert_eq!(
+        bucket_bounds("buckets_list"),
+        vec![0.5, 1.0, 2.5, f64::INFINITY]
+    );
     assert_eq!(
         bucket_bounds("buckets_exp"),
         vec![0.001, 0.002, 0.004, 0.008, f64::INFINITY]
@@ -205,7 +221,11 @@ fn every_argument() {
     }
     let info = global().families(Selection::Metric(&Scope::Application, "quantiles_summary"));
     assert_eq!(info[0].name, "quantiles_summary_seconds");
-    assert!(global().registration_errors().is_empty(), "{:?}", global().registration_errors());
+    assert!(
+        global().registration_errors().is_empty(),
+        "{:?}",
+        global().registration_errors()
+    );
 }
 
 // --- async fn, methods, traits, generics, impl Trait, early return, unsafe ---------------------
@@ -313,10 +333,7 @@ fn every_target() {
     assert_eq!(s.by_ref(), 1);
     assert_eq!(s.greet(), "hi 1");
     assert_eq!(block_on(s.async_method()), 11);
-    assert_eq!(
-        block_on(s.greet_async("ann")).as_deref(),
-        Ok("hi ann")
-    );
+    assert_eq!(block_on(s.greet_async("ann")).as_deref(), Ok("hi ann"));
     assert!(block_on(s.greet_async("")).is_err());
     assert_eq!(s.by_value(), 11);
     for name in [
@@ -469,11 +486,23 @@ fn tags_from_arguments() {
     handle("/a", 200);
     handle("/a", 200);
     handle("/b", 500);
-    assert_eq!(counter("requests_by_path", &[("path", "/a"), ("service", "api")]), 2.0);
-    assert_eq!(counter("requests_by_path", &[("path", "/b"), ("service", "api")]), 1.0);
-    assert_eq!(gauge_value("requests_by_path_in_flight", &[("path", "/a")]), 0.0);
+    assert_eq!(
+        counter("requests_by_path", &[("path", "/a"), ("service", "api")]),
+        2.0
+    );
+    assert_eq!(
+        counter("requests_by_path", &[("path", "/b"), ("service", "api")]),
+        1.0
+    );
+    assert_eq!(
+        gauge_value("requests_by_path_in_flight", &[("path", "/a")]),
+        0.0
+    );
     by_status(404, false);
-    assert_eq!(counter("by_status", &[("ok", "false"), ("status", "404")]), 1.0);
+    assert_eq!(
+        counter("by_status", &[("ok", "false"), ("status", "404")]),
+        1.0
+    );
 }
 
 // --- gauge -----------------------------------------------------------------------------------------
@@ -580,7 +609,11 @@ fn derive_metrics_registers_itself() {
     assert_eq!(
         series(&Scope::Vendor, "dense_requests"),
         vec![(
-            labels(&[("cached", "true"), ("class", "Failure"), ("method", "Delete")]),
+            labels(&[
+                ("cached", "true"),
+                ("class", "Failure"),
+                ("method", "Delete")
+            ]),
             Value::Counter(1.0)
         )]
     );
@@ -590,7 +623,10 @@ fn derive_metrics_registers_itself() {
             owner: "me".into(),
         })
         .inc();
-    assert_eq!(counter("text_requests", &[("owner", "me"), ("type", "t")]), 1.0);
+    assert_eq!(
+        counter("text_requests", &[("owner", "me"), ("type", "t")]),
+        1.0
+    );
 }
 
 #[test]

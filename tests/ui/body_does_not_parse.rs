@@ -1,0 +1,8 @@
+#[microprofile::counted]
+fn broken() {
+    let x = ;
+}
+
+fn main() {
+    broken();
+}

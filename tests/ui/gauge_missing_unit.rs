@@ -1,0 +1,8 @@
+#[microprofile::gauge]
+fn depth() -> usize {
+    3
+}
+
+fn main() {
+    depth();
+}

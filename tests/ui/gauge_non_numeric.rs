@@ -1,0 +1,8 @@
+#[microprofile::gauge(unit = "none")]
+fn name() -> String {
+    String::new()
+}
+
+fn main() {
+    name();
+}

@@ -1,0 +1,8 @@
+#[derive(Clone, PartialEq, Eq, Hash, microprofile::LabelSet)]
+struct Labels {
+    method: &'static str,
+    le: u16,
+    __kind: bool,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[microprofile::counted(name = "")]
+fn serve() {}
+
+fn main() {
+    serve();
+}

@@ -1,0 +1,6 @@
+#[microprofile::counted(name = "requests served!")]
+fn serve() {}
+
+fn main() {
+    serve();
+}

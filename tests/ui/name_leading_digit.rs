@@ -1,0 +1,6 @@
+#[microprofile::timed(name = "9lives")]
+fn call() {}
+
+fn main() {
+    call();
+}

@@ -1,0 +1,4 @@
+#[microprofile::counted]
+struct NotAFunction;
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[microprofile::counted(scope = "my-scope")]
+fn serve() {}
+
+fn main() {
+    serve();
+}

@@ -1,0 +1,10 @@
+struct Request;
+
+#[microprofile::counted(tags(request = request))]
+fn handle(request: Request) {
+    let _ = request;
+}
+
+fn main() {
+    handle(Request);
+}

@@ -1,0 +1,6 @@
+#[microprofile::counted(tags("bad-key" = "x"))]
+fn serve() {}
+
+fn main() {
+    serve();
+}

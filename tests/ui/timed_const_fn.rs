@@ -1,0 +1,8 @@
+#[microprofile::timed]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {
+    answer();
+}
