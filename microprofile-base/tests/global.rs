@@ -94,7 +94,7 @@ const BASE: &[(&str, MetricType, &str, &[&str])] = &[
     ("sockets_in_use", MetricType::Gauge, "", &[]),
     ("tcp_sockets_in_use", MetricType::Gauge, "", &[]),
     ("udp_sockets_in_use", MetricType::Gauge, "", &[]),
-    ("thread_count", MetricType::Gauge, "", &[]),
+    ("threads", MetricType::Gauge, "", &[]),
     ("process_uptime_seconds", MetricType::Gauge, "seconds", &[]),
 ];
 
