@@ -28,7 +28,10 @@ use tokio::task::JoinSet;
 use tokio::time::Sleep;
 
 use crate::auth::{Auth, AuthError};
+use crate::counter::Counter;
+use crate::gauge::ConcurrentGauge;
 use crate::http::MetricsResponse;
+use crate::metadata::{Metadata, Scope};
 use crate::registry::{global, Registry};
 
 /// The address served when neither [`ServerBuilder::addr`] nor [`ADDR_ENV`] says otherwise:
@@ -42,6 +45,32 @@ pub const ADDR_ENV: &str = "MICROPROFILE_ADDR";
 
 /// Hyper refuses a smaller read buffer (and panics on one), so smaller limits are raised to it.
 const MIN_BUF_SIZE: usize = 8192;
+
+/// Requests answered by the built-in listener (any status).
+static REQUESTS: Counter = Counter::new();
+/// Connections that ended on an error rather than a clean close.
+static CONNECTION_ERRORS: Counter = Counter::new();
+/// Connections being served.
+static OPEN_CONNECTIONS: ConcurrentGauge = ConcurrentGauge::new();
+
+crate::register!(
+    REQUESTS,
+    Metadata::new("microprofile_server_requests")
+        .description("Requests answered by the built-in metrics listener, whatever their status.")
+        .scope(Scope::Vendor)
+);
+crate::register!(
+    CONNECTION_ERRORS,
+    Metadata::new("microprofile_server_connection_errors")
+        .description("Connections of the built-in metrics listener closed on an error: a malformed or oversized request, a header or write timeout, or a client gone mid-request.")
+        .scope(Scope::Vendor)
+);
+crate::register!(
+    OPEN_CONNECTIONS,
+    Metadata::new("microprofile_server_open_connections")
+        .description("Connections the built-in metrics listener is serving.")
+        .scope(Scope::Vendor)
+);
 
 /// Why the listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +105,11 @@ pub enum ServerError {
 
 /// The built-in metrics listener. [`Server::start`] serves the global registry on
 /// [`DEFAULT_ADDR`] (or [`ADDR_ENV`]); [`Server::builder`] configures it.
+///
+/// It counts its own work in scope vendor of the global registry:
+/// `microprofile_server_requests_total` (requests answered),
+/// `microprofile_server_connection_errors_total` (connections closed on a malformed or oversized
+/// request, a timeout, or a client gone mid-request) and `microprofile_server_open_connections`.
 ///
 /// ```
 /// use std::io::{Read, Write};
@@ -417,6 +451,7 @@ async fn serve_connection(
     mut stopped: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
+    let _open = OPEN_CONNECTIONS.enter();
     let _ = stream.set_nodelay(true);
     let service = service_fn(|request: Request<Incoming>| {
         let response = answer(&config, &request);
@@ -433,12 +468,15 @@ async fn serve_connection(
     let io = WriteTimeout::new(TokioIo::new(stream), config.write_timeout);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
-    tokio::select! {
-        _ = connection.as_mut() => {}
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
         _ = stop_requested(&mut stopped) => {
             connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
+            connection.await
         }
+    };
+    if result.is_err() {
+        CONNECTION_ERRORS.inc();
     }
 }
 
@@ -533,6 +571,7 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for WriteTimeout<T> {
 /// Checks the credentials, hands the request to [`crate::http::respond`] and turns its answer
 /// into a hyper response.
 fn answer(config: &ServerBuilder, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    REQUESTS.inc();
     let authorization = request
         .headers()
         .get(AUTHORIZATION)

@@ -6,7 +6,9 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use microprofile::auth::Auth;
-use microprofile::{Format, Metadata, Registry, Scope, Server, ServerBuilder, ServerError};
+use microprofile::{
+    Format, Metadata, Registry, Scope, Selection, Server, ServerBuilder, ServerError, Value,
+};
 
 /// No socket operation in these tests may block longer than this.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -143,6 +145,19 @@ fn send_with(addr: SocketAddr, method: &str, target: &str, extra_headers: &str) 
 
 fn get(addr: SocketAddr, target: &str) -> Reply {
     send(addr, "GET", target, None)
+}
+
+/// A counter of the listener's own, from the global registry.
+fn own_counter(name: &str) -> f64 {
+    let snapshot = microprofile::global().snapshot(Selection::Metric(&Scope::Vendor, name));
+    match snapshot
+        .first()
+        .and_then(|f| f.series.first())
+        .map(|s| &s.value)
+    {
+        Some(Value::Counter(v)) => *v,
+        other => panic!("{name}: {other:?}"),
+    }
 }
 
 /// The check run after every kind of abuse: the server still answers correctly.
@@ -365,6 +380,8 @@ fn keep_alive_serves_several_requests_on_one_connection() {
 fn garbage_is_refused_and_serving_goes_on() {
     let server = builder().start().unwrap();
     let addr = server.local_addr();
+    let errors_before = own_counter("microprofile_server_connection_errors");
+    let requests_before = own_counter("microprofile_server_requests");
     // A fixed pseudo-random sequence, so the test is the same every run.
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = move || {
@@ -401,6 +418,13 @@ fn garbage_is_refused_and_serving_goes_on() {
         assert_healthy(addr);
     }
     assert_healthy(addr);
+    assert!(own_counter("microprofile_server_requests") > requests_before);
+    // Connection tasks count their error after the client has seen the close.
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while own_counter("microprofile_server_connection_errors") <= errors_before {
+        assert!(Instant::now() < deadline, "no connection error counted");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]
