@@ -1,44 +1,14 @@
-//! A small demo "service": a request handler that calls two outbound HTTP endpoints, with its
-//! metrics declared once as statics, exactly as a user of the crate would write them.
+//! A small demo "service": a request handler that calls two outbound HTTP endpoints, instrumented
+//! with the attribute macros exactly as a user of the crate would write them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use microprofile::{Counter, Gauge, Metadata, Summary, Timer};
+use std::sync::atomic::AtomicU64;
 
-/// Requests handled by the demo service.
-pub static REQUESTS: Counter = Counter::new();
-microprofile::register!(
-    REQUESTS,
-    Metadata::new("demo_requests").description("Requests handled by the demo service.")
-);
-
-/// Outbound calls to /foo in eu-west-1.
-pub static OUTBOUND_FOO: Timer = Timer::new();
-microprofile::register!(
-    OUTBOUND_FOO,
-    Metadata::new("outbound_http_latency_seconds")
-        .description("Latency of outbound HTTP calls.")
-        .tags(&[("region", "eu-west-1"), ("path", "/foo")])
-);
-
-/// Outbound calls to /bar in us-east-1: another series of the same metric.
-pub static OUTBOUND_BAR: Timer = Timer::new();
-microprofile::register!(
-    OUTBOUND_BAR,
-    Metadata::new("outbound_http_latency_seconds")
-        .description("Latency of outbound HTTP calls.")
-        .tags(&[("region", "us-east-1"), ("path", "/bar")])
-);
-
-/// Jobs waiting in the demo's queue.
-pub static QUEUE_DEPTH: Gauge = Gauge::new();
-microprofile::register!(
-    QUEUE_DEPTH,
-    Metadata::new("demo_queue_depth").description("Jobs waiting in the demo's queue.")
-);
+use microprofile::{concurrent_gauge, counted, gauge, timed, Metadata, Summary};
 
 /// Sizes of the responses the demo sends.
 pub static RESPONSE_SIZE: Summary = Summary::new();
@@ -56,23 +26,46 @@ fn jitter(i: u64) -> u64 {
         >> 33
 }
 
-fn call_outbound(timer: &Timer, i: u64, base_ms: u64) {
-    let _timing = timer.start_timer();
+static QUEUE: AtomicU64 = AtomicU64::new(0);
+
+/// Latency of outbound HTTP calls.
+///
+/// The tags take their values from the arguments at each call, so every (region, path) pair is a
+/// series of `outbound_http_latency_seconds`. Only pass values from a small, fixed set: each
+/// distinct value is a new series.
+#[timed(name = "outbound_http_latency_seconds", tags(region = region, path = path))]
+fn call_outbound(region: &'static str, path: &'static str, i: u64) {
+    let base_ms = if path == "/foo" { 5 } else { 15 };
     thread::sleep(Duration::from_millis(base_ms + jitter(i) % 20));
 }
 
-/// Handles one simulated request: two timed outbound calls, a response size, a queue change.
-pub fn handle_request(i: u64) {
-    REQUESTS.inc();
-    call_outbound(&OUTBOUND_FOO, i, 5);
-    if i % 3 == 0 {
-        call_outbound(&OUTBOUND_BAR, i, 15);
-    }
-    RESPONSE_SIZE.observe((200 + jitter(i) % 4000) as f64);
-    QUEUE_DEPTH.set((jitter(i) % 10) as i64);
+/// Time spent rendering responses.
+#[timed(name = "demo_render", quantiles = [0.5, 0.9, 0.99])]
+fn render(i: u64) -> u64 {
+    let size = 200 + jitter(i) % 4000;
+    RESPONSE_SIZE.observe(size as f64);
+    size
 }
 
-/// Drives requests from a background thread until `stop` is set.
+/// Jobs waiting in the demo's queue.
+#[gauge(name = "demo_queue_depth", unit = "none")]
+fn queue_depth() -> u64 {
+    QUEUE.load(Ordering::Relaxed)
+}
+
+/// Requests handled by the demo service.
+#[counted(name = "demo_requests")]
+#[concurrent_gauge(name = "demo_requests_in_flight")]
+pub fn handle_request(i: u64) -> u64 {
+    call_outbound("eu-west-1", "/foo", i);
+    if i % 3 == 0 {
+        call_outbound("us-east-1", "/bar", i);
+    }
+    QUEUE.store(jitter(i) % 10, Ordering::Relaxed);
+    render(i)
+}
+
+/// Drives requests from a background thread until `stop` is set; returns how many it handled.
 pub fn spawn_traffic(stop: Arc<AtomicBool>) -> JoinHandle<u64> {
     thread::spawn(move || {
         let mut i = 0;

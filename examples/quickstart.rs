@@ -13,6 +13,8 @@ use microprofile::Server;
 use microprofile_examples::demo;
 
 fn main() -> ExitCode {
+    // Host metrics (scope base) and process metrics (scope vendor).
+    microprofile_base::init();
     let server = match Server::start() {
         Ok(server) => server,
         Err(error) => {
