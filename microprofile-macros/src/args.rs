@@ -43,6 +43,7 @@ impl Kind {
                 "tags",
                 "scope",
                 "outcome",
+                "skip",
             ],
             Kind::Timed => &[
                 "name",
@@ -54,10 +55,18 @@ impl Kind {
                 "buckets",
                 "quantiles",
                 "outcome",
+                "skip",
             ],
-            Kind::ConcurrentGauge | Kind::Gauge => {
-                &["name", "absolute", "description", "unit", "tags", "scope"]
-            }
+            Kind::ConcurrentGauge => &[
+                "name",
+                "absolute",
+                "description",
+                "unit",
+                "tags",
+                "scope",
+                "skip",
+            ],
+            Kind::Gauge => &["name", "absolute", "description", "unit", "tags", "scope"],
             Kind::Field => &[
                 "name",
                 "description",
@@ -82,8 +91,10 @@ const ALL_KEYS: &[&str] = &[
     "buckets",
     "quantiles",
     "outcome",
+    "skip",
 ];
 
+#[derive(Clone)]
 pub enum ScopeSpec {
     Base,
     Vendor,
@@ -91,20 +102,24 @@ pub enum ScopeSpec {
     Custom(String),
 }
 
+#[derive(Clone)]
 pub enum TagValue {
     Static(String),
     /// Taken from the function argument of this name at each call.
     Argument(Ident),
 }
 
+#[derive(Clone)]
 pub struct Tag {
     pub key: String,
     pub key_span: Span,
     pub value: TagValue,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct MetricArgs {
+    /// `skip`: leave this method out of an instrumented `impl` block.
+    pub skip: Option<Span>,
     pub name: Option<LitStr>,
     pub absolute: Option<Span>,
     pub description: Option<String>,
@@ -200,7 +215,8 @@ impl MetricArgs {
             match (key.as_str(), &meta) {
                 ("absolute", Meta::Path(_)) => args.absolute = Some(key_span),
                 ("outcome", Meta::Path(_)) => args.outcome = Some(key_span),
-                ("absolute" | "outcome", _) => errors.push(syn::Error::new_spanned(
+                ("skip", Meta::Path(_)) => args.skip = Some(key_span),
+                ("absolute" | "outcome" | "skip", _) => errors.push(syn::Error::new_spanned(
                     &meta,
                     format!("`{key}` is a flag and takes no value: write `{key}` alone"),
                 )),
@@ -228,13 +244,6 @@ impl MetricArgs {
             );
             e.combine(syn::Error::new(*bspan, "`buckets` given here"));
             errors.push(e);
-        }
-        if let (Some(span), Some(_)) = (args.absolute, &args.name) {
-            // `absolute` with an explicit name changes nothing; say so rather than silently accept.
-            errors.push(syn::Error::new(
-                span,
-                "`absolute` has no effect with `name = …`: an explicit name is always used as given",
-            ));
         }
         if let Some(outcome) = args.outcome {
             if let Some(tag) = args.tags.iter().find(|t| t.key == "outcome") {
@@ -413,6 +422,7 @@ fn unknown_key_message(key: &str, kind: Kind) -> String {
             "buckets" | "quantiles" => "#[timed] and #[metric] fields",
             "outcome" => "#[timed] and #[counted]",
             "absolute" => "the attribute macros",
+            "skip" => "#[timed], #[counted] and #[concurrent_gauge]",
             _ => "other macros",
         };
         return format!(

@@ -29,6 +29,15 @@ pub fn instrument(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStre
             None
         }
     };
+    if kind != Kind::Gauge {
+        if let Ok(block) = syn::parse2::<syn::ItemImpl>(item.clone()) {
+            let args = match raw {
+                Some(raw) => MetricArgs::from_raw(raw, kind, &mut errors),
+                None => MetricArgs::default(),
+            };
+            return instrument_impl(kind, args, block, errors);
+        }
+    }
     let function = match syn::parse2::<ItemFn>(item.clone()) {
         Ok(f) => f,
         Err(parse_error) => {
@@ -38,7 +47,14 @@ pub fn instrument(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStre
                 if !matches!(other, syn::Item::Fn(_) | syn::Item::Verbatim(_)) {
                     errors.push(syn::Error::new_spanned(
                         &other,
-                        format!("{} can only be used on functions", kind.attribute()),
+                        if kind == Kind::Gauge {
+                            "#[gauge] can only be used on functions".to_owned()
+                        } else {
+                            format!(
+                                "{} can only be used on functions and `impl` blocks",
+                                kind.attribute()
+                            )
+                        },
                     ));
                 }
             } else if syn::parse2::<syn::TraitItemFn>(item.clone())
@@ -60,6 +76,11 @@ pub fn instrument(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStre
         Some(raw) => MetricArgs::from_raw(raw, kind, &mut errors),
         None => MetricArgs::default(),
     };
+    if args.skip.is_some() {
+        // `skip` on its own function: nothing to record.
+        let errors = errors.into_compile_errors();
+        return quote!(#errors #function);
+    }
     check_function(kind, &args, &function, &mut errors);
     if !errors.is_empty() {
         // Keep the function so that errors in its body and its uses are still reported normally.
@@ -67,6 +88,97 @@ pub fn instrument(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStre
         return quote!(#errors #function);
     }
     generate(kind, &args, function)
+}
+
+fn attribute_kind(attr: &syn::Attribute) -> Option<Kind> {
+    let last = attr.path().segments.last()?;
+    match last.ident.to_string().as_str() {
+        "counted" => Some(Kind::Counted),
+        "timed" => Some(Kind::Timed),
+        "concurrent_gauge" => Some(Kind::ConcurrentGauge),
+        _ => None,
+    }
+}
+
+/// The attribute on a whole `impl` block: every method with a body is instrumented as if it
+/// carried the attribute itself, named `<name>.<method>` when the block gives a `name`. A method
+/// with its own attribute of the same kind (for example `#[timed(skip)]`) keeps it instead;
+/// `const fn`s are left out.
+fn instrument_impl(
+    kind: Kind,
+    args: MetricArgs,
+    mut block: syn::ItemImpl,
+    mut errors: Errors,
+) -> TokenStream {
+    if let Some((tag, ident)) = args.argument_tags().next() {
+        errors.push(syn::Error::new(
+            ident.span(),
+            format!(
+                "the tag `{}` cannot take its value from an argument on an `impl` block: put the attribute on the method",
+                tag.key
+            ),
+        ));
+    }
+    if let Some(span) = args.skip {
+        errors.push(syn::Error::new(
+            span,
+            "`skip` goes on a method of an instrumented `impl` block, not on the block",
+        ));
+    }
+    if !errors.is_empty() {
+        let errors = errors.into_compile_errors();
+        return quote!(#errors #block);
+    }
+    for item in &mut block.items {
+        let syn::ImplItem::Fn(method) = item else {
+            continue;
+        };
+        if method.sig.constness.is_some()
+            || method.attrs.iter().any(|a| attribute_kind(a) == Some(kind))
+        {
+            continue;
+        }
+        let mut method_args = args.clone();
+        let method_name = method.sig.ident.to_string();
+        let method_name = method_name
+            .strip_prefix("r#")
+            .unwrap_or(&method_name)
+            .to_owned();
+        if let Some(prefix) = &args.name {
+            method_args.name = Some(syn::LitStr::new(
+                &format!("{}.{method_name}", prefix.value()),
+                prefix.span(),
+            ));
+        }
+        if method_args.outcome.is_some() && !is_result(&method.sig.output) {
+            method_args.outcome = None;
+        }
+        let function = ItemFn {
+            attrs: method.attrs.clone(),
+            vis: method.vis.clone(),
+            sig: method.sig.clone(),
+            block: Box::new(method.block.clone()),
+        };
+        let mut method_errors = Errors::new();
+        check_function(kind, &method_args, &function, &mut method_errors);
+        if !method_errors.is_empty() {
+            errors.push(syn::Error::new(
+                method.sig.ident.span(),
+                "this method cannot be instrumented with the `impl` block's arguments",
+            ));
+            continue;
+        }
+        let expanded = generate(kind, &method_args, function);
+        match syn::parse2::<syn::ImplItemFn>(expanded) {
+            Ok(mut new_method) => {
+                new_method.defaultness = method.defaultness;
+                *method = new_method;
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let errors = errors.into_compile_errors();
+    quote!(#errors #block)
 }
 
 fn argument_names(function: &ItemFn) -> Vec<Ident> {

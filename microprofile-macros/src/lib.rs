@@ -1,36 +1,9 @@
 //! Procedural macros for `microprofile`. Use them through the `microprofile` crate, which re-exports
 //! them; the generated code only names paths under `::microprofile::__private`.
 //!
-//! # Arguments shared by the attributes
+//! The attributes share the arguments below; each macro's page lists them too.
 //!
-//! | argument | meaning | default |
-//! |---|---|---|
-//! | `name = "…"` | the metric name, used as given (`[a-zA-Z_][a-zA-Z0-9_.:-]*`) | module path + `.` + function name |
-//! | `absolute` | without `name`: the function name alone | off |
-//! | `description = "…"` | the `# HELP` text | the first paragraph of the doc comment |
-//! | `unit = "…"` | appended to the exposed name (`bytes`, `percent`, `none`); required by `#[gauge]` | none (`seconds` for `#[timed]`) |
-//! | `tags(key = "value", key = argument)` | fixed tags, or labels read from an argument at each call | none |
-//! | `scope = "application" \| "vendor" \| "base" \| "custom"` | the scope (`mp_scope`) | `application` |
-//! | `outcome` (`#[counted]`, `#[timed]`) | adds the tag `outcome = ok \| error \| panic \| cancelled`; the function must return `Result` | off |
-//! | `buckets = [..]`, `exponential(start, factor, count)`, `linear(start, width, count)` (`#[timed]`) | histogram upper bounds in seconds | 5 ms … 10 s |
-//! | `quantiles = [..]` (`#[timed]`) | record into a summary with these quantiles instead of a histogram | — |
-//!
-//! Every mistake in the arguments is a compile error pointing at the offending token, and all the
-//! mistakes of one attribute are reported together.
-//!
-//! # Tags taken from arguments: mind the cardinality
-//!
-//! `tags(path = path)` creates one series per distinct value of `path` seen at run time, each
-//! kept for the life of the program (up to the family's limit, after which values are folded into
-//! one overflow series). Use it for values from a small, known set (a route template, a method, a
-//! status class); never for user ids, raw URLs, or anything a client controls. Each call also
-//! formats the value into a `String` (one allocation) and looks the series up in a sharded map.
-//!
-//! # How recording survives failure
-//!
-//! The generated code holds a guard whose `Drop` records: a panic still counts and records its
-//! duration (`outcome="panic"`), a future dropped before completion still records
-//! (`outcome="cancelled"`), and the in-flight gauge always goes back down.
+#![doc = include_str!("arguments.md")]
 
 use proc_macro::TokenStream;
 
@@ -45,7 +18,7 @@ use args::Kind;
 /// Counts every call of the function, at entry (as MicroProfile's `@Counted`).
 ///
 /// Exposed as a counter `<name>_total`. Arguments: `name`, `absolute`, `description`, `unit`,
-/// `tags(…)`, `scope`, `outcome` (see the crate docs). With `outcome`, a call is counted when it
+/// `tags(…)`, `scope`, `outcome`, `skip` (below). With `outcome`, a call is counted when it
 /// ends, into the series of its outcome (`ok`, `error`, `panic`, `cancelled`).
 ///
 /// ```ignore
@@ -62,6 +35,8 @@ use args::Kind;
 /// ```
 ///
 /// Per call: one relaxed atomic add.
+///
+#[doc = include_str!("arguments.md")]
 #[proc_macro_attribute]
 pub fn counted(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::instrument(Kind::Counted, attr.into(), item.into()).into()
@@ -72,7 +47,7 @@ pub fn counted(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Arguments: `name`, `absolute`, `description`, `tags(…)`, `scope`, `outcome`, and either
 /// `buckets = [0.01, 0.1, 1.0]` / `buckets = exponential(0.001, 2.0, 12)` /
-/// `buckets = linear(0.1, 0.1, 10)`, or `quantiles = [0.5, 0.99]` (see the crate docs). `unit` may
+/// `buckets = linear(0.1, 0.1, 10)`, or `quantiles = [0.5, 0.99]`, and `skip` (below). `unit` may
 /// only be `"seconds"`.
 ///
 /// ```ignore
@@ -92,6 +67,8 @@ pub fn counted(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// dropped before completion with `outcome="cancelled"`.
 ///
 /// Per call: two clock reads and one lock-free histogram observation.
+///
+#[doc = include_str!("arguments.md")]
 #[proc_macro_attribute]
 pub fn timed(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::instrument(Kind::Timed, attr.into(), item.into()).into()
@@ -99,7 +76,7 @@ pub fn timed(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Tracks how many calls of the function are in flight, as a gauge.
 ///
-/// Arguments: `name`, `absolute`, `description`, `unit`, `tags(…)`, `scope`. The gauge goes back
+/// Arguments: `name`, `absolute`, `description`, `unit`, `tags(…)`, `scope`, `skip`. The gauge goes back
 /// down when the call returns, panics, or (for `async fn`) when the future is dropped.
 ///
 /// ```ignore
@@ -107,6 +84,8 @@ pub fn timed(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// async fn upload(data: Vec<u8>) { /* … */ }
 /// // uploads_in_flight{mp_scope="application"} 0
 /// ```
+///
+#[doc = include_str!("arguments.md")]
 #[proc_macro_attribute]
 pub fn concurrent_gauge(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::instrument(Kind::ConcurrentGauge, attr.into(), item.into()).into()
@@ -126,6 +105,8 @@ pub fn concurrent_gauge(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// A callback that panics does not break the scrape: its series is left out of that scrape.
+///
+#[doc = include_str!("arguments.md")]
 #[proc_macro_attribute]
 pub fn gauge(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::instrument(Kind::Gauge, attr.into(), item.into()).into()

@@ -75,6 +75,80 @@ pub mod __private {
     pub use inventory;
 }
 
-pub use microprofile_macros::{
-    concurrent_gauge, counted, gauge, timed, LabelSet, LabelValue, Metrics,
-};
+/// ```
+/// use microprofile::{global, timed, Scope, Selection, Value};
+///
+/// #[timed(name = "outbound_http_latency_seconds", tags(region = "eu-west-1", path = "/foo"))]
+/// fn call_foo() -> u32 { 42 }
+///
+/// /// Fetches a page.
+/// #[timed(name = "fetch", tags(route = route), outcome, buckets = exponential(0.001, 2.0, 10))]
+/// async fn fetch(route: &str) -> Result<usize, String> { Ok(route.len()) }
+///
+/// call_foo();
+/// let text = global().encode_to_string(microprofile::Format::Prometheus, Selection::All);
+/// assert!(text.contains("outbound_http_latency_seconds_count{path=\"/foo\",region=\"eu-west-1\",mp_scope=\"application\"} 1"));
+/// # let _ = fetch("/a");
+/// ```
+pub use microprofile_macros::timed;
+
+/// ```
+/// use microprofile::{counted, global, Scope, Selection, Value};
+///
+/// /// Orders placed.
+/// #[counted(name = "orders", tags(shop = "main"))]
+/// fn place_order() {}
+///
+/// place_order();
+/// let families = global().snapshot(Selection::Metric(&Scope::Application, "orders"));
+/// assert_eq!(families[0].info.name, "orders_total");
+/// assert_eq!(families[0].info.description, "Orders placed.");
+/// assert_eq!(families[0].series[0].value, Value::Counter(1.0));
+/// ```
+pub use microprofile_macros::counted;
+
+/// ```
+/// use microprofile::{gauge, global, Scope, Selection, Value};
+///
+/// /// Jobs waiting.
+/// #[gauge(name = "queue_depth", unit = "none")]
+/// fn queue_depth() -> usize { 3 }
+///
+/// let families = global().snapshot(Selection::Metric(&Scope::Application, "queue_depth"));
+/// assert_eq!(families[0].series[0].value, Value::Gauge(3.0));
+/// ```
+pub use microprofile_macros::gauge;
+
+/// ```
+/// #[microprofile::concurrent_gauge(name = "uploads_in_flight")]
+/// async fn upload(data: Vec<u8>) -> usize { data.len() }
+/// # let _ = upload(vec![]);
+/// ```
+pub use microprofile_macros::concurrent_gauge;
+
+/// ```
+/// use microprofile::{Counter, Family, LabelSet, LabelValue, Metrics, Timer};
+///
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, LabelValue)]
+/// enum Method { #[label(rename = "GET")] Get, #[label(rename = "POST")] Post }
+///
+/// #[derive(Clone, PartialEq, Eq, Hash, LabelSet)]
+/// struct HttpLabels { method: Method, status: u16 }
+///
+/// #[derive(Metrics)]
+/// #[metrics(register = HTTP, prefix = "http_")]
+/// struct HttpMetrics {
+///     /// Requests served.
+///     requests: Family<HttpLabels, Counter>,
+///     /// Time to first byte.
+///     #[metric(buckets = [0.01, 0.1, 1.0], tags(server = "edge"))]
+///     latency: Timer,
+/// }
+///
+/// HTTP.requests.with(&HttpLabels { method: Method::Get, status: 200 }).inc();
+/// let text = microprofile::global().encode_to_string(microprofile::Format::Prometheus, microprofile::Selection::All);
+/// assert!(text.contains("http_requests_total{method=\"GET\",status=\"200\",mp_scope=\"application\"} 1"));
+/// ```
+pub use microprofile_macros::Metrics;
+
+pub use microprofile_macros::{LabelSet, LabelValue};

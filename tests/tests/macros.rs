@@ -659,3 +659,56 @@ fn no_registration_errors() {
         global().registration_errors()
     );
 }
+
+// --- a whole impl block ------------------------------------------------------------------------------
+
+struct Repository;
+
+#[counted(name = "repository")]
+impl Repository {
+    fn load(&self) -> u32 {
+        1
+    }
+
+    fn store(&mut self, _value: u32) -> Result<(), String> {
+        Ok(())
+    }
+
+    #[counted(skip)]
+    fn helper(&self) -> u32 {
+        2
+    }
+
+    #[counted(name = "repository_custom")]
+    fn custom(&self) {}
+
+    const fn constant() -> u32 {
+        3
+    }
+}
+
+#[timed(name = "async_repository", outcome)]
+#[async_trait::async_trait]
+impl AsyncGreeter for Repository {
+    async fn greet_async(&self, name: &str) -> Result<String, String> {
+        Ok(name.to_owned())
+    }
+}
+
+#[test]
+fn impl_block_instruments_every_method() {
+    let mut repo = Repository;
+    assert_eq!(repo.load() + repo.helper() + Repository::constant(), 6);
+    repo.store(1).unwrap();
+    repo.custom();
+    assert_eq!(counter("repository.load", &[]), 1.0);
+    assert_eq!(counter("repository.store", &[]), 1.0);
+    assert_eq!(counter("repository_custom", &[]), 1.0);
+    assert!(app("repository.helper").is_empty());
+    assert!(app("repository.constant").is_empty());
+    assert_eq!(block_on(repo.greet_async("x")).as_deref(), Ok("x"));
+    assert_eq!(
+        histogram_count("async_repository.greet_async", &[("outcome", "ok")]),
+        1
+    );
+}
