@@ -514,6 +514,8 @@ mod tests {
             "Application/OpenMetrics-Text;VERSION=1.0.0",
             "application/openmetrics-text;q=1.000,text/plain;q=0.999",
             "text/plain;version=9.9.9, application/openmetrics-text",
+            // Prometheus 3's scrape header.
+            "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
             // The more specific range wins over the general one, even with a lower q.
             "application/openmetrics-text;q=0.3, */*;q=0.2",
         ] {
@@ -774,6 +776,41 @@ mod tests {
         let r = get(&registry, &format!("/metrics/{long}"), None);
         assert_eq!(r.status, 404);
         assert!(r.body.len() < 400);
+    }
+
+    /// A fixed pseudo-random walk over inputs built from the characters that matter to the
+    /// parsers; the fuzz target explores further.
+    #[test]
+    fn never_panics_on_generated_input() {
+        let registry = registry();
+        let alphabet: Vec<char> = "/?&=%+;,*. \t\"qQ01aeEmrsx\u{0}\u{7f}é\u{fffd}😀"
+            .chars()
+            .chain("metricsscopenameapplicationvendorbasehitstext/plainapplication/openmetrics-textversion".chars())
+            .collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let text = |next: &mut dyn FnMut() -> u64, prefix: &str| {
+            let mut s = prefix.to_owned();
+            for _ in 0..(next() % 40) {
+                s.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+            }
+            s
+        };
+        for _ in 0..20_000 {
+            let method = ["GET", "HEAD", "POST", ""][(next() % 4) as usize];
+            let prefix = if next() % 2 == 0 { "/metrics" } else { "" };
+            let path = text(&mut next, prefix);
+            let query = text(&mut next, "scope=");
+            let accept = text(&mut next, "");
+            let r = respond(&registry, method, &path, Some(&query), Some(&accept));
+            assert!(matches!(r.status, 200 | 400 | 404 | 405 | 406), "{r:?}");
+            let _ = negotiate(Some(&accept));
+        }
     }
 
     #[test]

@@ -300,31 +300,58 @@ impl ServerBuilder {
                 resolve_addr(value)?
             }
         };
-        if !addr.ip().is_loopback() {
-            eprintln!(
-                "microprofile: serving metrics on {addr}, which is not a loopback address: they are reachable from the network"
-            );
-        }
         let listener = std::net::TcpListener::bind(addr)
             .map_err(|source| ServerError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(ServerError::Start)?;
         listener.set_nonblocking(true).map_err(ServerError::Start)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .thread_name("microprofile-server")
-            .build()
-            .map_err(ServerError::Start)?;
-        let listener = {
-            let _context = runtime.enter();
-            TcpListener::from_std(listener).map_err(ServerError::Start)?
-        };
         let (stop, stopped) = watch::channel(false);
+        let (ready, started) = std::sync::mpsc::sync_channel::<io::Result<()>>(1);
         let config = Arc::new(self);
+        // The runtime is made, used and dropped on its own thread only: dropping a runtime on a
+        // thread that runs another one (a caller's async code) would panic.
         let thread = std::thread::Builder::new()
             .name("microprofile-server".to_owned())
-            .spawn(move || runtime.block_on(accept_loop(listener, config, stopped)))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .enable_time()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = ready.send(Err(error));
+                        return;
+                    }
+                };
+                let listener = {
+                    let _context = runtime.enter();
+                    TcpListener::from_std(listener)
+                };
+                match listener {
+                    Ok(listener) => {
+                        let _ = ready.send(Ok(()));
+                        runtime.block_on(accept_loop(listener, config, stopped));
+                    }
+                    Err(error) => {
+                        let _ = ready.send(Err(error));
+                    }
+                }
+            })
             .map_err(ServerError::Start)?;
+        let failed = match started.recv() {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error),
+            Err(_) => Some(io::Error::other("the server thread ended before serving")),
+        };
+        if let Some(error) = failed {
+            let _ = thread.join();
+            return Err(ServerError::Start(error));
+        }
+        if !local_addr.ip().is_loopback() {
+            eprintln!(
+                "microprofile: serving metrics on {local_addr}, which is not a loopback address: they are reachable from the network"
+            );
+        }
         Ok(ServerHandle {
             local_addr,
             stop,

@@ -667,6 +667,28 @@ fn start_errors_are_typed() {
     assert!(error.to_string().contains("cannot listen on"));
 }
 
+/// Starting and dropping the listener from async code must not panic (the listener's runtime
+/// lives and dies on its own thread).
+#[tokio::test(flavor = "current_thread")]
+async fn starts_and_stops_inside_an_async_runtime() {
+    let server = builder().start().unwrap();
+    assert_healthy(server.local_addr());
+    drop(server);
+    let server = builder().start().unwrap();
+    assert_healthy(server.local_addr());
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starts_and_stops_inside_a_multi_thread_runtime() {
+    let server = builder().start().unwrap();
+    let addr = server.local_addr();
+    tokio::task::spawn_blocking(move || assert_healthy(addr))
+        .await
+        .unwrap();
+    server.shutdown();
+}
+
 #[test]
 fn serves_the_global_registry_by_default() {
     let server = Server::builder().addr(([127, 0, 0, 1], 0)).start().unwrap();
