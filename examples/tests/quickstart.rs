@@ -108,6 +108,17 @@ fn quickstart_serves_valid_metrics_and_stops_on_ctrl_c() {
         )
         .is_some());
         assert!(value_of(samples, "demo_queue_depth", &[("mp_scope", "application")]).is_some());
+        let app = [("mp_scope", "application")];
+        assert!(value_of(samples, "demo_render_seconds_count", &app).is_some_and(|v| v >= 1.0));
+        let p99 = [("quantile", "0.99"), ("mp_scope", "application")];
+        assert!(value_of(samples, "demo_render_seconds", &p99).is_some_and(|v| v.is_finite()));
+        assert!(value_of(samples, "demo_requests_in_flight", &app).is_some());
+        let base = [("mp_scope", "base")];
+        assert!(value_of(samples, "memory_total_bytes", &base).is_some_and(|v| v > 0.0));
+        let vendor = [("mp_scope", "vendor")];
+        assert!(
+            value_of(samples, "process_resident_memory_bytes", &vendor).is_some_and(|v| v > 0.0)
+        );
     }
     for scope in ["base", "vendor", "application"] {
         let scoped = http_get(addr, &format!("/metrics/{scope}"), None).unwrap();
