@@ -18,6 +18,9 @@ use crate::FamilyId;
 /// The default minimum time between two refreshes.
 pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The smallest minimum refresh interval: one scrape reads every family well within it.
+pub const REFRESH_INTERVAL_FLOOR: Duration = Duration::from_millis(100);
+
 /// CPU percentages need two samples at least this far apart; closer samples are too coarse (the
 /// kernel counts in ticks of 10 ms) and are never reported.
 pub const MIN_CPU_SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
@@ -362,10 +365,11 @@ impl Collector {
     }
 
     /// Sets the minimum time between two refreshes: scrapes within it share the cached snapshot.
-    /// CPU percentages are reported only from samples at least [`MIN_CPU_SAMPLE_INTERVAL`] apart,
-    /// whatever this interval.
+    /// Intervals below [`REFRESH_INTERVAL_FLOOR`] are raised to it, so that the families of one
+    /// scrape always share one refresh. CPU percentages are reported only from samples at least
+    /// [`MIN_CPU_SAMPLE_INTERVAL`] apart, whatever this interval.
     pub fn min_refresh_interval(mut self, interval: Duration) -> Collector {
-        self.min_interval = interval;
+        self.min_interval = interval.max(REFRESH_INTERVAL_FLOOR);
         self
     }
 
@@ -921,6 +925,13 @@ mod tests {
             assert!(!t.join().unwrap().is_empty());
         }
         assert_eq!(collector.refreshes(), 1);
+
+        // Even with a zero interval, the families of one scrape share one refresh.
+        let eager = Arc::new(Collector::new().min_refresh_interval(Duration::ZERO));
+        let registry = Registry::new();
+        eager.register_into(&registry).unwrap();
+        registry.encode_to_string(Format::Prometheus, Selection::All);
+        assert_eq!(eager.refreshes(), 1);
     }
 
     #[test]

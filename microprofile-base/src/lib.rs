@@ -50,7 +50,10 @@ use std::sync::{Arc, LazyLock};
 use microprofile::metric::Metric;
 use microprofile::{Collect, Error, Metadata, MetricType, Registry, Scope};
 
-pub use collector::{Collector, Snapshot, DEFAULT_MIN_REFRESH_INTERVAL, MIN_CPU_SAMPLE_INTERVAL};
+pub use collector::{
+    Collector, Snapshot, DEFAULT_MIN_REFRESH_INTERVAL, MIN_CPU_SAMPLE_INTERVAL,
+    REFRESH_INTERVAL_FLOOR,
+};
 
 static GLOBAL: LazyLock<Collector> = LazyLock::new(Collector::new);
 
