@@ -479,7 +479,7 @@ impl Collector {
             let v6 = self.read_proc("net/sockstat6").unwrap_or_default();
             let sum = |p4: &str, p6: &str| {
                 parse::sockstat_value(&v4, p4, "inuse")
-                    .map(|n| n + parse::sockstat_value(&v6, p6, "inuse").unwrap_or(0))
+                    .map(|n| n.saturating_add(parse::sockstat_value(&v6, p6, "inuse").unwrap_or(0)))
             };
             snapshot.sockets_used = parse::sockstat_value(&v4, "sockets", "used");
             snapshot.tcp_in_use = sum("TCP", "TCP6");
@@ -490,7 +490,7 @@ impl Collector {
             .read_proc("self/stat")
             .and_then(|t| parse::parse_process_stat(&t))
             .map(|p| Process {
-                cpu_seconds: (p.utime + p.stime) as f64 / ticks,
+                cpu_seconds: p.utime.saturating_add(p.stime) as f64 / ticks,
                 resident_bytes: p.rss_pages.saturating_mul(self.page_size),
                 virtual_bytes: p.vsize,
                 threads: p.threads,
@@ -740,6 +740,45 @@ mod tests {
         let collector = Collector::with_root(&root.0);
         let text = scrape(collector, Scope::Base);
         assert_eq!(samples(&text).len(), 1, "{text}");
+    }
+
+    #[test]
+    fn extreme_values_do_not_overflow() {
+        let root = TempRoot::new("extreme");
+        let max = u64::MAX;
+        root.write(
+            "proc/net/sockstat",
+            &format!("sockets: used {max}\nTCP: inuse {max}\nUDP: inuse {max}\n"),
+        );
+        root.write(
+            "proc/net/sockstat6",
+            &format!("TCP6: inuse {max}\nUDP6: inuse {max}\n"),
+        );
+        root.write(
+            "proc/self/stat",
+            &format!(
+                "1 (x) S 1 1 1 0 -1 0 0 0 0 0 {max} {max} 0 0 20 0 {max} 0 {max} {max} {max} 0\n"
+            ),
+        );
+        root.write(
+            "proc/stat",
+            &format!("cpu {max} {max} {max} {max} {max} {max} {max} {max}\nbtime {max}\n"),
+        );
+        root.write(
+            "proc/meminfo",
+            &format!("MemTotal: {max} kB\nMemAvailable: {max} kB\n"),
+        );
+        let collector = Collector::with_root(&root.0);
+        let base = scrape(collector, Scope::Base);
+        assert!(
+            base.contains(&format!("tcp_sockets_in_use{{mp_scope=\"base\"}} {max}")),
+            "{base}"
+        );
+        let vendor = scrape(Collector::with_root(&root.0), Scope::Vendor);
+        assert!(
+            vendor.contains("process_threads{mp_scope=\"vendor\"}"),
+            "{vendor}"
+        );
     }
 
     const MOUNTINFO: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
