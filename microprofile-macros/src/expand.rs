@@ -248,6 +248,19 @@ fn is_result(output: &ReturnType) -> bool {
 
 fn check_function(kind: Kind, args: &MetricArgs, function: &ItemFn, errors: &mut Errors) {
     let sig = &function.sig;
+    if let Some(again) = function
+        .attrs
+        .iter()
+        .find(|a| attribute_kind(a) == Some(kind))
+    {
+        errors.push(syn::Error::new_spanned(
+            again,
+            format!(
+                "{} is given twice on this function: one metric per function and kind; for a second one write the metric as a `static` and use it in the body",
+                kind.attribute()
+            ),
+        ));
+    }
     if let Some(constness) = &sig.constness {
         errors.push(syn::Error::new(
             constness.span(),

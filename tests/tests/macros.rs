@@ -712,3 +712,13 @@ fn impl_block_instruments_every_method() {
         1
     );
 }
+
+#[test]
+fn instrumented_futures_stay_send() {
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(fallible(false, false));
+    assert_send(async_free(1));
+    assert_send(slow());
+    let repo = Repository;
+    assert_send(repo.greet_async("x"));
+}
