@@ -19,6 +19,11 @@
 //! and in the query, both must agree, or nothing matches (`404`). Query values are percent-decoded
 //! (`+` is a space); path segments are percent-decoded.
 //!
+//! The checks run in this order, the first failing one deciding the status: the path (`404`
+//! outside `/metrics`), the method (`405`), the `Accept` header (`406`), `name` without a scope
+//! (`400`), then the scope and the metric (`404`). `HEAD` gets the status and headers `GET` would,
+//! with an empty body.
+//!
 //! # Negotiation
 //!
 //! [`negotiate`] reads the `Accept` header with its q-values (RFC 9110): Prometheus text
