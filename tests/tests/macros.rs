@@ -722,3 +722,79 @@ fn instrumented_futures_stay_send() {
     let repo = Repository;
     assert_send(repo.greet_async("x"));
 }
+
+// --- outcome with receivers, generics, borrowed results and error conversion ----------------------
+
+#[derive(Debug)]
+struct AppError(String);
+
+impl From<std::num::ParseIntError> for AppError {
+    fn from(e: std::num::ParseIntError) -> Self {
+        AppError(e.to_string())
+    }
+}
+
+struct Store {
+    items: Vec<String>,
+}
+
+impl Store {
+    #[counted(name = "store_push", outcome)]
+    fn push(&mut self, raw: &str) -> Result<usize, AppError> {
+        let n: usize = raw.parse()?;
+        self.items.push(raw.to_owned());
+        Ok(n)
+    }
+
+    #[counted(name = "store_first", outcome)]
+    fn first(&self) -> Result<&str, AppError> {
+        self.items
+            .first()
+            .map(String::as_str)
+            .ok_or_else(|| AppError("empty".into()))
+    }
+
+    #[timed(name = "store_into", outcome)]
+    fn into_items(self) -> Result<Vec<String>, AppError> {
+        Ok(self.items)
+    }
+
+    #[timed(name = "store_async", outcome)]
+    async fn lookup(&self, index: &str) -> Result<&String, AppError> {
+        let i: usize = index.parse()?;
+        self.items.get(i).ok_or_else(|| AppError("missing".into()))
+    }
+}
+
+#[counted(name = "generic_parse", outcome)]
+fn parse_as<T: std::str::FromStr>(raw: &str) -> Result<T, T::Err> {
+    let value = raw.trim().parse::<T>()?;
+    Ok(value)
+}
+
+#[test]
+fn outcome_with_receivers_and_generics() {
+    let mut store = Store { items: Vec::new() };
+    assert_eq!(store.first().unwrap_err().0, "empty");
+    assert_eq!(store.push("7").unwrap(), 7);
+    assert!(store.push("x").is_err());
+    assert_eq!(store.first().unwrap(), "7");
+    assert_eq!(block_on(store.lookup("0")).unwrap(), "7");
+    assert!(block_on(store.lookup("9")).is_err());
+    assert!(block_on(store.lookup("z")).is_err());
+    assert_eq!(store.into_items().unwrap(), vec!["7".to_owned()]);
+    assert_eq!(counter("store_push", &[("outcome", "ok")]), 1.0);
+    assert_eq!(counter("store_push", &[("outcome", "error")]), 1.0);
+    assert_eq!(counter("store_first", &[("outcome", "ok")]), 1.0);
+    assert_eq!(counter("store_first", &[("outcome", "error")]), 1.0);
+    assert_eq!(histogram_count("store_into", &[("outcome", "ok")]), 1);
+    assert_eq!(histogram_count("store_async", &[("outcome", "ok")]), 1);
+    assert_eq!(histogram_count("store_async", &[("outcome", "error")]), 2);
+
+    assert_eq!(parse_as::<u8>(" 3 "), Ok(3));
+    assert!(parse_as::<u8>("300").is_err());
+    assert_eq!(parse_as::<i64>("-1"), Ok(-1));
+    assert_eq!(counter("generic_parse", &[("outcome", "ok")]), 2.0);
+    assert_eq!(counter("generic_parse", &[("outcome", "error")]), 1.0);
+    assert_eq!(app("generic_parse").len(), 4);
+}
