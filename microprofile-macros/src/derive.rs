@@ -143,10 +143,26 @@ pub fn label_set(input: DeriveInput) -> TokenStream {
         let Some(field_ident) = &field.ident else {
             continue;
         };
-        let name = label_name(field_ident);
+        let mut name = label_name(field_ident);
+        let mut name_span = field_ident.span();
+        for attr in field.attrs.iter().filter(|a| a.path().is_ident("label")) {
+            match attr.parse_args::<Rename>() {
+                Ok(Rename(lit)) => {
+                    name = lit.value();
+                    name_span = lit.span();
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if labels.iter().any(|(n, _, _)| *n == name) {
+            errors.push(syn::Error::new(
+                name_span,
+                format!("label name `{name}` is used twice"),
+            ));
+        }
         if let Err(reason) = check::tag_name(&name) {
             errors.push(syn::Error::new(
-                field_ident.span(),
+                name_span,
                 reason
                     .replace("tag key", "label name")
                     .replace("keys starting", "names starting"),

@@ -149,7 +149,8 @@ pub fn derive_metrics(input: TokenStream) -> TokenStream {
 }
 
 /// Implements `LabelSet` for a struct of label fields: the field names are the label names
-/// (checked at compile time: valid, not reserved), emitted sorted.
+/// (checked at compile time: valid, not reserved), emitted sorted. A field may carry another label
+/// name with `#[label(rename = "…")]` (`r#type` is the label `type`).
 ///
 /// Field types implement `LabelValue`: `&'static str`, `String`, integers, `bool`, or enums with
 /// `#[derive(LabelValue)]`. The struct also needs `Clone, PartialEq, Eq, Hash`. A label set made

@@ -563,6 +563,7 @@ struct DenseLabels {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, LabelSet)]
 struct TextLabels {
     r#type: &'static str,
+    #[label(rename = "team")]
     owner: String,
 }
 
@@ -624,7 +625,7 @@ fn derive_metrics_registers_itself() {
         })
         .inc();
     assert_eq!(
-        counter("text_requests", &[("owner", "me"), ("type", "t")]),
+        counter("text_requests", &[("team", "me"), ("type", "t")]),
         1.0
     );
 }
@@ -633,7 +634,7 @@ fn derive_metrics_registers_itself() {
 fn derive_label_set_names_and_dense_index() {
     assert_eq!(HttpLabels::NAMES, &["method", "status"]);
     assert_eq!(HttpLabels::CARDINALITY, None);
-    assert_eq!(TextLabels::NAMES, &["owner", "type"]);
+    assert_eq!(TextLabels::NAMES, &["team", "type"]);
     assert_eq!(DenseLabels::NAMES, &["cached", "class", "method"]);
     assert_eq!(DenseLabels::CARDINALITY, Some(2 * 2 * 3));
     let mut seen = std::collections::HashSet::new();
