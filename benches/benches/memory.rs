@@ -1,0 +1,204 @@
+//! Row 6 (and the allocation half of row 5): heap bytes per series of a counter family holding
+//! 100,000 series (one label, `id="<n>"`), counted by a global allocator that tracks live bytes;
+//! and the allocations made by one encode of that family once the output buffer is warm.
+//!
+//! Not a criterion benchmark: it prints a Markdown table (`cargo bench --bench memory`).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::*;
+use measured::metric::group::MetricGroup as _;
+use microprofile::{Family, Format, Metadata, Registry, Selection};
+
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const N: usize = 100_000;
+
+struct Row {
+    name: &'static str,
+    bytes_per_series: f64,
+    allocs_per_encode: usize,
+    output_len: usize,
+}
+
+/// Measures the live bytes `build` leaves behind, then the allocations of the second call of the
+/// encoder it returns (the first sizes any reused buffer).
+fn measure<S>(
+    name: &'static str,
+    build: impl FnOnce() -> S,
+    mut encode: impl FnMut(&mut S) -> usize,
+) -> Row {
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let mut state = build();
+    let after = LIVE_BYTES.load(Ordering::Relaxed);
+    black_box(encode(&mut state));
+    let allocs_before = ALLOCATIONS.load(Ordering::Relaxed);
+    let output_len = black_box(encode(&mut state));
+    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - allocs_before;
+    drop(state);
+    Row {
+        name,
+        bytes_per_series: (after - before) as f64 / N as f64,
+        allocs_per_encode: allocs,
+        output_len,
+    }
+}
+
+#[derive(measured::MetricGroup)]
+struct MeMetrics {
+    /// help
+    counters: measured::CounterVec<MeIdSet>,
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is not supported here.
+    let mut rows = Vec::new();
+
+    rows.push(measure(
+        "microprofile",
+        || {
+            let family: Family<MpId, microprofile::Counter> =
+                Family::with_max_series(microprofile::Counter::new(), 2 * N);
+            for i in 0..N {
+                family.with(&MpId(i.to_string())).inc();
+            }
+            let registry = Registry::new();
+            registry
+                .register(
+                    Metadata::new("counters").description("help"),
+                    Arc::new(family),
+                )
+                .unwrap();
+            (registry, String::new())
+        },
+        |(registry, out)| {
+            out.clear();
+            registry
+                .encode(out, Format::Prometheus, Selection::All)
+                .unwrap();
+            out.len()
+        },
+    ));
+
+    rows.push(measure(
+        "prometheus",
+        || {
+            let registry = prometheus::Registry::new();
+            let vec =
+                prometheus::IntCounterVec::new(prometheus::Opts::new("counters", "help"), &["id"])
+                    .unwrap();
+            registry.register(Box::new(vec.clone())).unwrap();
+            for i in 0..N {
+                vec.with_label_values(&[i.to_string().as_str()]).inc();
+            }
+            (registry, String::new())
+        },
+        |(registry, out)| {
+            out.clear();
+            prometheus::TextEncoder::new()
+                .encode_utf8(&registry.gather(), out)
+                .unwrap();
+            out.len()
+        },
+    ));
+
+    rows.push(measure(
+        "prometheus-client",
+        || {
+            let mut registry = prometheus_client::registry::Registry::default();
+            let family = prometheus_client::metrics::family::Family::<
+                PcId,
+                prometheus_client::metrics::counter::Counter,
+            >::default();
+            registry.register("counters", "help", family.clone());
+            for i in 0..N {
+                family.get_or_create(&PcId { id: i.to_string() }).inc();
+            }
+            (registry, String::new())
+        },
+        |(registry, out)| {
+            out.clear();
+            prometheus_client::encoding::text::encode(out, registry).unwrap();
+            out.len()
+        },
+    ));
+
+    rows.push(measure(
+        "metrics",
+        || {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            metrics::with_local_recorder(&recorder, || {
+                metrics::describe_counter!("counters", "help");
+                for i in 0..N {
+                    metrics::counter!("counters", "id" => i.to_string()).increment(1);
+                }
+            });
+            recorder
+        },
+        |recorder| recorder.handle().render().len(),
+    ));
+
+    rows.push(measure(
+        "measured",
+        || {
+            let metrics = MeMetrics {
+                counters: measured::CounterVec::with_label_set(MeIdSet {
+                    id: paracord::ParaCord::default(),
+                }),
+            };
+            for i in 0..N {
+                metrics.counters.inc(MeId { id: &i.to_string() });
+            }
+            (metrics, measured::text::BufferedTextEncoder::new())
+        },
+        |(metrics, enc)| {
+            metrics.collect_group_into(enc).unwrap();
+            enc.finish().len()
+        },
+    ));
+
+    let ours = rows[0].bytes_per_series;
+    println!("| crate | bytes per series | ratio to microprofile | allocations per encode of {N} series | output bytes |");
+    println!("|---|---:|---:|---:|---:|");
+    for row in &rows {
+        println!(
+            "| {} | {:.1} | {:.2}× | {} | {} |",
+            row.name,
+            row.bytes_per_series,
+            row.bytes_per_series / ours,
+            row.allocs_per_encode,
+            row.output_len
+        );
+    }
+}
