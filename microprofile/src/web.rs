@@ -1,4 +1,4 @@
-//! Web integrations: an axum [`Router`](axum::Router) serving `/metrics` (feature `axum`) and a
+//! Web integrations: an axum `Router` serving `/metrics` (feature `axum`) and a
 //! tower [`Layer`](tower_layer::Layer) measuring every request of a service (feature `tower`).
 //!
 //! Three lines add both to an axum application:
@@ -16,11 +16,11 @@
 //!
 //! # The router
 //!
-//! [`router`] serves the routes of the built-in listener (`/metrics`, `/metrics/{scope}`,
+//! `router()` serves the routes of the built-in listener (`/metrics`, `/metrics/{scope}`,
 //! `/metrics/{scope}/{name}`, `?scope=&name=`), with the same negotiation, status codes and headers:
 //! its handler passes the request's method, path, query and `Accept` header to
 //! [`crate::http::respond`], as the built-in listener does. Authentication comes from the
-//! environment (see [`crate::auth`]) unless set with [`MetricsRouter::auth`].
+//! environment (see [`crate::auth`]) unless set with `MetricsRouter::auth`.
 //!
 //! # The layer's metrics (scope `vendor`)
 //!
@@ -33,7 +33,7 @@
 //! These names are stable. The labels are bounded by construction:
 //! - `method`: `GET`, `HEAD`, `POST`, `PUT`, `DELETE`, `CONNECT`, `OPTIONS`, `TRACE`, `PATCH`, or
 //!   `OTHER` for any other method.
-//! - `route`: the route template that matched (axum's [`MatchedPath`](axum::extract::MatchedPath),
+//! - `route`: the route template that matched (axum's `MatchedPath`,
 //!   such as `/users/{id}`), never the URL asked for; a request no route matched (a 404 from the
 //!   fallback, a scanner's probe) is `unmatched`. Without axum, a service may insert a
 //!   [`RouteTemplate`] into the request's extensions before the layer sees it.

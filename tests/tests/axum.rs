@@ -294,7 +294,7 @@ fn app_with_layer(registry: &'static Registry) -> Router {
             get(|| async { "a user" }).post(|| async { StatusCode::CREATED }),
         )
         .route("/", get(|| async { "home" }))
-        .route("/pending", get(|| std::future::pending::<&'static str>()))
+        .route("/pending", get(std::future::pending::<&'static str>))
         .route(
             "/panic",
             get(|| async {
