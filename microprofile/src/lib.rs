@@ -46,6 +46,8 @@ mod registry;
 #[cfg(feature = "server")]
 mod server;
 mod summary;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "tower")]
 pub mod web;
 

@@ -372,6 +372,89 @@ where
 
 #[cfg(feature = "axum")]
 pub use self::router::{router, MetricsRouter};
+#[cfg(all(feature = "axum", feature = "tls"))]
+pub use self::tls::serve_tls;
+
+#[cfg(all(feature = "axum", feature = "tls"))]
+mod tls {
+    use std::convert::Infallible;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ::http::Request;
+    use axum::Router;
+    use hyper::body::Incoming;
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tokio::net::TcpListener;
+    use tokio::sync::Semaphore;
+
+    use crate::tls::TlsConfig;
+
+    /// How long a client may take to complete the TLS handshake, and then its request head.
+    const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Connections served at once; further ones wait in the accept queue.
+    const MAX_CONNECTIONS: usize = 256;
+
+    /// Serves `app` over HTTPS (HTTP/1.1) on `listener` until the returned future is dropped:
+    /// for applications that serve the metrics router (or everything) over TLS without a TLS
+    /// terminator in front. Handshakes and request heads must complete within 10 s, and at
+    /// most 256 connections are served at once.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use microprofile::tls::TlsConfig;
+    /// let tls = TlsConfig::from_pem_files("cert.pem", "key.pem")?;
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:9443").await?;
+    /// microprofile::web::serve_tls(listener, microprofile::web::router(), tls).await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve_tls(listener: TcpListener, app: Router, tls: TlsConfig) {
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        loop {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of file descriptors, or a connection reset before it was accepted.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            };
+            let tls = tls.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let _ = stream.set_nodelay(true);
+                let Ok(stream) = tls.accept(stream, HANDSHAKE_TIMEOUT).await else {
+                    return;
+                };
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let mut app = app.clone();
+                    async move {
+                        let response = tower_service::Service::call(
+                            &mut app,
+                            request.map(axum::body::Body::new),
+                        )
+                        .await;
+                        Ok::<_, Infallible>(match response {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        })
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HANDSHAKE_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+}
 
 #[cfg(feature = "axum")]
 mod router {
