@@ -10,6 +10,7 @@
 //!   same service that replaces the `Accept` header with `text/plain;version=0.0.4`, as such a
 //!   Prometheus would send.
 //! - `auth_ok` / `auth_missing`: a listener requiring a bearer token, scraped with and without it.
+//! - `tls`: the same over HTTPS (`web::serve_tls`, the test CA of `tests/tls`), with the token.
 //!
 //! A missing `prometheus` binary fails the test with a message saying what to install.
 
@@ -22,6 +23,7 @@ use axum::http::{header::ACCEPT, HeaderValue, Request};
 use axum::routing::get;
 use axum::Router;
 use microprofile::auth::Auth;
+use microprofile::tls::TlsConfig;
 use microprofile::web::{HttpMetricsLayer, MetricsRouter};
 use microprofile::{Counter, Metadata};
 use microprofile_tests::{free_port, http_get};
@@ -35,6 +37,12 @@ microprofile::register!(
 
 const TOKEN: &str = "e2e-s3cret-token";
 const DEADLINE: Duration = Duration::from_secs(45);
+
+fn tls_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tls")
+        .join(name)
+}
 
 /// The service under test, as an application would build it.
 fn app(auth: Auth) -> Router {
@@ -264,6 +272,20 @@ fn real_prometheus_scrapes_the_axum_service() {
 
     let open = serve(&runtime, app(Auth::None));
     let protected = serve(&runtime, app(Auth::bearer(TOKEN)));
+    let over_tls = {
+        let tls = TlsConfig::from_pem_files(tls_fixture("cert.pem"), tls_fixture("key.pem"))
+            .expect("the test certificate in tests/tls");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local address");
+        runtime.spawn(microprofile::web::serve_tls(
+            listener,
+            app(Auth::bearer(TOKEN)),
+            tls,
+        ));
+        addr
+    };
     let supports_scrape_protocols = version >= (2, 49);
     let (text_target, text_extra, om_extra) = if supports_scrape_protocols {
         (
@@ -298,7 +320,7 @@ fn real_prometheus_scrapes_the_axum_service() {
     }
 
     let config = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{}{}{}{}",
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{}{}{}{}{}",
         job("om", open, om_extra),
         job("text", text_target, text_extra),
         job(
@@ -307,11 +329,19 @@ fn real_prometheus_scrapes_the_axum_service() {
             &format!("    authorization:\n      type: Bearer\n      credentials: {TOKEN}\n")
         ),
         job("auth_missing", protected, ""),
+        job(
+            "tls",
+            over_tls,
+            &format!(
+                "    scheme: https\n    tls_config:\n      ca_file: {}\n    authorization:\n      credentials: {TOKEN}\n",
+                tls_fixture("ca.pem").display()
+            )
+        ),
     );
     let prometheus = Prometheus::start(&config);
 
     // Every target is up, except the one scraped without credentials.
-    for name in ["om", "text", "auth_ok"] {
+    for name in ["om", "text", "auth_ok", "tls"] {
         prometheus.wait_for(&format!("up{{job=\"{name}\"}}"), "1 (up)", |v| v == 1.0);
     }
     prometheus.wait_for("up{job=\"auth_missing\"}", "0 (down: 401)", |v| v == 0.0);
@@ -322,7 +352,7 @@ fn real_prometheus_scrapes_the_axum_service() {
 
     // Counter increments made here show up with their values, in both formats.
     E2E_ORDERS.inc_by(7);
-    for name in ["om", "text", "auth_ok"] {
+    for name in ["om", "text", "auth_ok", "tls"] {
         prometheus.wait_for(
             &format!("e2e_orders_total{{job=\"{name}\",mp_scope=\"application\"}}"),
             "7",
