@@ -799,3 +799,33 @@ fn outcome_with_receivers_and_generics() {
     assert_eq!(counter("generic_parse", &[("outcome", "error")]), 1.0);
     assert_eq!(app("generic_parse").len(), 4);
 }
+
+#[counted(name = "classified", tags(kind = kind, source = "test"), outcome)]
+fn classify(kind: &str) -> Result<(), ()> {
+    if kind == "bad" {
+        Err(())
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn labels_from_arguments_with_outcome() {
+    classify("good").unwrap();
+    classify("bad").unwrap_err();
+    classify("bad").unwrap_err();
+    assert_eq!(
+        counter(
+            "classified",
+            &[("kind", "good"), ("outcome", "ok"), ("source", "test")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        counter(
+            "classified",
+            &[("kind", "bad"), ("outcome", "error"), ("source", "test")]
+        ),
+        2.0
+    );
+}
