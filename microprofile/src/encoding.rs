@@ -320,11 +320,7 @@ impl Registry {
 
     /// Calls `f` with every selected series: its family, scope, labels (unescaped, sorted within
     /// each group: declared tags, then labels of a family) and current value.
-    pub fn visit(
-        &self,
-        selection: Selection<'_>,
-        f: &mut dyn FnMut(&FamilyInfo, &Scope, &[(String, String)], &dyn Metric),
-    ) {
+    pub fn visit(&self, selection: Selection<'_>, f: &mut SeriesVisitor<'_>) {
         for family in self.plan(selection) {
             for member in &family.members {
                 member
@@ -371,6 +367,9 @@ impl Registry {
         families
     }
 }
+
+/// What [`Registry::visit`] calls for each series: family, scope, labels and value.
+pub type SeriesVisitor<'a> = dyn FnMut(&FamilyInfo, &Scope, &[(String, String)], &dyn Metric) + 'a;
 
 /// Parses labels rendered by this crate (`a="x",b="y"`, escaped) back into pairs.
 fn parse_rendered(rendered: &str) -> Vec<(String, String)> {

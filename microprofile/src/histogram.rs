@@ -38,7 +38,7 @@ impl Buckets {
                 reason: "count must be at least 1",
             });
         }
-        if !(width > 0.0) {
+        if width.is_nan() || width <= 0.0 {
             return Err(Error::InvalidBuckets {
                 reason: "width must be greater than 0",
             });
@@ -59,12 +59,12 @@ impl Buckets {
                 reason: "count must be at least 1",
             });
         }
-        if !(start > 0.0) {
+        if start.is_nan() || start <= 0.0 {
             return Err(Error::InvalidBuckets {
                 reason: "start must be greater than 0",
             });
         }
-        if !(factor > 1.0) {
+        if factor.is_nan() || factor <= 1.0 {
             return Err(Error::InvalidBuckets {
                 reason: "factor must be greater than 1",
             });

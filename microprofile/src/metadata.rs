@@ -270,7 +270,8 @@ impl Metadata {
 
     /// The tags as `(name, value)`, in the order given.
     pub fn tag_list(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        let (fixed, owned): (&[(&str, &str)], &[(Str, Str)]) = match &self.tags {
+        type Lists<'a> = (&'a [(&'a str, &'a str)], &'a [(Str, Str)]);
+        let (fixed, owned): Lists<'_> = match &self.tags {
             Tags::Static(tags) => (tags, &[]),
             Tags::Owned(tags) => (&[], tags),
         };
