@@ -23,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod auth;
 mod counter;
@@ -52,7 +53,7 @@ pub mod tls;
 pub mod web;
 
 pub use counter::{Counter, FloatCounter};
-pub use encoding::{FamilySnapshot, Format, SeriesSnapshot, Value};
+pub use encoding::{FamilySnapshot, Format, SeriesSnapshot, SeriesVisitor, Value};
 pub use error::Error;
 pub use family::{Family, LabelSet, SeriesRef};
 pub use gauge::{CallbackGauge, ConcurrentGauge, FloatGauge, Gauge, InFlightGuard};
