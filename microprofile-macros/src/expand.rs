@@ -657,10 +657,15 @@ fn async_trait_block(block: &mut syn::Block) -> Option<&mut syn::ExprAsync> {
 }
 
 fn contains_impl_trait(ty: &Type) -> bool {
-    ty.to_token_stream()
-        .into_iter()
-        .any(|t| matches!(&t, proc_macro2::TokenTree::Ident(i) if i == "impl"))
-        || ty.to_token_stream().to_string().contains("impl ")
+    struct Finder(bool);
+    impl syn::visit_mut::VisitMut for Finder {
+        fn visit_type_impl_trait_mut(&mut self, _: &mut syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit_mut::VisitMut::visit_type_mut(&mut finder, &mut ty.clone());
+    finder.0
 }
 
 /// A statement giving an async block or closure the function's return type, so that `?` inside it

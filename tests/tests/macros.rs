@@ -829,3 +829,19 @@ fn labels_from_arguments_with_outcome() {
         2.0
     );
 }
+
+#[timed(name = "impl_result", outcome)]
+fn numbers(n: u32) -> Result<impl Iterator<Item = u32>, String> {
+    if n == 0 {
+        return Err("zero".into());
+    }
+    Ok(0..n)
+}
+
+#[test]
+fn outcome_with_impl_trait_in_the_result() {
+    assert_eq!(numbers(3).map(|i| i.sum::<u32>()), Ok(3));
+    assert!(numbers(0).is_err());
+    assert_eq!(histogram_count("impl_result", &[("outcome", "ok")]), 1);
+    assert_eq!(histogram_count("impl_result", &[("outcome", "error")]), 1);
+}
