@@ -70,6 +70,9 @@ pub enum AuthError {
     /// `MICROPROFILE_BASIC_AUTH` has no `:` between user and password.
     #[error("{BASIC_AUTH_ENV} must be `user:password` (with a `:`)")]
     BasicWithoutColon,
+    /// `MICROPROFILE_BASIC_AUTH` has an empty user or password.
+    #[error("{BASIC_AUTH_ENV} must have a non-empty user and password")]
+    BasicEmpty,
     /// A variable is not valid UTF-8.
     #[error("{0} is not valid UTF-8")]
     NotUtf8(&'static str),
@@ -125,6 +128,9 @@ impl Auth {
             (Some(_), Some(_)) => Err(AuthError::Both),
             (Some(token), None) => Ok(Auth::Bearer(token)),
             (None, Some(pair)) => match pair.split_once(':') {
+                Some((user, password)) if user.is_empty() || password.is_empty() => {
+                    Err(AuthError::BasicEmpty)
+                }
                 Some((user, password)) => Ok(Auth::basic(user, password)),
                 None => Err(AuthError::BasicWithoutColon),
             },
@@ -350,10 +356,42 @@ mod tests {
             Auth::from_values(None, Some("nocolon".into())),
             Err(AuthError::BasicWithoutColon)
         );
+        for empty in [":", "u:", ":p"] {
+            assert_eq!(
+                Auth::from_values(None, Some(empty.into())),
+                Err(AuthError::BasicEmpty)
+            );
+        }
         assert_eq!(
             Auth::from_values(Some("t".into()), Some("u:p".into())),
             Err(AuthError::Both)
         );
+    }
+
+    #[test]
+    fn never_panics_on_generated_headers() {
+        let auths = [
+            Auth::bearer("t"),
+            Auth::basic("u", "p"),
+            Auth::bearer(""),
+            Auth::basic("", ""),
+        ];
+        let alphabet = b"BasicBearer =+/:\t\xff\x00Zm9vYQ";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 24) as usize;
+            let header: Vec<u8> = (0..len)
+                .map(|i| alphabet[((state >> (i % 8 * 8)) as usize + i) % alphabet.len()])
+                .collect();
+            for auth in &auths {
+                if let Err(refused) = auth.check(Some(&header)) {
+                    assert_eq!(refused.status, 401);
+                }
+            }
+        }
     }
 
     #[test]
