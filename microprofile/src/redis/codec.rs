@@ -513,6 +513,38 @@ mod tests {
         }
     }
 
+    /// A small deterministic fuzz: arbitrary values round-trip, arbitrary fields never panic
+    /// and, when they decode, decode again to the same thing after re-encoding.
+    #[test]
+    fn pseudo_random_round_trips_and_no_panics() {
+        const ALPHABET: &[char] = &[
+            'a', 'Z', '0', '_', '.', '-', ':', ',', '"', '=', '%', '\\', '\n', '\0', ' ', 'ü',
+            '😀', 'b', 'v', 'd', 't', 's', 'c', '3', 'A', 'F',
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let len = next(12);
+            let text: String = (0..len).map(|_| ALPHABET[next(ALPHABET.len())]).collect();
+            let field = encode_field("m", Extension::Value, &[("x", &text)]).unwrap();
+            assert_eq!(
+                decode_field(&field).unwrap().label("x"),
+                Some(text.as_str())
+            );
+            if let Ok(decoded) = decode_field(&text) {
+                if let Ok(again) = decoded.encode() {
+                    assert_eq!(decode_field(&again).unwrap(), decoded);
+                }
+            }
+            let _ = unescape_label_value(&text);
+        }
+    }
+
     #[test]
     fn type_and_extension_letters() {
         for t in [
