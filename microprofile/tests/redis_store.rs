@@ -240,7 +240,7 @@ fn transaction_of_unknown_outcome_counts_once() {
     counter.inc_by(7);
     let port = server.port;
     let sleeper = std::thread::spawn(move || {
-        let _ = redis_support::command_on(port, &["DEBUG", "SLEEP", "0.5"]);
+        let _ = redis_support::command_on(port, &["DEBUG", "SLEEP", "1.5"]);
     });
     std::thread::sleep(Duration::from_millis(100));
     let start = Instant::now();
@@ -248,7 +248,13 @@ fn transaction_of_unknown_outcome_counts_once() {
         store.transfer(),
         Err(StoreError::Unavailable { .. })
     ));
-    assert!(start.elapsed() < Duration::from_millis(400));
+    // Well before the 1.5 s stall ends: the client gave up on its own 100 ms timeout (with
+    // slack for a loaded machine).
+    assert!(
+        start.elapsed() < Duration::from_millis(1_200),
+        "{:?}",
+        start.elapsed()
+    );
     sleeper.join().unwrap();
     std::thread::sleep(Duration::from_millis(100));
     // Applied although the client never heard back.
@@ -419,4 +425,85 @@ fn unreachable_exposition_is_an_error_not_a_hang() {
         .render(Format::Prometheus, Selection::All)
         .is_err());
     assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn gauge_modes_across_processes() {
+    let server = RedisServer::start();
+    let a = SharedStore::new(StoreConfig::new(server.url(), "g").process_label("a")).unwrap();
+    let b = SharedStore::new(StoreConfig::new(server.url(), "g").process_label("b")).unwrap();
+    // Sum: each process contributes its own value.
+    let (sa, sb) = (
+        a.gauge("busy", &[], GaugeMode::Sum).unwrap(),
+        b.gauge("busy", &[], GaugeMode::Sum).unwrap(),
+    );
+    sa.set(3.0);
+    sb.set(4.0);
+    a.transfer().unwrap();
+    b.transfer().unwrap();
+    assert_eq!(value(&server, "g", "busy:v:"), 7.0);
+    sa.set(1.0);
+    sb.add(-1.0);
+    a.transfer().unwrap();
+    b.transfer().unwrap();
+    assert_eq!(value(&server, "g", "busy:v:"), 4.0);
+    // Last writer wins.
+    let (la, lb) = (
+        a.gauge("version", &[], GaugeMode::LastWriterWins).unwrap(),
+        b.gauge("version", &[], GaugeMode::LastWriterWins).unwrap(),
+    );
+    la.set(3.0);
+    a.transfer().unwrap();
+    lb.set(5.0);
+    b.transfer().unwrap();
+    assert_eq!(value(&server, "g", "version:v:"), 5.0);
+    // Per process: one series each.
+    a.gauge("heap", &[], GaugeMode::PerProcess)
+        .unwrap()
+        .set(10.0);
+    b.gauge("heap", &[], GaugeMode::PerProcess)
+        .unwrap()
+        .set(20.0);
+    a.transfer().unwrap();
+    b.transfer().unwrap();
+    assert_eq!(value(&server, "g", "heap:v:mp_process=\"a\""), 10.0);
+    assert_eq!(value(&server, "g", "heap:v:mp_process=\"b\""), 20.0);
+    // An unchanged gauge is not sent again.
+    let report = a.transfer().unwrap();
+    assert_eq!(report.fields, 0);
+}
+
+#[test]
+fn periodic_transfer_sends_and_flushes_on_stop() {
+    let server = RedisServer::start();
+    let store = SharedStore::new(StoreConfig::new(server.url(), "p")).unwrap();
+    let counter = store.counter("ticks", &[]).unwrap();
+    let periodic = store
+        .spawn_periodic_transfer(Duration::from_millis(50))
+        .unwrap();
+    counter.inc_by(2);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.hget("p", "ticks:v:").as_deref() != Some("2") {
+        assert!(Instant::now() < deadline, "periodic transfer did not send");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    counter.inc_by(3);
+    periodic.stop();
+    assert_eq!(value(&server, "p", "ticks:v:"), 5.0);
+}
+
+#[test]
+fn description_and_type_are_written_once_per_connection() {
+    let server = RedisServer::start();
+    let store = SharedStore::new(StoreConfig::new(server.url(), "meta")).unwrap();
+    let c = store.counter("c", &[]).unwrap();
+    store.describe("c", "Things.");
+    c.inc();
+    let first = store.transfer().unwrap();
+    assert_eq!(first.fields, 3, "type, description, value");
+    c.inc();
+    let second = store.transfer().unwrap();
+    assert_eq!(second.fields, 1, "only the value");
+    assert_eq!(server.hget("meta", "c:d:").as_deref(), Some("Things."));
+    assert_eq!(server.hget("meta", "c:t:").as_deref(), Some("c"));
 }
