@@ -224,9 +224,26 @@ fn kill_and_restart_loses_nothing() {
     assert_eq!(low + high, expected as f64);
 }
 
-/// `DEBUG SLEEP` stalls Redis while the transaction is in its socket: the client times out and
-/// drops the connection, Redis then applies the transaction anyway. The next transfer must find
-/// the acknowledgement and not send the batch a second time.
+/// Stalls the Redis at `port` for `seconds` (`DEBUG SLEEP`) from a thread of its own.
+fn stall(port: u16, seconds: &'static str) -> std::thread::JoinHandle<()> {
+    let sleeper = std::thread::spawn(move || {
+        let _ = redis_support::command_on(port, &["DEBUG", "SLEEP", seconds]);
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    sleeper
+}
+
+fn transfer_until_sent(store: &SharedStore) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.transfer().is_err() || store.pending_fields() > 0 {
+        assert!(Instant::now() < deadline, "could not send the kept deltas");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `DEBUG SLEEP` stalls Redis while the transaction is in its socket: the client gives up after
+/// its I/O timeout and drops the connection; Redis then applies the transaction anyway. The next
+/// transfer must find the acknowledgement and not send the batch a second time.
 #[test]
 fn transaction_of_unknown_outcome_counts_once() {
     let server = RedisServer::start_with(&["--enable-debug-command", "yes"]);
@@ -238,20 +255,14 @@ fn transaction_of_unknown_outcome_counts_once() {
     counter.inc_by(5);
     store.transfer().unwrap();
     counter.inc_by(7);
-    let port = server.port;
-    let sleeper = std::thread::spawn(move || {
-        let _ = redis_support::command_on(port, &["DEBUG", "SLEEP", "1.5"]);
-    });
-    std::thread::sleep(Duration::from_millis(100));
+    let sleeper = stall(server.port, "1.5");
     let start = Instant::now();
     assert!(matches!(
         store.transfer(),
         Err(StoreError::Unavailable { .. })
     ));
-    // Well before the 1.5 s stall ends: the client gave up on its own 100 ms timeout (with
-    // slack for a loaded machine).
     assert!(
-        start.elapsed() < Duration::from_millis(1_200),
+        start.elapsed() < Duration::from_millis(700),
         "{:?}",
         start.elapsed()
     );
@@ -260,12 +271,45 @@ fn transaction_of_unknown_outcome_counts_once() {
     // Applied although the client never heard back.
     assert_eq!(value(&server, "doubt", "c:v:"), 12.0);
     counter.inc_by(1);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while store.transfer().is_err() || store.pending_fields() > 0 {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    transfer_until_sent(&store);
     assert_eq!(value(&server, "doubt", "c:v:"), 13.0);
+}
+
+/// A stalled Redis holds a transfer of 2 000 fields for one I/O timeout, not one per reply; and
+/// whatever Redis made of the broken transaction, every delta counts exactly once.
+#[test]
+fn stalled_redis_holds_a_large_transfer_for_one_timeout() {
+    let server = RedisServer::start_with(&["--enable-debug-command", "yes"]);
+    let config = StoreConfig::new(server.url(), "stall")
+        .io_timeout(Duration::from_millis(100))
+        .retry_backoff(Duration::from_millis(10));
+    let store = SharedStore::new(config).unwrap();
+    let many: Vec<_> = (0..2_000)
+        .map(|i| store.counter("many", &[("i", &i.to_string())]).unwrap())
+        .collect();
+    for c in &many {
+        c.inc();
+    }
+    store.transfer().unwrap();
+    for c in &many {
+        c.inc();
+    }
+    let sleeper = stall(server.port, "1.5");
+    let start = Instant::now();
+    assert!(store.transfer().is_err());
+    assert!(
+        start.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        start.elapsed()
+    );
+    sleeper.join().unwrap();
+    for c in &many {
+        c.inc();
+    }
+    transfer_until_sent(&store);
+    for i in [0, 999, 1_999] {
+        assert_eq!(value(&server, "stall", &format!("many:v:i=\"{i}\"")), 3.0);
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 
 use super::codec::{self, Extension, TypeCode, BUCKET_BOUND_LABEL, SKETCH_KEY_LABEL};
+use super::resp::{self, Reply};
 use super::sketch::{Sketch, SketchKey};
 use super::{StoreError, DECODE_ERRORS, READ_ERRORS};
 use crate::metadata::{Metadata, MetricType, Scope};
@@ -405,12 +406,12 @@ pub fn scope_for_namespace(namespace: &str) -> Scope {
 /// Reads namespaces from a Redis and exposes them: one `HGETALL` per namespace on every
 /// [`registry`](Self::registry) call (a scrape), over a cached connection with timeouts.
 pub struct RedisExposition {
-    client: ::redis::Client,
+    target: resp::Target,
     url: String,
     namespaces: Vec<(String, Scope)>,
     quantiles: Vec<f64>,
     timeout: Duration,
-    connection: Mutex<Option<::redis::Connection>>,
+    connection: Mutex<Option<resp::Connection>>,
 }
 
 impl std::fmt::Debug for RedisExposition {
@@ -426,9 +427,9 @@ impl RedisExposition {
     /// Exposes these namespaces of the Redis at `url`, each in the scope
     /// [`scope_for_namespace`] gives it. Does not connect yet.
     pub fn new<S: AsRef<str>>(url: &str, namespaces: &[S]) -> Result<RedisExposition, StoreError> {
-        let client = ::redis::Client::open(url).map_err(|e| StoreError::InvalidUrl {
+        let target = resp::Target::parse(url).map_err(|reason| StoreError::InvalidUrl {
             url: url.to_owned(),
-            reason: e.to_string(),
+            reason,
         })?;
         let mut list = Vec::new();
         for ns in namespaces {
@@ -441,7 +442,7 @@ impl RedisExposition {
             list.push((ns.to_owned(), scope_for_namespace(ns)));
         }
         Ok(RedisExposition {
-            client,
+            target,
             url: url.to_owned(),
             namespaces: list,
             quantiles: DEFAULT_QUANTILES.to_vec(),
@@ -480,53 +481,55 @@ impl RedisExposition {
         &self.namespaces
     }
 
-    /// Reads one namespace's hash.
+    /// Reads one namespace's hash (one `HGETALL`, within the timeout).
     pub fn read(&self, namespace: &str) -> Result<NamespaceData, StoreError> {
         let mut guard = self.connection.lock();
         if guard.is_none() {
-            let c = self
-                .client
-                .get_connection_with_timeout(self.timeout)
-                .map_err(|e| self.unavailable(e.to_string()))?;
-            c.set_read_timeout(Some(self.timeout))
-                .map_err(|e| self.unavailable(e.to_string()))?;
-            c.set_write_timeout(Some(self.timeout))
+            let c = resp::Connection::open(&self.target, self.timeout, self.timeout)
                 .map_err(|e| self.unavailable(e.to_string()))?;
             *guard = Some(c);
         }
+        let mut request = Vec::new();
+        resp::encode(&mut request, &[b"HGETALL", namespace.as_bytes()]);
         let result = match guard.as_mut() {
-            Some(c) => ::redis::cmd("HGETALL")
-                .arg(namespace)
-                .query::<HashMap<Vec<u8>, Vec<u8>>>(c),
+            Some(c) => c.exchange(&request, 1, self.timeout),
             None => return Err(self.unavailable("no connection".to_owned())),
         };
-        match result {
-            Ok(raw) => {
-                let mut bad = 0usize;
-                let fields: Vec<(String, String)> = raw
-                    .into_iter()
-                    .filter_map(
-                        |(k, v)| match (String::from_utf8(k), String::from_utf8(v)) {
-                            (Ok(k), Ok(v)) => Some((k, v)),
-                            _ => {
-                                bad += 1;
-                                None
-                            }
-                        },
-                    )
-                    .collect();
-                let mut data = NamespaceData::decode(fields);
-                for _ in 0..bad {
-                    DECODE_ERRORS.inc();
-                    data.errors.push("a field or value is not UTF-8".to_owned());
+        let items = match result {
+            Ok(mut replies) => match replies.pop() {
+                Some(Reply::Array(Some(items))) => items,
+                Some(Reply::Error(e)) => return Err(self.unavailable(e)),
+                other => {
+                    *guard = None;
+                    return Err(self.unavailable(format!("unexpected reply {other:?}")));
                 }
-                Ok(data)
-            }
+            },
             Err(e) => {
                 *guard = None;
-                Err(self.unavailable(e.to_string()))
+                return Err(self.unavailable(e.to_string()));
+            }
+        };
+        let mut bad = 0usize;
+        let mut fields = Vec::with_capacity(items.len() / 2);
+        let mut items = items.into_iter();
+        while let (Some(k), Some(v)) = (items.next(), items.next()) {
+            match (k, v) {
+                (Reply::Bulk(Some(k)), Reply::Bulk(Some(v))) => {
+                    match (String::from_utf8(k), String::from_utf8(v)) {
+                        (Ok(k), Ok(v)) => fields.push((k, v)),
+                        _ => bad += 1,
+                    }
+                }
+                _ => bad += 1,
             }
         }
+        let mut data = NamespaceData::decode(fields);
+        for _ in 0..bad {
+            DECODE_ERRORS.inc();
+            data.errors
+                .push("a field or value is not a UTF-8 string".to_owned());
+        }
+        Ok(data)
     }
 
     fn unavailable(&self, reason: String) -> StoreError {

@@ -73,6 +73,7 @@
 
 pub mod codec;
 mod expose;
+mod resp;
 pub mod sketch;
 mod store;
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::codec::{self, Extension, TypeCode, BUCKET_BOUND_LABEL, SKETCH_KEY_LABEL};
+use super::resp::{self, Reply};
 use super::sketch::Sketch;
 use super::{StoreError, DROPPED_UPDATES, TRANSFERS, TRANSFER_ERRORS};
 use crate::histogram::{Buckets, Observe, TimerGuard, DEFAULT_BUCKETS};
@@ -245,7 +246,7 @@ struct Cells {
 }
 
 struct Link {
-    connection: Option<::redis::Connection>,
+    connection: Option<resp::Connection>,
     outbox: Outbox,
     /// A batch whose transaction was sent but not confirmed, with its sequence number.
     in_doubt: Option<(u64, Outbox)>,
@@ -255,7 +256,7 @@ struct Link {
 
 pub(crate) struct Inner {
     config: StoreConfig,
-    client: ::redis::Client,
+    target: resp::Target,
     ack_key: String,
     cells: Mutex<Cells>,
     link: Mutex<Link>,
@@ -328,11 +329,10 @@ impl SharedStore {
                 namespace: config.namespace,
             });
         }
-        let client =
-            ::redis::Client::open(config.url.as_str()).map_err(|e| StoreError::InvalidUrl {
-                url: config.url.clone(),
-                reason: e.to_string(),
-            })?;
+        let target = resp::Target::parse(&config.url).map_err(|reason| StoreError::InvalidUrl {
+            url: config.url.clone(),
+            reason,
+        })?;
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -349,7 +349,7 @@ impl SharedStore {
         let eager = config.mode == TransferMode::Eager;
         let inner = Arc::new(Inner {
             config,
-            client,
+            target,
             ack_key,
             cells: Mutex::new(Cells::default()),
             link: Mutex::new(Link {
@@ -747,98 +747,154 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
     // Resolve a transaction of unknown outcome before sending anything else.
     if let Some((seq, _)) = &link.in_doubt {
         let seq = *seq;
+        let mut request = Vec::new();
+        resp::encode(&mut request, &[b"GET", inner.ack_key.as_bytes()]);
         let acked = match link.connection.as_mut() {
-            Some(c) => ::redis::cmd("GET")
-                .arg(&inner.ack_key)
-                .query::<Option<u64>>(c),
+            Some(c) => c.exchange(&request, 1, config.io_timeout),
             None => return fail(link, "no connection".to_owned()),
         };
-        match acked {
-            Ok(Some(done)) if done >= seq => link.in_doubt = None,
-            Ok(_) => {
-                // Not applied: send it again, with the newer deltas on top.
-                if let Some((_, mut older)) = link.in_doubt.take() {
-                    let newer = std::mem::take(&mut link.outbox);
-                    older.merge_newer(newer, room);
-                    link.outbox = older;
-                }
-            }
+        let done = match acked.as_deref() {
+            Ok([Reply::Bulk(Some(v))]) => std::str::from_utf8(v)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok()),
+            Ok([Reply::Bulk(None)]) => None,
+            Ok(other) => return fail(link, format!("unexpected reply to GET: {other:?}")),
             Err(e) => return fail(link, e.to_string()),
+        };
+        if done.is_some_and(|done| done >= seq) {
+            link.in_doubt = None;
+        } else if let Some((_, mut older)) = link.in_doubt.take() {
+            // Not applied: send it again, with the newer deltas on top.
+            let newer = std::mem::take(&mut link.outbox);
+            older.merge_newer(newer, room);
+            link.outbox = older;
         }
     }
     let seq = link.next_seq;
     link.next_seq += 1;
-    let mut pipe = ::redis::pipe();
-    pipe.atomic();
-    let key = config.namespace.as_str();
-    let mut fields = 0;
+    // One transaction carries at most MAX_FIELDS_PER_TRANSACTION fields, so that it fits the
+    // I/O timeout; the rest waits for the next transfer.
+    let batch = link.outbox.split_off(MAX_FIELDS_PER_TRANSACTION);
+    let key = config.namespace.as_bytes();
+    let mut request = Vec::with_capacity(64 + batch.len() * 96);
+    let mut commands = 0usize;
+    resp::encode(&mut request, &[b"MULTI"]);
     let meta_dirty = inner.meta_dirty.swap(false, Ordering::AcqRel);
     if meta_dirty {
         let cells = inner.cells.lock();
         for (name, meta) in &cells.families {
             let type_field = codec::encode_field(name, Extension::Type, &[])?;
-            pipe.cmd("HSET")
-                .arg(key)
-                .arg(type_field)
-                .arg(meta.type_code.letter())
-                .ignore();
-            fields += 1;
+            resp::encode(
+                &mut request,
+                &[
+                    b"HSET",
+                    key,
+                    type_field.as_bytes(),
+                    meta.type_code.letter().as_bytes(),
+                ],
+            );
+            commands += 1;
             if !meta.description.is_empty() {
                 let description_field = codec::encode_field(name, Extension::Description, &[])?;
-                pipe.cmd("HSET")
-                    .arg(key)
-                    .arg(description_field)
-                    .arg(&meta.description)
-                    .ignore();
-                fields += 1;
+                resp::encode(
+                    &mut request,
+                    &[
+                        b"HSET",
+                        key,
+                        description_field.as_bytes(),
+                        meta.description.as_bytes(),
+                    ],
+                );
+                commands += 1;
             }
         }
     }
-    for (field, op) in &link.outbox.ops {
-        match op {
-            Op::IncrInt(n) => pipe.cmd("HINCRBY").arg(key).arg(field).arg(*n).ignore(),
-            Op::IncrFloat(d) => pipe
-                .cmd("HINCRBYFLOAT")
-                .arg(key)
-                .arg(field)
-                .arg(format_float(*d))
-                .ignore(),
-            Op::Set(v) => pipe
-                .cmd("HSET")
-                .arg(key)
-                .arg(field)
-                .arg(format_float(*v))
-                .ignore(),
+    for (field, op) in &batch.ops {
+        let mut int = itoa::Buffer::new();
+        let (command, value): (&[u8], String) = match op {
+            Op::IncrInt(n) => (b"HINCRBY", int.format(*n).to_owned()),
+            Op::IncrFloat(d) => (b"HINCRBYFLOAT", format_float(*d)),
+            Op::Set(v) => (b"HSET", format_float(*v)),
         };
-        fields += 1;
+        resp::encode(
+            &mut request,
+            &[command, key, field.as_bytes(), value.as_bytes()],
+        );
+        commands += 1;
     }
-    pipe.cmd("SET")
-        .arg(&inner.ack_key)
-        .arg(seq)
-        .arg("EX")
-        .arg(86_400)
-        .ignore();
+    let fields = commands;
+    let seq_text = seq.to_string();
+    resp::encode(
+        &mut request,
+        &[
+            b"SET",
+            inner.ack_key.as_bytes(),
+            seq_text.as_bytes(),
+            b"EX",
+            b"86400",
+        ],
+    );
+    commands += 1;
+    resp::encode(&mut request, &[b"EXEC"]);
     let result = match link.connection.as_mut() {
-        Some(c) => pipe.query::<()>(c),
+        // MULTI, each command QUEUED, EXEC's array.
+        Some(c) => c.exchange(&request, commands + 2, config.io_timeout),
         None => return fail(link, "no connection".to_owned()),
     };
-    match result {
+    let outcome = match result {
+        Ok(replies) => match replies.last() {
+            Some(Reply::Array(Some(results))) => {
+                let refused = results
+                    .iter()
+                    .filter(|r| matches!(r, Reply::Error(_)))
+                    .count();
+                if refused > 0 {
+                    // Applied, except the commands Redis refused (a field of another type
+                    // written by another program): those deltas cannot be sent as they are.
+                    TRANSFER_ERRORS.inc();
+                    DROPPED_UPDATES.inc_by(refused as u64);
+                }
+                Ok(())
+            }
+            other => Err(format!("the transaction was not executed: {other:?}")),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    match outcome {
         Ok(()) => {
-            link.outbox = Outbox::default();
             TRANSFERS.inc();
             Ok(TransferReport {
                 fields,
                 round_trip: true,
             })
         }
-        Err(e) => {
+        Err(reason) => {
             if meta_dirty {
                 inner.meta_dirty.store(true, Ordering::Release);
             }
-            let batch = std::mem::take(&mut link.outbox);
             link.in_doubt = Some((seq, batch));
-            fail(link, e.to_string())
+            fail(link, reason)
         }
+    }
+}
+
+/// The most fields one transaction carries.
+const MAX_FIELDS_PER_TRANSACTION: usize = 20_000;
+
+impl Outbox {
+    /// Takes up to `max` fields out (all of them when there are no more).
+    fn split_off(&mut self, max: usize) -> Outbox {
+        if self.ops.len() <= max {
+            return std::mem::take(self);
+        }
+        let keys: Vec<String> = self.ops.keys().take(max).cloned().collect();
+        let mut taken = Outbox::default();
+        for k in keys {
+            if let Some(op) = self.ops.remove(&k) {
+                taken.ops.insert(k, op);
+            }
+        }
+        taken
     }
 }
 
@@ -861,19 +917,10 @@ impl Outbox {
     }
 }
 
-fn connect(inner: &Inner) -> Result<::redis::Connection, String> {
+fn connect(inner: &Inner) -> Result<resp::Connection, String> {
     let config = &inner.config;
-    let connection = inner
-        .client
-        .get_connection_with_timeout(config.connect_timeout)
-        .map_err(|e| e.to_string())?;
-    connection
-        .set_read_timeout(Some(config.io_timeout))
-        .map_err(|e| e.to_string())?;
-    connection
-        .set_write_timeout(Some(config.io_timeout))
-        .map_err(|e| e.to_string())?;
-    Ok(connection)
+    resp::Connection::open(&inner.target, config.connect_timeout, config.io_timeout)
+        .map_err(|e| e.to_string())
 }
 
 struct IntCell {
