@@ -98,6 +98,10 @@ pub enum ServerError {
     /// [`Auth::from_env`]); the listener does not start rather than serve without it.
     #[error("cannot start the metrics server: {0}")]
     Auth(#[from] AuthError),
+    /// The TLS certificate or key (given, or named in the environment) cannot be used.
+    #[cfg(feature = "tls")]
+    #[error("cannot start the metrics server: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The runtime or the thread could not be created.
     #[error("cannot start the metrics server: {0}")]
     Start(#[source] io::Error),
@@ -161,6 +165,9 @@ pub struct ServerBuilder {
     registry: &'static Registry,
     /// `None`: read from the environment at start.
     auth: Option<Auth>,
+    /// `None`: read from the environment at start.
+    #[cfg(feature = "tls")]
+    tls: Option<Option<crate::tls::TlsConfig>>,
     header_read_timeout: Duration,
     max_connections: usize,
     max_header_bytes: usize,
@@ -176,6 +183,8 @@ impl Default for ServerBuilder {
             addr: None,
             registry: global(),
             auth: None,
+            #[cfg(feature = "tls")]
+            tls: None,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 64,
             max_header_bytes: 16 * 1024,
@@ -224,6 +233,16 @@ impl ServerBuilder {
     /// without valid credentials gets `401`, whatever it asks for.
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = Some(auth);
+        self
+    }
+
+    /// Serves HTTPS with this certificate and key (feature `tls`; see [`crate::tls`]). Without
+    /// this call, the files named by `MICROPROFILE_TLS_CERT` and `MICROPROFILE_TLS_KEY` are used
+    /// when both are set, plain HTTP otherwise. The TLS handshake must complete within the
+    /// [header read timeout](Self::header_read_timeout).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
+        self.tls = Some(Some(tls));
         self
     }
 
@@ -279,6 +298,10 @@ impl ServerBuilder {
     pub fn start(mut self) -> Result<ServerHandle, ServerError> {
         if self.auth.is_none() {
             self.auth = Some(Auth::from_env()?);
+        }
+        #[cfg(feature = "tls")]
+        if self.tls.is_none() {
+            self.tls = Some(crate::tls::TlsConfig::from_env()?);
         }
         let addr = match self.addr {
             Some(addr) => addr,
@@ -475,13 +498,29 @@ async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
 async fn serve_connection(
     stream: TcpStream,
     config: Arc<ServerBuilder>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
     let _open = OPEN_CONNECTIONS.enter();
     let _ = stream.set_nodelay(true);
+    #[cfg(feature = "tls")]
+    if let Some(Some(tls)) = &config.tls {
+        match tls.accept(stream, config.header_read_timeout).await {
+            Ok(stream) => serve_http(TokioIo::new(stream), &config, stopped).await,
+            Err(_) => CONNECTION_ERRORS.inc(),
+        }
+        return;
+    }
+    serve_http(TokioIo::new(stream), &config, stopped).await;
+}
+
+/// Serves HTTP/1.1 on one connection, plain or TLS.
+async fn serve_http<I>(io: I, config: &Arc<ServerBuilder>, mut stopped: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let service = service_fn(|request: Request<Incoming>| {
-        let response = answer(&config, &request);
+        let response = answer(config, &request);
         async move { Ok::<_, Infallible>(response) }
     });
     let mut builder = http1::Builder::new();
@@ -492,7 +531,7 @@ async fn serve_connection(
         .max_header_size(config.max_header_bytes)
         .max_headers(config.max_headers)
         .keep_alive(config.keep_alive);
-    let io = WriteTimeout::new(TokioIo::new(stream), config.write_timeout);
+    let io = WriteTimeout::new(io, config.write_timeout);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
     let result = tokio::select! {

@@ -140,8 +140,12 @@ fn bad_material_is_a_clear_error() {
     assert!(missing.to_string().contains("nope.pem"), "{missing}");
 }
 
+/// Serializes the tests that set the TLS environment variables.
+static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn configuration_from_the_environment() {
+    let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
     std::env::remove_var(microprofile::tls::CERT_ENV);
     std::env::remove_var(microprofile::tls::KEY_ENV);
     assert!(TlsConfig::from_env().unwrap().is_none());
@@ -151,4 +155,63 @@ fn configuration_from_the_environment() {
     assert!(TlsConfig::from_env().unwrap().is_some());
     std::env::remove_var(microprofile::tls::CERT_ENV);
     std::env::remove_var(microprofile::tls::KEY_ENV);
+}
+
+/// The built-in listener over TLS, with basic auth, and a plain-HTTP client that does not stop it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_in_listener_over_tls() {
+    let registry: &'static Registry = Box::leak(Box::new(Registry::new()));
+    registry.counter(Metadata::new("hits")).unwrap().inc_by(3);
+    let server = microprofile::Server::builder()
+        .addr(([127, 0, 0, 1], 0))
+        .registry(registry)
+        .auth(Auth::basic("prometheus", "pw"))
+        .tls(server_config())
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    let mut plain = TcpStream::connect(addr).await.unwrap();
+    plain
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), plain.read_to_end(&mut answer)).await;
+    assert!(!String::from_utf8_lossy(&answer).contains("hits_total"));
+    // base64("prometheus:pw")
+    let ok = https_get(
+        addr,
+        "localhost",
+        "Authorization: Basic cHJvbWV0aGV1czpwdw==\r\n",
+    )
+    .await
+    .unwrap();
+    assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+    assert!(
+        ok.contains("hits_total{mp_scope=\"application\"} 3"),
+        "{ok}"
+    );
+    let refused = https_get(addr, "127.0.0.1", "").await.unwrap();
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    assert!(refused
+        .to_ascii_lowercase()
+        .contains("www-authenticate: basic realm=\"metrics\""));
+    tokio::task::spawn_blocking(move || server.shutdown())
+        .await
+        .unwrap();
+}
+
+/// A malformed TLS environment stops the listener from starting, rather than serving plain HTTP.
+#[test]
+fn built_in_listener_refuses_a_broken_tls_environment() {
+    let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    std::env::set_var(microprofile::tls::CERT_ENV, fixture("cert.pem"));
+    std::env::set_var(microprofile::tls::KEY_ENV, fixture("missing-key.pem"));
+    let error = microprofile::Server::builder()
+        .addr(([127, 0, 0, 1], 0))
+        .start()
+        .unwrap_err();
+    std::env::remove_var(microprofile::tls::CERT_ENV);
+    std::env::remove_var(microprofile::tls::KEY_ENV);
+    assert!(error.to_string().contains("missing-key.pem"), "{error}");
 }
