@@ -104,7 +104,8 @@ impl StoreConfig {
         self
     }
 
-    /// The longest one read or write on the connection may take (and the longest
+    /// The longest one exchange with Redis may take, from the first byte written to the last
+    /// reply read, whatever the number of commands (and the longest
     /// [`SharedStore::transfer`] waits for a concurrent transfer).
     pub fn io_timeout(mut self, timeout: Duration) -> StoreConfig {
         self.io_timeout = timeout;
@@ -578,8 +579,11 @@ impl SharedStore {
 
     /// Sends every delta accumulated since the last transfer in one `MULTI`/`EXEC` round trip.
     ///
-    /// Never blocks longer than about the connect timeout plus the I/O timeouts (and waits at
-    /// most the I/O timeout for a concurrent transfer). On failure the deltas are kept, bounded
+    /// Blocks at most: the I/O timeout waiting for a concurrent transfer, the connect timeout
+    /// (only when there is no connection), the I/O timeout for the acknowledgement check (only
+    /// after a transaction of unknown outcome) and the I/O timeout for the transaction itself:
+    /// each exchange with Redis has one deadline, however many commands it carries. A
+    /// transaction carries at most 20 000 fields; more wait for the next transfer. On failure the deltas are kept, bounded
     /// by [`StoreConfig::max_pending_fields`], and sent by a later transfer; for
     /// [`StoreConfig::retry_backoff`] after a failure, transfers return at once. A transaction
     /// whose outcome is unknown (the connection broke after it was sent) is checked against a
