@@ -25,7 +25,9 @@ pub enum TransferMode {
     #[default]
     Batched,
     /// A background thread sends updates as soon as they are made, pipelining whatever
-    /// accumulated while the previous round trip was under way.
+    /// accumulated while the previous round trip was under way. A program about to exit should
+    /// still call [`SharedStore::transfer`] once, so the last updates do not wait for a thread
+    /// that is about to end.
     Eager,
 }
 
