@@ -223,10 +223,9 @@ impl Registry {
         let mut max_lines = String::new();
         for family in &plan {
             let info = &family.info;
-            let help = if info.description.is_empty() {
-                &*family.members[0].declared
-            } else {
-                info.description.as_str()
+            let help = match family.members.first() {
+                Some(member) if info.description.is_empty() => &*member.declared,
+                _ => info.description.as_str(),
             };
             // OpenMetrics names a counter family without `_total`; Prometheus text with it.
             let family_name = match (format, info.metric_type) {

@@ -83,14 +83,17 @@ pub fn check_names(names: &[&str]) -> Result<(), Error> {
     for name in names {
         naming::validate_tag_name(name)?;
     }
-    if let Some(w) = names.windows(2).find(|w| w[0] >= w[1]) {
-        return Err(if w[0] == w[1] {
+    if let Some((a, b)) = names.windows(2).find_map(|w| match w {
+        [a, b] if a >= b => Some((a, b)),
+        _ => None,
+    }) {
+        return Err(if a == b {
             Error::DuplicateTag {
-                name: w[0].to_owned(),
+                name: (*a).to_owned(),
             }
         } else {
             Error::InvalidTagName {
-                name: w[1].to_owned(),
+                name: (*b).to_owned(),
                 reason: "label names of a LabelSet must be listed in sorted order",
             }
         });
@@ -111,11 +114,20 @@ struct DenseSeries<M> {
 type Shard<L, M> = RwLock<HashMap<L, Series<M>>>;
 
 struct Hashed<L, M> {
-    shards: Box<[Shard<L, M>]>,
+    shards: Box<[Shard<L, M>; SHARDS]>,
     hasher: std::hash::RandomState,
     /// Series in all shards; only grows under a shard's write lock, checked against the limit.
     len: AtomicUsize,
     overflow: DenseSeries<M>,
+}
+
+impl<L: LabelSet, M> Hashed<L, M> {
+    fn shard(&self, labels: &L) -> &Shard<L, M> {
+        let index = (self.hasher.hash_one(labels) % SHARDS as u64) as usize;
+        // `index < SHARDS` always; the first shard stands in rather than a panic path.
+        let [first, ..] = &*self.shards;
+        self.shards.get(index).unwrap_or(first)
+    }
 }
 
 enum Storage<L, M> {
@@ -189,7 +201,7 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                     .collect(),
             ),
             None => Storage::Hashed(Hashed {
-                shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+                shards: Box::new(std::array::from_fn(|_| RwLock::new(HashMap::new()))),
                 hasher: std::hash::RandomState::new(),
                 len: AtomicUsize::new(0),
                 overflow: DenseSeries {
@@ -228,8 +240,7 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                 }
             }
             Storage::Hashed(hashed) => {
-                let hash = hashed.hasher.hash_one(labels);
-                let shard = &hashed.shards[(hash as usize) % SHARDS];
+                let shard = hashed.shard(labels);
                 if let Ok(guard) =
                     RwLockReadGuard::try_map(shard.read(), |map| map.get(labels).map(|s| &s.metric))
                 {
@@ -287,11 +298,7 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                 .get(labels.dense_index())
                 .is_some_and(|s| s.touched.swap(false, Ordering::Relaxed)),
             Storage::Hashed(hashed) => {
-                let hash = hashed.hasher.hash_one(labels);
-                let removed = hashed.shards[(hash as usize) % SHARDS]
-                    .write()
-                    .remove(labels)
-                    .is_some();
+                let removed = hashed.shard(labels).write().remove(labels).is_some();
                 if removed {
                     hashed.len.fetch_sub(1, Ordering::Relaxed);
                 }

@@ -86,7 +86,7 @@ impl Buckets {
                 reason: "bounds must be finite (the +Inf bucket is implicit)",
             });
         }
-        if bounds.windows(2).any(|w| w[0] >= w[1]) {
+        if bounds.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
             return Err(Error::InvalidBuckets {
                 reason: "bounds must be strictly increasing",
             });
@@ -119,6 +119,14 @@ struct Core {
 }
 
 impl Core {
+    fn shard(&self, second: bool) -> &Shard {
+        if second {
+            &self.shards[1]
+        } else {
+            &self.shards[0]
+        }
+    }
+
     fn new(bounds: &[f64]) -> Core {
         // Statics skip the constructor's checks; keep what is usable so observing never fails.
         let mut clean: Vec<f64> = bounds.iter().copied().filter(|b| b.is_finite()).collect();
@@ -201,7 +209,7 @@ impl Histogram {
         let core = self.core();
         let index = core.bounds.partition_point(|&b| b < value);
         let n = core.count_and_hot.fetch_add(1, Ordering::Acquire);
-        let hot = &core.shards[(n >> 63) as usize];
+        let hot = core.shard(n & HOT_BIT != 0);
         if let Some(bucket) = hot.buckets.get(index) {
             bucket.fetch_add(1, Ordering::Relaxed);
         }
@@ -245,8 +253,8 @@ impl Histogram {
         let _scrape = core.scrape.lock();
         let n = core.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
         let started = n & !HOT_BIT;
-        let cold = &core.shards[(n >> 63) as usize];
-        let hot = &core.shards[((n >> 63) ^ 1) as usize];
+        let cold = core.shard(n & HOT_BIT != 0);
+        let hot = core.shard(n & HOT_BIT == 0);
         // Wait for observations that began on the cold shard; each is a handful of instructions.
         let mut spins = 0u32;
         while cold.count.load(Ordering::Acquire) != started {

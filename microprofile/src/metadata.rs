@@ -288,13 +288,16 @@ impl Metadata {
         self.scope.validate()?;
         let mut tags: Vec<(&str, &str)> = self.tag_list().collect();
         tags.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (i, (name, _)) in tags.iter().enumerate() {
+        for (name, _) in &tags {
             naming::validate_tag_name(name)?;
-            if i > 0 && tags[i - 1].0 == *name {
-                return Err(Error::DuplicateTag {
-                    name: (*name).to_owned(),
-                });
-            }
+        }
+        if let Some(name) = tags.windows(2).find_map(|w| match w {
+            [(a, _), (b, _)] if a == b => Some(*a),
+            _ => None,
+        }) {
+            return Err(Error::DuplicateTag {
+                name: name.to_owned(),
+            });
         }
         Ok(tags)
     }

@@ -129,9 +129,9 @@ pub fn exposed_name(declared: &str, metric_type: MetricType, unit: &str) -> Stri
     }
     let unit = effective_unit(metric_type, unit);
     if !unit.is_empty() {
-        let already = name.len() > unit.len()
-            && name.ends_with(unit)
-            && name.as_bytes()[name.len() - unit.len() - 1] == b'_';
+        let already = name
+            .strip_suffix(unit)
+            .is_some_and(|stem| stem.ends_with('_'));
         if !already {
             name.push('_');
             name.push_str(unit);

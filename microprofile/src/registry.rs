@@ -290,8 +290,11 @@ impl Registry {
             .chain(collector.label_names().iter().map(|n| (*n).to_owned()))
             .collect();
         tag_names.sort();
-        if let Some(w) = tag_names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(Error::DuplicateTag { name: w[0].clone() });
+        if let Some(name) = tag_names.windows(2).find_map(|w| match w {
+            [a, b] if a == b => Some(a.clone()),
+            _ => None,
+        }) {
+            return Err(Error::DuplicateTag { name });
         }
         let metric_type = collector.collect_type();
         let exposed = naming::exposed_name(metadata.name(), metric_type, metadata.unit_text());

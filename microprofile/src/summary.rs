@@ -232,7 +232,7 @@ fn check_quantiles(quantiles: &[f64]) -> Result<(), Error> {
             reason: "each quantile must lie strictly between 0 and 1",
         });
     }
-    if quantiles.windows(2).any(|w| w[0] >= w[1]) {
+    if quantiles.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
         return Err(Error::InvalidQuantiles {
             reason: "quantiles must be strictly increasing",
         });
