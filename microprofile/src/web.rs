@@ -20,7 +20,8 @@
 //! `/metrics/{scope}/{name}`, `?scope=&name=`), with the same negotiation, status codes and headers:
 //! its handler passes the request's method, path, query and `Accept` header to
 //! [`crate::http::respond`], as the built-in listener does. Authentication comes from the
-//! environment (see [`crate::auth`]) unless set with `MetricsRouter::auth`.
+//! environment (see [`crate::auth`]) unless set with `MetricsRouter::auth`. With the feature
+//! `tls`, `serve_tls` serves a router (the metrics alone, or a whole application) over HTTPS.
 //!
 //! # The layer's metrics (scope `vendor`)
 //!
