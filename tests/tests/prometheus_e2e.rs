@@ -11,6 +11,7 @@
 //!   Prometheus would send.
 //! - `auth_ok` / `auth_missing`: a listener requiring a bearer token, scraped with and without it.
 //! - `tls`: the same over HTTPS (`web::serve_tls`, the test CA of `tests/tls`), with the token.
+//! - `listener`: the built-in listener, over HTTPS with basic auth.
 //!
 //! A missing `prometheus` binary fails the test with a message saying what to install.
 
@@ -286,6 +287,16 @@ fn real_prometheus_scrapes_the_axum_service() {
         ));
         addr
     };
+    // The built-in listener, over TLS with basic auth.
+    let listener = microprofile::Server::builder()
+        .addr(([127, 0, 0, 1], 0))
+        .auth(Auth::basic("prometheus", TOKEN))
+        .tls(
+            TlsConfig::from_pem_files(tls_fixture("cert.pem"), tls_fixture("key.pem"))
+                .expect("the test certificate in tests/tls"),
+        )
+        .start()
+        .expect("start the built-in listener");
     let supports_scrape_protocols = version >= (2, 49);
     let (text_target, text_extra, om_extra) = if supports_scrape_protocols {
         (
@@ -320,7 +331,7 @@ fn real_prometheus_scrapes_the_axum_service() {
     }
 
     let config = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{}{}{}{}{}",
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{}{}{}{}{}{}",
         job("om", open, om_extra),
         job("text", text_target, text_extra),
         job(
@@ -337,11 +348,19 @@ fn real_prometheus_scrapes_the_axum_service() {
                 tls_fixture("ca.pem").display()
             )
         ),
+        job(
+            "listener",
+            listener.local_addr(),
+            &format!(
+                "    scheme: https\n    tls_config:\n      ca_file: {}\n    basic_auth:\n      username: prometheus\n      password: {TOKEN}\n",
+                tls_fixture("ca.pem").display()
+            )
+        ),
     );
     let prometheus = Prometheus::start(&config);
 
     // Every target is up, except the one scraped without credentials.
-    for name in ["om", "text", "auth_ok", "tls"] {
+    for name in ["om", "text", "auth_ok", "tls", "listener"] {
         prometheus.wait_for(&format!("up{{job=\"{name}\"}}"), "1 (up)", |v| v == 1.0);
     }
     prometheus.wait_for("up{job=\"auth_missing\"}", "0 (down: 401)", |v| v == 0.0);
@@ -352,7 +371,7 @@ fn real_prometheus_scrapes_the_axum_service() {
 
     // Counter increments made here show up with their values, in both formats.
     E2E_ORDERS.inc_by(7);
-    for name in ["om", "text", "auth_ok", "tls"] {
+    for name in ["om", "text", "auth_ok", "tls", "listener"] {
         prometheus.wait_for(
             &format!("e2e_orders_total{{job=\"{name}\",mp_scope=\"application\"}}"),
             "7",
@@ -398,7 +417,7 @@ fn real_prometheus_scrapes_the_axum_service() {
     );
 
     // Base, vendor and application series are all stored, with their scope.
-    for name in ["om", "text", "auth_ok"] {
+    for name in ["om", "text", "auth_ok", "tls", "listener"] {
         let scopes: Vec<String> = {
             let deadline = Instant::now() + DEADLINE;
             loop {
@@ -439,6 +458,7 @@ fn real_prometheus_scrapes_the_axum_service() {
         .is_empty());
 
     drop(prometheus);
+    listener.shutdown();
     runtime.shutdown_timeout(Duration::from_secs(5));
 }
 
