@@ -39,6 +39,15 @@
 //! The full table of names, types, units and labels is in the crate's README.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 mod collector;
 mod parse;

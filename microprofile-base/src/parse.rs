@@ -168,19 +168,24 @@ pub(crate) fn parse_net_dev(text: &str) -> Vec<NetDev> {
             .split_ascii_whitespace()
             .map_while(|v| v.parse().ok())
             .collect();
-        if values.len() < 12 {
+        // Fewer than 12 leading numbers: not a device line this parser understands.
+        let (
+            Some(&[rx_bytes, rx_packets, rx_errors, rx_dropped]),
+            Some(&[tx_bytes, tx_packets, tx_errors, tx_dropped]),
+        ) = (values.get(..4), values.get(8..12))
+        else {
             continue;
-        }
+        };
         devices.push(NetDev {
             name: name.to_owned(),
-            rx_bytes: values[0],
-            rx_packets: values[1],
-            rx_errors: values[2],
-            rx_dropped: values[3],
-            tx_bytes: values[8],
-            tx_packets: values[9],
-            tx_errors: values[10],
-            tx_dropped: values[11],
+            rx_bytes,
+            rx_packets,
+            rx_errors,
+            rx_dropped,
+            tx_bytes,
+            tx_packets,
+            tx_errors,
+            tx_dropped,
         });
     }
     devices
@@ -217,22 +222,22 @@ pub(crate) struct Mount {
 fn unescape_octal(field: &str) -> String {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if let (b'\\', Some(digits)) = (bytes[i], bytes.get(i + 1..i + 4)) {
+    let mut rest = bytes;
+    while let Some((&first, tail)) = rest.split_first() {
+        if let (b'\\', Some(digits)) = (first, tail.get(..3)) {
             if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
                 let value = digits
                     .iter()
                     .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
                 if let Ok(byte) = u8::try_from(value) {
                     out.push(byte);
-                    i += 4;
+                    rest = tail.get(3..).unwrap_or_default();
                     continue;
                 }
             }
         }
-        out.push(bytes[i]);
-        i += 1;
+        out.push(first);
+        rest = tail;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
