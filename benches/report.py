@@ -45,7 +45,12 @@ def load(criterion_dir):
         with open(os.path.join(root, "estimates.json")) as f:
             estimates = json.load(f)
         name = bench.get("function_id") or bench.get("value_str")
-        groups.setdefault(bench["group_id"], {})[name] = estimates["median"]["point_estimate"]
+        median = estimates["median"]
+        groups.setdefault(bench["group_id"], {})[name] = (
+            median["point_estimate"],
+            median["confidence_interval"]["lower_bound"],
+            median["confidence_interval"]["upper_bound"],
+        )
     return groups
 
 
@@ -64,15 +69,20 @@ def main():
         rows = groups.get(group)
         if not rows:
             continue
+        intervals = rows
+        rows = {k: v[0] for k, v in intervals.items()}
         ours = rows.get(reference)
         out.append(f"### {title}")
         out.append("")
-        out.append(f"| crate | median | ratio to {reference} |")
-        out.append("|---|---:|---:|")
+        out.append(f"| crate | median | 95% CI of the median | ratio to {reference} |")
+        out.append("|---|---:|---:|---:|")
         for name, ns in sorted(rows.items(), key=lambda kv: kv[1]):
             ratio = f"{ns / ours:.2f}×" if ours else "–"
             bold = "**" if name == reference else ""
-            out.append(f"| {bold}{name}{bold} | {fmt_time(ns)} | {ratio} |")
+            low, high = intervals[name][1], intervals[name][2]
+            out.append(
+                f"| {bold}{name}{bold} | {fmt_time(ns)} | {fmt_time(low)} – {fmt_time(high)} | {ratio} |"
+            )
         out.append("")
         if group == "function_overhead":
             floor = rows.get("floor: two clock reads + observe")
@@ -93,10 +103,15 @@ def main():
         peers = {k: v for k, v in rows.items() if k != OURS and k != "atomic_fetch_add"}
         if peers:
             best_name, best = min(peers.items(), key=lambda kv: kv[1])
-            ok = ours <= best
+            if ours <= best:
+                verdict = "met"
+            elif intervals[OURS][1] <= intervals[best_name][2]:
+                verdict = "tie: the confidence intervals overlap"
+            else:
+                verdict = "missed"
             verdicts.append(
                 f"- {title}: ours / fastest peer ({best_name}) = {ours / best:.2f}× "
-                f"(target ≤ 1.0×): {'met' if ok else 'missed'}"
+                f"(target ≤ 1.0×): {verdict}"
             )
         atomic = rows.get("atomic_fetch_add")
         if atomic:
