@@ -506,23 +506,22 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
                 return None;
             }
             let mut ok = true;
-            for (i, (v, expr)) in values.iter().enumerate() {
+            let mut previous: Option<f64> = None;
+            for (v, expr) in &values {
                 if !v.is_finite() {
                     errors.push(syn::Error::new_spanned(
                         expr,
                         "bucket bounds must be finite (the `+Inf` bucket is implicit)",
                     ));
                     ok = false;
-                } else if i > 0 && values[i - 1].0.is_finite() && values[i - 1].0 >= *v {
+                } else if let Some(p) = previous.filter(|p| p.is_finite() && *p >= *v) {
                     errors.push(syn::Error::new_spanned(
                         expr,
-                        format!(
-                            "bucket bounds must be strictly increasing: {v:?} follows {:?}",
-                            values[i - 1].0
-                        ),
+                        format!("bucket bounds must be strictly increasing: {v:?} follows {p:?}"),
                     ));
                     ok = false;
                 }
+                previous = Some(*v);
             }
             ok.then(|| values.into_iter().map(|(v, _)| v).collect())
         }
@@ -538,8 +537,8 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
                 ));
                 return None;
             };
-            let args: Vec<Expr> = call.args.iter().cloned().collect();
-            if args.len() != 3 {
+            let args: Vec<&Expr> = call.args.iter().collect();
+            let &[start_arg, step_arg, count_arg] = args.as_slice() else {
                 errors.push(syn::Error::new_spanned(
                     &call.args,
                     format!(
@@ -552,10 +551,10 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
                     ),
                 ));
                 return None;
-            }
-            let start = number(&args[0], errors);
-            let step = number(&args[1], errors);
-            let count = match &args[2] {
+            };
+            let start = number(start_arg, errors);
+            let step = number(step_arg, errors);
+            let count = match count_arg {
                 Expr::Lit(syn::ExprLit {
                     lit: Lit::Int(i), ..
                 }) => i.base10_parse::<usize>().ok(),
@@ -563,7 +562,7 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
             };
             if count.is_none() {
                 errors.push(syn::Error::new_spanned(
-                    &args[2],
+                    count_arg,
                     "the bucket count is an integer literal",
                 ));
             }
@@ -571,19 +570,19 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
             let mut ok = true;
             if count == 0 {
                 errors.push(syn::Error::new_spanned(
-                    &args[2],
+                    count_arg,
                     "the bucket count must be at least 1",
                 ));
                 ok = false;
             }
             if !start.is_finite() {
-                errors.push(syn::Error::new_spanned(&args[0], "`start` must be finite"));
+                errors.push(syn::Error::new_spanned(start_arg, "`start` must be finite"));
                 ok = false;
             }
             let buckets: Vec<f64> = if generator == "linear" {
                 if !(step > 0.0 && step.is_finite()) {
                     errors.push(syn::Error::new_spanned(
-                        &args[1],
+                        step_arg,
                         "`width` must be greater than 0",
                     ));
                     ok = false;
@@ -592,14 +591,14 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
             } else {
                 if start.is_nan() || start <= 0.0 {
                     errors.push(syn::Error::new_spanned(
-                        &args[0],
+                        start_arg,
                         "`start` must be greater than 0",
                     ));
                     ok = false;
                 }
                 if !(step > 1.0 && step.is_finite()) {
                     errors.push(syn::Error::new_spanned(
-                        &args[1],
+                        step_arg,
                         "`factor` must be greater than 1",
                     ));
                     ok = false;
@@ -608,7 +607,7 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
             };
             if ok
                 && (buckets.iter().any(|b| !b.is_finite())
-                    || buckets.windows(2).any(|w| w[0] >= w[1]))
+                    || buckets.windows(2).any(|w| matches!(w, [a, b] if a >= b)))
             {
                 errors.push(syn::Error::new_spanned(
                     value,
@@ -652,7 +651,7 @@ fn parse_quantiles(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
                 format!("quantile {q:?} is outside the open interval (0, 1)"),
             ));
             ok = false;
-        } else if values[..i].iter().any(|(p, _)| p == q) {
+        } else if values.iter().take(i).any(|(p, _)| p == q) {
             errors.push(syn::Error::new_spanned(
                 expr,
                 format!("quantile {q:?} is given twice"),

@@ -80,15 +80,17 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
+        let mut current = Vec::with_capacity(b.len() + 1);
+        // `left` is `current[j]`, `diagonal` is `previous[j]`, `up` is `previous[j + 1]`.
+        let mut left = i + 1;
+        current.push(left);
+        for ((cb, &diagonal), &up) in b.iter().zip(&previous).zip(previous.iter().skip(1)) {
             let cost = usize::from(ca != *cb);
-            let value = (previous[j] + cost)
-                .min(previous[j + 1] + 1)
-                .min(current[j] + 1);
-            current.push(value);
+            left = (diagonal + cost).min(up + 1).min(left + 1);
+            current.push(left);
         }
         previous = current;
     }
-    previous[b.len()]
+    // `previous` always holds `b.len() + 1` entries, so the last one is `previous[b.len()]`.
+    previous.last().copied().unwrap_or(b.len())
 }

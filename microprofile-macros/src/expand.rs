@@ -506,13 +506,11 @@ fn generate(kind: Kind, args: &MetricArgs, function: ItemFn) -> TokenStream {
         let values = labels.iter().map(|l| &l.2);
         let set_outcome = match names
             .iter()
-            .position(|n| *n == "outcome")
+            .zip(&fields)
+            .find(|(n, _)| **n == "outcome")
             .filter(|_| outcome)
         {
-            Some(i) => {
-                let field = &fields[i];
-                quote!(self.#field = outcome.as_str();)
-            }
+            Some((_, field)) => quote!(self.#field = outcome.as_str();),
             None => quote!(let _ = outcome;),
         };
         let metadata = args.metadata_tokens(&name, &description, &unit, None);

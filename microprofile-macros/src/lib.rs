@@ -4,6 +4,15 @@
 //! The attributes share the arguments below; each macro's page lists them too.
 //!
 #![doc = include_str!("arguments.md")]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 use proc_macro::TokenStream;
 
