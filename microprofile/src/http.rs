@@ -248,15 +248,15 @@ impl Route {
 fn percent_decode(text: &str, plus_is_space: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    let mut rest = bytes;
+    while let Some((&first, tail)) = rest.split_first() {
+        match first {
             b'%' => {
-                let high = bytes.get(i + 1).and_then(|b| hex_value(*b));
-                let low = bytes.get(i + 2).and_then(|b| hex_value(*b));
+                let high = tail.first().and_then(|b| hex_value(*b));
+                let low = tail.get(1).and_then(|b| hex_value(*b));
                 if let (Some(high), Some(low)) = (high, low) {
                     out.push(high << 4 | low);
-                    i += 3;
+                    rest = tail.get(2..).unwrap_or_default();
                     continue;
                 }
                 out.push(b'%');
@@ -264,7 +264,7 @@ fn percent_decode(text: &str, plus_is_space: bool) -> String {
             b'+' if plus_is_space => out.push(b' '),
             b => out.push(b),
         }
-        i += 1;
+        rest = tail;
     }
     match String::from_utf8(out) {
         Ok(s) => s,

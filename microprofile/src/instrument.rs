@@ -55,6 +55,19 @@ impl Outcome {
         }
     }
 
+    /// This outcome's entry in an array ordered like [`Outcome::ALL`] (the same entry as
+    /// `per_outcome[self.index()]`, without an indexing panic path).
+    #[inline]
+    fn pick<T>(self, per_outcome: &[T; 4]) -> &T {
+        let [ok, error, panic, cancelled] = per_outcome;
+        match self {
+            Outcome::Ok => ok,
+            Outcome::Error => error,
+            Outcome::Panic => panic,
+            Outcome::Cancelled => cancelled,
+        }
+    }
+
     /// `Ok` or `Error`, after a `Result`.
     #[inline]
     pub fn of<T, E>(result: &Result<T, E>) -> Outcome {
@@ -143,7 +156,7 @@ impl<M: Observe> CallRecorder for TimedByOutcome<'_, M> {
     const OUTCOME: bool = true;
     #[inline]
     fn record(&mut self, outcome: Outcome, seconds: f64) {
-        self.0[outcome.index()].observe_value(seconds)
+        outcome.pick(self.0).observe_value(seconds)
     }
 }
 
@@ -155,7 +168,7 @@ impl CallRecorder for CountedByOutcome<'_> {
     const OUTCOME: bool = true;
     #[inline]
     fn record(&mut self, outcome: Outcome, _: f64) {
-        self.0[outcome.index()].inc()
+        outcome.pick(self.0).inc()
     }
 }
 
@@ -325,16 +338,16 @@ integer_label_values!(u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize);
 /// fixed cardinality and the product fits in `usize`.
 pub const fn cardinality_product(cardinalities: &[Option<usize>]) -> Option<usize> {
     let mut product: usize = 1;
-    let mut i = 0;
-    while i < cardinalities.len() {
-        match cardinalities[i] {
+    let mut rest = cardinalities;
+    while let [first, tail @ ..] = rest {
+        match *first {
             Some(n) => match product.checked_mul(n) {
                 Some(p) => product = p,
                 None => return None,
             },
             None => return None,
         }
-        i += 1;
+        rest = tail;
     }
     Some(product)
 }
