@@ -26,6 +26,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod auth;
+#[cfg(feature = "server")]
+mod conn;
 mod counter;
 mod encoding;
 mod error;

@@ -5,12 +5,9 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -19,15 +16,13 @@ use ::http::{Method, Request, Response, StatusCode};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
-use tokio::time::Sleep;
+use tokio::sync::watch;
 
 use crate::auth::{Auth, AuthError};
+use crate::conn::Limits;
 use crate::counter::Counter;
 use crate::gauge::ConcurrentGauge;
 use crate::http::MetricsResponse;
@@ -42,9 +37,6 @@ pub const DEFAULT_ADDR: SocketAddr =
 /// The environment variable that replaces [`DEFAULT_ADDR`], as `host:port` (for example
 /// `0.0.0.0:9981` or `[::1]:9981`). An empty value counts as unset.
 pub const ADDR_ENV: &str = "MICROPROFILE_ADDR";
-
-/// Hyper refuses a smaller read buffer (and panics on one), so smaller limits are raised to it.
-const MIN_BUF_SIZE: usize = 8192;
 
 /// Requests answered by the built-in listener (any status).
 static REQUESTS: Counter = Counter::new();
@@ -168,13 +160,8 @@ pub struct ServerBuilder {
     /// `None`: read from the environment at start.
     #[cfg(feature = "tls")]
     tls: Option<Option<crate::tls::TlsConfig>>,
-    header_read_timeout: Duration,
-    max_connections: usize,
-    max_header_bytes: usize,
-    max_headers: usize,
-    keep_alive: bool,
-    shutdown_grace: Duration,
-    write_timeout: Duration,
+    /// The limits and timeouts, shared with [`crate::web`]'s servers.
+    limits: Limits,
 }
 
 impl Default for ServerBuilder {
@@ -185,13 +172,7 @@ impl Default for ServerBuilder {
             auth: None,
             #[cfg(feature = "tls")]
             tls: None,
-            header_read_timeout: Duration::from_secs(10),
-            max_connections: 64,
-            max_header_bytes: 16 * 1024,
-            max_headers: 100,
-            keep_alive: true,
-            shutdown_grace: Duration::from_secs(5),
-            write_timeout: Duration::from_secs(30),
+            limits: Limits::default(),
         }
     }
 }
@@ -201,13 +182,13 @@ impl fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("addr", &self.addr)
             .field("auth", &self.auth)
-            .field("header_read_timeout", &self.header_read_timeout)
-            .field("max_connections", &self.max_connections)
-            .field("max_header_bytes", &self.max_header_bytes)
-            .field("max_headers", &self.max_headers)
-            .field("keep_alive", &self.keep_alive)
-            .field("shutdown_grace", &self.shutdown_grace)
-            .field("write_timeout", &self.write_timeout)
+            .field("header_read_timeout", &self.limits.header_read_timeout)
+            .field("max_connections", &self.limits.max_connections)
+            .field("max_header_bytes", &self.limits.max_header_bytes)
+            .field("max_headers", &self.limits.max_headers)
+            .field("keep_alive", &self.limits.keep_alive)
+            .field("shutdown_grace", &self.limits.shutdown_grace)
+            .field("write_timeout", &self.limits.write_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -249,47 +230,47 @@ impl ServerBuilder {
     /// How long a client may take to send a complete request head, and how long a keep-alive
     /// connection may stay idle (default 10 s). Zero is raised to 1 ms.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self.limits.set_header_read_timeout(timeout);
         self
     }
 
     /// How many connections are served at once (default 64; at least 1). Connections beyond it
     /// wait to be accepted.
     pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = max.clamp(1, Semaphore::MAX_PERMITS);
+        self.limits.set_max_connections(max);
         self
     }
 
     /// The largest request head (request line and headers) in bytes (default 16 KiB; at least
     /// 8 KiB, hyper's minimum buffer).
     pub fn max_header_bytes(mut self, max: usize) -> Self {
-        self.max_header_bytes = max.max(MIN_BUF_SIZE);
+        self.limits.set_max_header_bytes(max);
         self
     }
 
     /// The most headers a request may have (default 100).
     pub fn max_headers(mut self, max: usize) -> Self {
-        self.max_headers = max;
+        self.limits.max_headers = max;
         self
     }
 
     /// Whether a connection may carry more than one request (default `true`).
     pub fn keep_alive(mut self, keep_alive: bool) -> Self {
-        self.keep_alive = keep_alive;
+        self.limits.keep_alive = keep_alive;
         self
     }
 
     /// How long writing a response may make no progress (the client does not read it) before the
     /// connection is closed (default 30 s). Zero is raised to 1 ms.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.write_timeout = timeout.max(Duration::from_millis(1));
+        self.limits.set_write_timeout(timeout);
         self
     }
 
     /// How long [`ServerHandle::shutdown`] lets requests in flight finish before closing their
     /// connections (default 5 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
-        self.shutdown_grace = grace;
+        self.limits.shutdown_grace = grace;
         self
     }
 
@@ -449,63 +430,24 @@ impl Drop for ServerHandle {
 async fn accept_loop(
     listener: TcpListener,
     config: Arc<ServerBuilder>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(config.max_connections));
-    let mut connections = JoinSet::new();
-    loop {
-        // Wait for a free slot before accepting, so excess connections queue in the kernel.
-        let permit = tokio::select! {
-            biased;
-            _ = stop_requested(&mut stopped) => break,
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
-        let stream = tokio::select! {
-            biased;
-            _ = stop_requested(&mut stopped) => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    // Out of file descriptors or a connection reset before it was accepted:
-                    // pause briefly rather than spin, then go on.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-        };
-        while connections.try_join_next().is_some() {}
-        connections.spawn(serve_connection(
-            stream,
-            config.clone(),
-            stopped.clone(),
-            permit,
-        ));
-    }
-    drop(listener);
-    let drain = async { while connections.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(config.shutdown_grace, drain).await;
-    // Dropping the set (and then the runtime) closes whatever is left.
-}
-
-/// Resolves once the handle asks to stop (or is gone).
-async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|stop| *stop).await;
+    let limits = config.limits;
+    crate::conn::accept_loop(listener, limits, stopped, |stream, stopped| {
+        serve_connection(stream, config.clone(), stopped)
+    })
+    .await;
 }
 
 async fn serve_connection(
     stream: TcpStream,
     config: Arc<ServerBuilder>,
     stopped: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
 ) {
     let _open = OPEN_CONNECTIONS.enter();
-    let _ = stream.set_nodelay(true);
     #[cfg(feature = "tls")]
     if let Some(Some(tls)) = &config.tls {
-        match tls.accept(stream, config.header_read_timeout).await {
+        match tls.accept(stream, config.limits.header_read_timeout).await {
             Ok(stream) => serve_http(TokioIo::new(stream), &config, stopped).await,
             Err(_) => CONNECTION_ERRORS.inc(),
         }
@@ -515,7 +457,7 @@ async fn serve_connection(
 }
 
 /// Serves HTTP/1.1 on one connection, plain or TLS.
-async fn serve_http<I>(io: I, config: &Arc<ServerBuilder>, mut stopped: watch::Receiver<bool>)
+async fn serve_http<I>(io: I, config: &Arc<ServerBuilder>, stopped: watch::Receiver<bool>)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -523,114 +465,11 @@ where
         let response = answer(config, &request);
         async move { Ok::<_, Infallible>(response) }
     });
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
-        .max_buf_size(config.max_header_bytes.max(MIN_BUF_SIZE))
-        .max_header_size(config.max_header_bytes)
-        .max_headers(config.max_headers)
-        .keep_alive(config.keep_alive);
-    let io = WriteTimeout::new(io, config.write_timeout);
-    let connection = builder.serve_connection(io, service);
-    tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        _ = stop_requested(&mut stopped) => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
-    if result.is_err() {
+    if crate::conn::serve_http(io, &config.limits, service, stopped)
+        .await
+        .is_err()
+    {
         CONNECTION_ERRORS.inc();
-    }
-}
-
-/// A connection whose writes fail once they have made no progress for `timeout`.
-struct WriteTimeout<T> {
-    inner: T,
-    timeout: Duration,
-    /// Running while a write is pending; reset by any progress.
-    stall: Option<Pin<Box<Sleep>>>,
-}
-
-impl<T> WriteTimeout<T> {
-    fn new(inner: T, timeout: Duration) -> Self {
-        WriteTimeout {
-            inner,
-            timeout,
-            stall: None,
-        }
-    }
-
-    /// Turns a pending write into an error once the stall has lasted `timeout`.
-    fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
-        if poll.is_ready() {
-            self.stall = None;
-            return poll;
-        }
-        let timeout = self.timeout;
-        let stall = self
-            .stall
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        match stall.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                self.stall = None;
-                Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the client stopped reading the response",
-                )))
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for WriteTimeout<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
-    }
-}
-
-impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for WriteTimeout<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.watch(cx, poll)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.watch(cx, poll)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_flush(cx);
-        this.watch(cx, poll)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
-        this.watch(cx, poll)
     }
 }
 
@@ -723,9 +562,9 @@ mod tests {
             .max_header_bytes(10)
             .max_connections(0)
             .header_read_timeout(Duration::ZERO);
-        assert_eq!(builder.max_header_bytes, MIN_BUF_SIZE);
-        assert_eq!(builder.max_connections, 1);
-        assert_eq!(builder.header_read_timeout, Duration::from_millis(1));
+        assert_eq!(builder.limits.max_header_bytes, crate::conn::MIN_BUF_SIZE);
+        assert_eq!(builder.limits.max_connections, 1);
+        assert_eq!(builder.limits.header_read_timeout, Duration::from_millis(1));
         assert!(format!("{builder:?}").contains("max_connections: 1"));
     }
 
