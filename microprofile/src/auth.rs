@@ -189,15 +189,15 @@ impl Auth {
 /// The credentials after `scheme` (matched case-insensitively) and spaces, or `None` for another
 /// scheme.
 fn credentials<'a>(value: &'a [u8], scheme: &[u8]) -> Option<&'a [u8]> {
-    let value = value.trim_ascii();
-    if value.len() <= scheme.len() || !value[..scheme.len()].eq_ignore_ascii_case(scheme) {
+    let (head, rest) = value.trim_ascii().split_at_checked(scheme.len())?;
+    if !head.eq_ignore_ascii_case(scheme) {
         return None;
     }
-    let rest = &value[scheme.len()..];
-    if rest[0] != b' ' && rest[0] != b'\t' {
-        return None;
+    // `rest` is empty when the value is the bare scheme: `None` then.
+    match rest.first() {
+        Some(b' ' | b'\t') => Some(rest.trim_ascii_start()),
+        _ => None,
     }
-    Some(rest.trim_ascii_start())
 }
 
 /// Compares `given` (from the client) with `secret` in time that depends only on `given.len()`:
@@ -208,8 +208,9 @@ fn constant_time_eq(given: &[u8], secret: &[u8]) -> bool {
         return false;
     }
     let mut difference = u8::from(given.len() != secret.len());
-    for (i, byte) in given.iter().enumerate() {
-        difference |= byte ^ secret[i % secret.len()];
+    // `secret` is not empty, so the cycle never ends before `given` does.
+    for (byte, expected) in given.iter().zip(secret.iter().cycle()) {
+        difference |= byte ^ expected;
     }
     std::hint::black_box(difference) == 0
 }
@@ -241,7 +242,8 @@ fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
             bits |= value(*c)? << (18 - 6 * i);
         }
         let bytes = bits.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
+        // A chunk of n ≥ 2 characters (one character was rejected above) is n - 1 bytes.
+        out.extend_from_slice(bytes.get(1..chunk.len())?);
     }
     Some(out)
 }
