@@ -143,16 +143,20 @@ impl GroupingKey {
 }
 
 fn percent_encode(out: &mut String, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
             out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 0xf) as usize] as char);
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b & 0xf));
         }
     }
+}
+
+/// The uppercase hex digit of the low four bits of `nibble`.
+fn hex_digit(nibble: u8) -> char {
+    char::from_digit(u32::from(nibble & 0xf), 16).map_or('0', |c| c.to_ascii_uppercase())
 }
 
 fn base64url(bytes: &[u8]) -> String {
@@ -160,13 +164,15 @@ fn base64url(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
-            chunk[0],
+            chunk.first().copied().unwrap_or(0),
             chunk.get(1).copied().unwrap_or(0),
             chunk.get(2).copied().unwrap_or(0),
         ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            // `& 63` keeps the index inside the 64-entry alphabet.
+            let sextet = (n >> (18 - 6 * i) & 63) as usize;
+            out.extend(ALPHABET.get(sextet).map(|&c| char::from(c)));
         }
         for _ in chunk.len()..3 {
             out.push('=');
@@ -194,8 +200,8 @@ impl Pushgateway {
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| invalid("only http:// is supported"))?;
-        let (authority, prefix) = match rest.find('/') {
-            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        let (authority, prefix) = match rest.find('/').and_then(|i| rest.split_at_checked(i)) {
+            Some((authority, path)) => (authority, path.trim_end_matches('/')),
             None => (rest, ""),
         };
         let port_of = |p: &str| {
