@@ -166,18 +166,25 @@ fn needs_escape(b: u8) -> bool {
 /// assert_eq!(out, "a%3Ab%2Cc%22d%3De%25f%0A ü");
 /// ```
 pub fn escape_label_value(out: &mut String, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut start = 0;
-    for (i, b) in value.bytes().enumerate() {
-        if needs_escape(b) {
-            out.push_str(&value[start..i]);
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 0xf) as usize] as char);
-            start = i + 1;
+    let escaped = |c: char| c.is_ascii() && needs_escape(c as u8);
+    // Each piece is a run of plain characters, ended by one to escape (except maybe the last).
+    for piece in value.split_inclusive(escaped) {
+        let mut chars = piece.chars();
+        match chars.next_back().filter(|&c| escaped(c)) {
+            Some(c) => {
+                out.push_str(chars.as_str());
+                out.push('%');
+                out.push(hex_digit(c as u8 >> 4));
+                out.push(hex_digit(c as u8 & 0xf));
+            }
+            None => out.push_str(piece),
         }
     }
-    out.push_str(&value[start..]);
+}
+
+/// The uppercase hex digit of the low four bits of `nibble`.
+fn hex_digit(nibble: u8) -> char {
+    char::from_digit(u32::from(nibble & 0xf), 16).map_or('0', |c| c.to_ascii_uppercase())
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -195,21 +202,18 @@ pub fn unescape_label_value(escaped: &str) -> Result<String, CodecError> {
     if !escaped.contains('%') {
         return Ok(escaped.to_owned());
     }
-    let bytes = escaped.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let high = bytes.get(i + 1).copied().and_then(hex_value);
-            let low = bytes.get(i + 2).copied().and_then(hex_value);
+    let mut bytes = escaped.bytes();
+    let mut out = Vec::with_capacity(escaped.len());
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let high = bytes.next().and_then(hex_value);
+            let low = bytes.next().and_then(hex_value);
             match (high, low) {
                 (Some(h), Some(l)) => out.push(h << 4 | l),
                 _ => return Err(CodecError::BadEscape(escaped.to_owned())),
             }
-            i += 3;
         } else {
-            out.push(bytes[i]);
-            i += 1;
+            out.push(b);
         }
     }
     String::from_utf8(out).map_err(|_| CodecError::BadEscape(escaped.to_owned()))
@@ -249,25 +253,26 @@ pub fn encode_sorted(
     out.push(':');
     out.push(extension.letter());
     out.push(':');
-    for (i, (label, value)) in sorted.iter().enumerate() {
+    let mut previous: Option<&str> = None;
+    for (label, value) in sorted {
         if !is_label_name(label) {
             return Err(CodecError::InvalidLabelName((*label).to_owned()));
         }
-        if i > 0 {
-            match sorted[i - 1].0.cmp(label) {
+        if let Some(previous) = previous {
+            match previous.cmp(label) {
                 std::cmp::Ordering::Less => {}
                 std::cmp::Ordering::Equal => {
                     return Err(CodecError::DuplicateLabel((*label).to_owned()))
                 }
                 std::cmp::Ordering::Greater => {
                     return Err(CodecError::Malformed(format!(
-                        "labels not sorted: {:?} before {label:?}",
-                        sorted[i - 1].0
+                        "labels not sorted: {previous:?} before {label:?}"
                     )))
                 }
             }
             out.push(',');
         }
+        previous = Some(label);
         out.push_str(label);
         out.push_str("=\"");
         escape_label_value(&mut out, value);
@@ -353,8 +358,12 @@ pub fn decode_field(field: &str) -> Result<Field, CodecError> {
         }
     }
     labels.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(w) = labels.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(CodecError::DuplicateLabel(w[0].0.clone()));
+    let duplicate = labels.windows(2).find_map(|w| match w {
+        [a, b] if a.0 == b.0 => Some(a.0.clone()),
+        _ => None,
+    });
+    if let Some(label) = duplicate {
+        return Err(CodecError::DuplicateLabel(label));
     }
     Ok(Field {
         name: name.to_owned(),

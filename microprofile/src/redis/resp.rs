@@ -27,10 +27,7 @@ impl Target {
         let rest = url
             .strip_prefix("redis://")
             .ok_or("only redis:// URLs are supported")?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, ""),
-        };
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (credentials, hostport) = match authority.rsplit_once('@') {
             Some((c, h)) => (Some(c), h),
             None => (None, authority),

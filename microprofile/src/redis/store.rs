@@ -400,9 +400,10 @@ impl SharedStore {
         naming::validate_metric_name(name)?;
         let mut sorted: Vec<(&str, &str)> = labels.to_vec();
         sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (i, (label, _)) in sorted.iter().enumerate() {
+        let mut previous = None;
+        for (label, _) in &sorted {
             naming::validate_tag_name(label)?;
-            if i > 0 && sorted[i - 1].0 == *label {
+            if previous.replace(*label) == Some(*label) {
                 return Err(crate::Error::DuplicateTag {
                     name: (*label).to_owned(),
                 }
