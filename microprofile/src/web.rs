@@ -28,8 +28,9 @@
 //! timeouts of the built-in listener, from the same code: a header read timeout (a client that
 //! connects and sends nothing is closed after 10 s), bounds on the request head (16 KiB, 100
 //! headers; `431` beyond), at most 64 connections at once (more wait in the accept queue), and a
-//! write-stall timeout. `axum::serve` applies none of these; when no reverse proxy that enforces
-//! its own limits is in front, prefer `microprofile::web::serve(listener, app).await?`. `Serve`
+//! write-stall timeout. `axum::serve` has no header read timeout, connection bound or write
+//! timeout; when no reverse proxy that enforces its own limits is in front, prefer
+//! `microprofile::web::serve(listener, app).await?`. `Serve`
 //! configures each limit, a graceful shutdown and, with the feature `tls`, HTTPS; `serve_tls`
 //! serves a router (the metrics alone, or a whole application) over HTTPS.
 //!
