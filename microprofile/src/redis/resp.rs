@@ -107,6 +107,15 @@ struct Deadlined {
     deadline: Instant,
 }
 
+/// `now + timeout`, capped at about 136 years for a timeout so huge that the sum would overflow
+/// (`Instant + Duration` panics then).
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(now)
+}
+
 impl Deadlined {
     fn remaining(&self) -> io::Result<Duration> {
         let left = self.deadline.saturating_duration_since(Instant::now());
@@ -158,7 +167,7 @@ impl Connection {
         connect_timeout: Duration,
         io_timeout: Duration,
     ) -> io::Result<Connection> {
-        let deadline = Instant::now() + connect_timeout;
+        let deadline = deadline_after(connect_timeout);
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the host resolves to no address");
         let mut stream = None;
         for addr in (target.host.as_str(), target.port).to_socket_addrs()? {
@@ -181,7 +190,7 @@ impl Connection {
                 64 * 1024,
                 Deadlined {
                     stream,
-                    deadline: Instant::now() + io_timeout,
+                    deadline: deadline_after(io_timeout),
                 },
             ),
         };
@@ -218,7 +227,7 @@ impl Connection {
         replies: usize,
         timeout: Duration,
     ) -> io::Result<Vec<Reply>> {
-        self.reader.get_mut().deadline = Instant::now() + timeout;
+        self.reader.get_mut().deadline = deadline_after(timeout);
         self.reader.get_mut().write_all(request)?;
         let mut out = Vec::with_capacity(replies);
         for _ in 0..replies {
@@ -308,6 +317,12 @@ fn read_reply(reader: &mut impl BufRead, depth: usize) -> io::Result<Reply> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_timeouts_do_not_overflow_the_deadline() {
+        assert!(deadline_after(Duration::MAX) > Instant::now());
+        assert!(deadline_after(Duration::ZERO) <= Instant::now());
+    }
 
     #[test]
     fn urls() {

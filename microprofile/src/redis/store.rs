@@ -254,7 +254,9 @@ struct Link {
     /// A batch whose transaction was sent but not confirmed, with its sequence number.
     in_doubt: Option<(u64, Outbox)>,
     next_seq: u64,
-    retry_at: Option<Instant>,
+    /// When the last transfer failed; transfers wait `retry_backoff` from then. (Kept as the
+    /// failure time, not `now + backoff`, which overflows, and panics, for a huge backoff.)
+    failed_at: Option<Instant>,
 }
 
 pub(crate) struct Inner {
@@ -360,7 +362,7 @@ impl SharedStore {
                 outbox: Outbox::default(),
                 in_doubt: None,
                 next_seq: 1,
-                retry_at: None,
+                failed_at: None,
             }),
             meta_dirty: AtomicBool::new(true),
             notified: AtomicBool::new(false),
@@ -724,11 +726,11 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
         reason,
         pending: link.outbox.len() + link.in_doubt.as_ref().map_or(0, |(_, b)| b.len()),
     };
-    if let Some(at) = link.retry_at {
-        if Instant::now() < at {
+    if let Some(at) = link.failed_at {
+        if at.elapsed() < config.retry_backoff {
             return Err(unavailable(link, "in backoff after a failure".to_owned()));
         }
-        link.retry_at = None;
+        link.failed_at = None;
     }
     let nothing_to_send = link.outbox.len() == 0
         && link.in_doubt.is_none()
@@ -739,7 +741,7 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
     let fail = |link: &mut Link, reason: String| {
         TRANSFER_ERRORS.inc();
         link.connection = None;
-        link.retry_at = Some(Instant::now() + config.retry_backoff);
+        link.failed_at = Some(Instant::now());
         Err(unavailable(link, reason))
     };
     if link.connection.is_none() {
@@ -1374,6 +1376,28 @@ mod tests {
         assert!(store.transfer().is_err());
         assert!(start.elapsed() < Duration::from_millis(50));
         assert_eq!(store.pending_fields(), 1);
+    }
+
+    #[test]
+    fn huge_timeouts_and_backoff_do_not_panic() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let store = SharedStore::new(
+            StoreConfig::new(format!("redis://127.0.0.1:{port}"), "t")
+                .connect_timeout(Duration::MAX)
+                .io_timeout(Duration::MAX)
+                .retry_backoff(Duration::MAX),
+        )
+        .unwrap();
+        store.counter("c", &[]).unwrap().inc();
+        assert!(store.transfer().is_err());
+        // In (endless) backoff.
+        assert!(matches!(
+            store.transfer(),
+            Err(StoreError::Unavailable { reason, .. }) if reason.contains("backoff")
+        ));
     }
 
     #[test]
