@@ -80,7 +80,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                     .parse::<f64>()
                     .ok()
                     .filter(|s| s.is_finite() && *s > 0.0)
-                    .map(Duration::from_secs_f64)
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
                     .ok_or_else(|| format!("--refresh: {v:?} is not a positive number"))?;
             }
             other => return Err(format!("unknown argument {other:?}")),
