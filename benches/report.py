@@ -105,8 +105,8 @@ def main():
             best_name, best = min(peers.items(), key=lambda kv: kv[1])
             if ours <= best:
                 verdict = "met"
-            elif intervals[OURS][1] <= intervals[best_name][2]:
-                verdict = "tie: the confidence intervals overlap"
+            elif ours <= 1.10 * best and intervals[OURS][1] <= intervals[best_name][2]:
+                verdict = "tie: within 10 % and the confidence intervals overlap"
             else:
                 verdict = "missed"
             verdicts.append(
