@@ -7,8 +7,9 @@
 //! is found under a shard's read lock.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
+
+use hashbrown::HashTable;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -111,19 +112,36 @@ struct DenseSeries<M> {
     touched: AtomicBool,
 }
 
-type Shard<L, M> = RwLock<HashMap<L, Series<M>>>;
+struct Keyed<L, M> {
+    key: L,
+    series: Series<M>,
+}
+
+fn find_metric<'t, L: PartialEq, M>(
+    table: &'t HashTable<Keyed<L, M>>,
+    hash: u64,
+    labels: &L,
+) -> Option<&'t M> {
+    table
+        .find(hash, |k| k.key == *labels)
+        .map(|k| &k.series.metric)
+}
+
+/// One shard: series found by a hash computed once per update (foldhash, seeded per family).
+type Shard<L, M> = RwLock<HashTable<Keyed<L, M>>>;
 
 struct Hashed<L, M> {
     shards: Box<[Shard<L, M>; SHARDS]>,
-    hasher: std::hash::RandomState,
+    hasher: foldhash::fast::RandomState,
     /// Series in all shards; only grows under a shard's write lock, checked against the limit.
     len: AtomicUsize,
     overflow: DenseSeries<M>,
 }
 
 impl<L: LabelSet, M> Hashed<L, M> {
-    fn shard(&self, labels: &L) -> &Shard<L, M> {
-        let index = (self.hasher.hash_one(labels) % SHARDS as u64) as usize;
+    fn shard(&self, hash: u64) -> &Shard<L, M> {
+        // The top bits pick the shard; the table inside uses the low bits.
+        let index = (hash >> 60) as usize % SHARDS;
         // `index < SHARDS` always; the first shard stands in rather than a panic path.
         let [first, ..] = &*self.shards;
         self.shards.get(index).unwrap_or(first)
@@ -201,8 +219,8 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                     .collect(),
             ),
             None => Storage::Hashed(Hashed {
-                shards: Box::new(std::array::from_fn(|_| RwLock::new(HashMap::new()))),
-                hasher: std::hash::RandomState::new(),
+                shards: Box::new(std::array::from_fn(|_| RwLock::new(HashTable::new()))),
+                hasher: foldhash::fast::RandomState::default(),
                 len: AtomicUsize::new(0),
                 overflow: DenseSeries {
                     series: Series {
@@ -240,9 +258,10 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                 }
             }
             Storage::Hashed(hashed) => {
-                let shard = hashed.shard(labels);
+                let hash = hashed.hasher.hash_one(labels);
+                let shard = hashed.shard(hash);
                 if let Ok(guard) =
-                    RwLockReadGuard::try_map(shard.read(), |map| map.get(labels).map(|s| &s.metric))
+                    RwLockReadGuard::try_map(shard.read(), |t| find_metric(t, hash, labels))
                 {
                     return SeriesRef(Inner::Guard(guard));
                 }
@@ -250,26 +269,27 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                     return self.overflow(hashed);
                 }
                 let rendered = render(labels).into_boxed_str();
-                let mut map = shard.write();
-                if !map.contains_key(labels) {
+                let mut table = shard.write();
+                if table.find(hash, |k| k.key == *labels).is_none() {
                     // Reserve a place under the limit; racing inserts in other shards may have
                     // taken the last one since the check above.
                     if hashed.len.fetch_add(1, Ordering::Relaxed) >= self.max_series {
                         hashed.len.fetch_sub(1, Ordering::Relaxed);
-                        drop(map);
+                        drop(table);
                         return self.overflow(hashed);
                     }
-                    map.insert(
-                        labels.clone(),
-                        Series {
+                    let entry = Keyed {
+                        key: labels.clone(),
+                        series: Series {
                             labels: rendered,
                             metric: self.template.new_like(),
                         },
-                    );
+                    };
+                    table.insert_unique(hash, entry, |k| hashed.hasher.hash_one(&k.key));
                 }
                 // Downgrading keeps the lock held, so the series just inserted is still there.
-                match RwLockReadGuard::try_map(RwLockWriteGuard::downgrade(map), |map| {
-                    map.get(labels).map(|s| &s.metric)
+                match RwLockReadGuard::try_map(RwLockWriteGuard::downgrade(table), |t| {
+                    find_metric(t, hash, labels)
                 }) {
                     Ok(guard) => SeriesRef(Inner::Guard(guard)),
                     Err(_) => SeriesRef(Inner::Owned(Box::new(self.template.new_like()))),
@@ -298,7 +318,18 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                 .get(labels.dense_index())
                 .is_some_and(|s| s.touched.swap(false, Ordering::Relaxed)),
             Storage::Hashed(hashed) => {
-                let removed = hashed.shard(labels).write().remove(labels).is_some();
+                let hash = hashed.hasher.hash_one(labels);
+                let removed = match hashed
+                    .shard(hash)
+                    .write()
+                    .find_entry(hash, |k| k.key == *labels)
+                {
+                    Ok(entry) => {
+                        entry.remove();
+                        true
+                    }
+                    Err(_) => false,
+                };
                 if removed {
                     hashed.len.fetch_sub(1, Ordering::Relaxed);
                 }
@@ -372,7 +403,10 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
             }
             Storage::Hashed(hashed) => {
                 let guards: Vec<_> = hashed.shards.iter().map(|s| s.read()).collect();
-                let mut live: Vec<&Series<M>> = guards.iter().flat_map(|g| g.values()).collect();
+                let mut live: Vec<&Series<M>> = guards
+                    .iter()
+                    .flat_map(|g| g.iter().map(|k| &k.series))
+                    .collect();
                 if hashed.overflow.touched.load(Ordering::Relaxed) {
                     live.push(&hashed.overflow.series);
                 }
