@@ -101,6 +101,23 @@ pub fn effective_unit(metric_type: MetricType, unit: &str) -> &str {
     }
 }
 
+/// Replaces every character outside `[a-zA-Z0-9_]` by `_`, as exposed names require.
+///
+/// ```
+/// assert_eq!(microprofile::naming::sanitize("com.acme-shop"), "com_acme_shop");
+/// ```
+pub fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// The exposed family name, following MicroProfile Metrics 5.x.
 ///
 /// Characters outside `[a-zA-Z0-9_]` become `_`; the unit is appended as `_<unit>` unless the name
@@ -113,16 +130,7 @@ pub fn effective_unit(metric_type: MetricType, unit: &str) -> &str {
 /// assert_eq!(exposed_name("jobs_total", MetricType::Counter, ""), "jobs_total");
 /// ```
 pub fn exposed_name(declared: &str, metric_type: MetricType, unit: &str) -> String {
-    let mut name: String = declared
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut name = sanitize(declared);
     let is_counter = metric_type == MetricType::Counter;
     if is_counter && name.ends_with("_total") {
         name.truncate(name.len() - "_total".len());

@@ -387,16 +387,7 @@ impl Metric for StoredMetric {
 /// assert_eq!(scope_for_namespace("my-shop").as_str(), "my_shop");
 /// ```
 pub fn scope_for_namespace(namespace: &str) -> Scope {
-    let mut name: String = namespace
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut name = crate::naming::sanitize(namespace);
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         name.insert(0, '_');
     }
