@@ -266,3 +266,61 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("bind 127.0.0.1:0")
 }
+
+/// Raw-socket helpers for the listener abuse tests: bytes in, bytes out, no HTTP client.
+pub mod raw {
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::{Shutdown, SocketAddr, TcpStream};
+    use std::time::Duration;
+
+    /// How long a raw read or write may wait before the test fails.
+    pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// A connection with read and write timeouts of [`IO_TIMEOUT`].
+    pub fn connect(addr: SocketAddr) -> TcpStream {
+        let stream = TcpStream::connect(addr).expect("connect over loopback");
+        stream
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .expect("read timeout");
+        stream
+            .set_write_timeout(Some(IO_TIMEOUT))
+            .expect("write timeout");
+        stream
+    }
+
+    /// Reads until the server closes; a reset after a refused request counts as the end.
+    pub fn read_all(stream: &mut TcpStream) -> Vec<u8> {
+        let mut data = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => return data,
+                Ok(n) => data.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    panic!("the server neither answered nor closed within {IO_TIMEOUT:?}")
+                }
+                Err(_) => return data,
+            }
+        }
+    }
+
+    /// Sends a complete request (with `Connection: close`) and reads the whole reply, without
+    /// closing the write side first: hyper drops a connection whose client half-closes it while a
+    /// handler is still running, which would make a valid request fail at random.
+    pub fn send_complete(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+        let mut stream = connect(addr);
+        stream.write_all(request).expect("write the request");
+        read_all(&mut stream)
+    }
+
+    /// Sends raw bytes (a malformed or oversized request) on a new connection, closes the write
+    /// side, and reads the whole reply.
+    pub fn send(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+        let mut stream = connect(addr);
+        // The server may answer and close before all of an oversized request is written.
+        let _ = stream.write_all(request);
+        let _ = stream.shutdown(Shutdown::Write);
+        read_all(&mut stream)
+    }
+}

@@ -3,9 +3,12 @@
 //! request line, thousands of headers, clients that never send, the connection limit, a burst of
 //! scrapes. After each, the application still answers `/metrics` and its own route.
 
+use microprofile_tests::raw::{
+    connect, read_all, send as raw, send_complete as send_raw, IO_TIMEOUT,
+};
 use std::future::IntoFuture;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
@@ -13,9 +16,6 @@ use axum::Router;
 use microprofile::auth::Auth;
 use microprofile::web::{HttpMetricsLayer, MetricsRouter, Serve};
 use microprofile::{Metadata, Registry};
-
-/// No socket operation in these tests may block longer than this.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn app() -> Router {
     let registry: &'static Registry = Box::leak(Box::new(Registry::new()));
@@ -67,30 +67,6 @@ fn start(configure: impl FnOnce(Serve) -> Serve) -> Running {
     }
 }
 
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream
-}
-
-/// Reads until the server closes; a reset after a refused request counts as the end.
-fn read_all(stream: &mut TcpStream) -> Vec<u8> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return data,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                panic!("the server neither answered nor closed within {IO_TIMEOUT:?}")
-            }
-            Err(_) => return data,
-        }
-    }
-}
-
 /// The status code and body of a response.
 fn parse(data: &[u8]) -> (u16, String) {
     let text = String::from_utf8_lossy(data);
@@ -103,24 +79,6 @@ fn parse(data: &[u8]) -> (u16, String) {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("bad status line in {head:?}"));
     (status, body.to_owned())
-}
-
-/// Sends raw bytes on a new connection and reads the whole reply.
-fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
-    let mut stream = connect(addr);
-    // The server may answer and close before all of an oversized request is written.
-    let _ = stream.write_all(request);
-    let _ = stream.shutdown(Shutdown::Write);
-    read_all(&mut stream)
-}
-
-/// Sends a complete request (with `Connection: close`) and reads the whole reply, without
-/// closing the write side first: hyper drops a connection whose client half-closes it while an
-/// asynchronous handler is still running.
-fn send_raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
-    let mut stream = connect(addr);
-    stream.write_all(request).unwrap();
-    read_all(&mut stream)
 }
 
 fn get_path(addr: SocketAddr, path: &str) -> (u16, String) {

@@ -1,17 +1,15 @@
 //! The built-in listener over real loopback sockets, with hand-written requests: every route and
 //! status, negotiation, and clients that misbehave.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use microprofile_tests::raw::{connect, read_all, send as raw, send_complete, IO_TIMEOUT};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use microprofile::auth::Auth;
 use microprofile::{
     Format, Metadata, Registry, Scope, Selection, Server, ServerBuilder, ServerError, Value,
 };
-
-/// No socket operation in these tests may block longer than this.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 const PROMETHEUS_SCRAPE: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
@@ -64,30 +62,6 @@ impl Reply {
     }
 }
 
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream
-}
-
-/// Reads until the server closes; a reset after a refused request counts as the end.
-fn read_all(stream: &mut TcpStream) -> Vec<u8> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return data,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                panic!("the server neither answered nor closed within {IO_TIMEOUT:?}")
-            }
-            Err(_) => return data,
-        }
-    }
-}
-
 fn parse(data: &[u8]) -> Reply {
     let text = String::from_utf8_lossy(data);
     let (head, body) = text
@@ -111,15 +85,6 @@ fn parse(data: &[u8]) -> Reply {
         headers,
         body: body.to_owned(),
     }
-}
-
-/// Sends raw bytes on a new connection and reads the whole reply.
-fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
-    let mut stream = connect(addr);
-    // The server may answer and close before all of an oversized request is written.
-    let _ = stream.write_all(request);
-    let _ = stream.shutdown(Shutdown::Write);
-    read_all(&mut stream)
 }
 
 fn send(addr: SocketAddr, method: &str, target: &str, accept: Option<&str>) -> Reply {
@@ -275,7 +240,7 @@ fn error_statuses() {
         }
     }
     // A POST with a body is refused the same way.
-    let reply = parse(&raw(
+    let reply = parse(&send_complete(
         addr,
         b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
     ));
@@ -353,7 +318,7 @@ fn negotiation() {
         "# HELP hits Hits.\n# TYPE hits counter\nhits_total{mp_scope=\"application\"} 3\n# EOF\n"
     );
     // Two Accept headers count as one list.
-    let reply = parse(&raw(
+    let reply = parse(&send_complete(
         addr,
         b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: text/plain;q=0\r\nAccept: application/openmetrics-text\r\nConnection: close\r\n\r\n",
     ));
