@@ -1,6 +1,8 @@
 //! Row 6 (and the allocation half of row 5): heap bytes per series of a counter family holding
 //! 100,000 series (one label, `id="<n>"`), counted by a global allocator that tracks live bytes;
-//! and the allocations made by one encode of that family once the output buffer is warm.
+//! the allocations made by one encode of that family once the output buffer is warm; and the
+//! live bytes per series after those encodes, with the output buffer freed (what a crate keeps
+//! between scrapes).
 //!
 //! Not a criterion benchmark: it prints a Markdown table (`cargo bench --bench memory`).
 
@@ -48,16 +50,19 @@ const N: usize = 100_000;
 struct Row {
     name: &'static str,
     bytes_per_series: f64,
+    bytes_after_scrape: f64,
     allocs_per_encode: usize,
     output_len: usize,
 }
 
 /// Measures the live bytes `build` leaves behind, then the allocations of the second call of the
-/// encoder it returns (the first sizes any reused buffer).
+/// encoder it returns (the first sizes any reused buffer), then the live bytes once `release`
+/// has freed the output buffer the encoder keeps.
 fn measure<S>(
     name: &'static str,
     build: impl FnOnce() -> S,
     mut encode: impl FnMut(&mut S) -> usize,
+    release: impl FnOnce(&mut S),
 ) -> Row {
     let before = LIVE_BYTES.load(Ordering::Relaxed);
     let mut state = build();
@@ -66,10 +71,13 @@ fn measure<S>(
     let allocs_before = ALLOCATIONS.load(Ordering::Relaxed);
     let output_len = black_box(encode(&mut state));
     let allocs = ALLOCATIONS.load(Ordering::Relaxed) - allocs_before;
+    release(&mut state);
+    let after_scrape = LIVE_BYTES.load(Ordering::Relaxed);
     drop(state);
     Row {
         name,
         bytes_per_series: (after - before) as f64 / N as f64,
+        bytes_after_scrape: (after_scrape - before) as f64 / N as f64,
         allocs_per_encode: allocs,
         output_len,
     }
@@ -109,6 +117,7 @@ fn main() {
                 .unwrap();
             out.len()
         },
+        |(_, out)| *out = String::new(),
     ));
 
     rows.push(measure(
@@ -131,6 +140,7 @@ fn main() {
                 .unwrap();
             out.len()
         },
+        |(_, out)| *out = String::new(),
     ));
 
     rows.push(measure(
@@ -152,6 +162,7 @@ fn main() {
             prometheus_client::encoding::text::encode(out, registry).unwrap();
             out.len()
         },
+        |(_, out)| *out = String::new(),
     ));
 
     rows.push(measure(
@@ -167,6 +178,7 @@ fn main() {
             recorder
         },
         |recorder| recorder.handle().render().len(),
+        |_| {},
     ));
 
     rows.push(measure(
@@ -186,17 +198,21 @@ fn main() {
             metrics.collect_group_into(enc).unwrap();
             enc.finish().len()
         },
+        |(_, enc)| *enc = measured::text::BufferedTextEncoder::new(),
     ));
 
     let ours = rows[0].bytes_per_series;
-    println!("| crate | bytes per series | ratio to microprofile | allocations per encode of {N} series | output bytes |");
-    println!("|---|---:|---:|---:|---:|");
+    let ours_after = rows[0].bytes_after_scrape;
+    println!("| crate | bytes per series | ratio to microprofile | bytes per series kept after a scrape | ratio to microprofile | allocations per encode of {N} series | output bytes |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for row in &rows {
         println!(
-            "| {} | {:.1} | {:.2}× | {} | {} |",
+            "| {} | {:.1} | {:.2}× | {:.1} | {:.2}× | {} | {} |",
             row.name,
             row.bytes_per_series,
             row.bytes_per_series / ours,
+            row.bytes_after_scrape,
+            row.bytes_after_scrape / ours_after,
             row.allocs_per_encode,
             row.output_len
         );
