@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use microprofile::family::render;
@@ -293,10 +293,13 @@ impl Snapshot {
     }
 }
 
+/// What a refresh needs from the previous one; held only while refreshing.
 struct State {
-    cached: Option<(Instant, Arc<Snapshot>)>,
     cpu_sample: Option<(Instant, CpuTicks)>,
 }
+
+/// The latest snapshot and when it was read.
+type Cached = Option<(Instant, Arc<Snapshot>)>;
 
 /// Reads host and process figures from `/proc`, cgroup files and `statvfs(2)`.
 ///
@@ -320,7 +323,10 @@ pub struct Collector {
     min_interval: Duration,
     clock_ticks: u64,
     page_size: u64,
+    /// Taken to refresh (one refresh at a time), never to read the cached snapshot.
     state: Mutex<State>,
+    /// Read by every family of every scrape; written once per refresh.
+    cached: RwLock<Cached>,
     refreshes: AtomicU64,
 }
 
@@ -356,10 +362,8 @@ impl Collector {
             min_interval: DEFAULT_MIN_REFRESH_INTERVAL,
             clock_ticks: sys::clock_ticks_per_second(),
             page_size: sys::page_size(),
-            state: Mutex::new(State {
-                cached: None,
-                cpu_sample: None,
-            }),
+            state: Mutex::new(State { cpu_sample: None }),
+            cached: RwLock::new(None),
             refreshes: AtomicU64::new(0),
         }
     }
@@ -384,15 +388,28 @@ impl Collector {
     }
 
     /// The cached snapshot, or a new one if the cached one is older than the minimum interval.
-    /// Concurrent callers wait for one refresh and share it.
+    /// Reading a fresh snapshot takes only a shared lock, so concurrent scrapes never queue on
+    /// one another; concurrent callers that find it expired wait for one refresh and share it.
     pub fn snapshot(&self) -> Arc<Snapshot> {
+        if let Some(snapshot) = self.fresh() {
+            return snapshot;
+        }
         let mut state = self.lock();
-        if let Some((at, snapshot)) = &state.cached {
-            if at.elapsed() < self.min_interval {
-                return Arc::clone(snapshot);
-            }
+        // Another caller may have refreshed while this one waited for the lock.
+        if let Some(snapshot) = self.fresh() {
+            return snapshot;
         }
         self.refresh_locked(&mut state)
+    }
+
+    /// The cached snapshot if it is younger than the minimum interval.
+    fn fresh(&self) -> Option<Arc<Snapshot>> {
+        // Nothing panics while the lock is held; a poisoned lock still holds a usable snapshot.
+        let cached = self.cached.read().unwrap_or_else(|e| e.into_inner());
+        match &*cached {
+            Some((at, snapshot)) if at.elapsed() < self.min_interval => Some(Arc::clone(snapshot)),
+            _ => None,
+        }
     }
 
     /// A new snapshot now, whatever the age of the cached one.
@@ -414,7 +431,8 @@ impl Collector {
 
     fn refresh_locked(&self, state: &mut State) -> Arc<Snapshot> {
         let snapshot = Arc::new(self.read_all(state));
-        state.cached = Some((Instant::now(), Arc::clone(&snapshot)));
+        let fresh = Some((Instant::now(), Arc::clone(&snapshot)));
+        *self.cached.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         self.refreshes.fetch_add(1, Ordering::Relaxed);
         snapshot
     }

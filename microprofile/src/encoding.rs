@@ -220,9 +220,15 @@ impl Registry {
         selection: Selection<'_>,
     ) -> Result<usize, fmt::Error> {
         let plan = self.plan(selection);
+        // The labels every series gets from its scope, rendered once per scope and scrape; a
+        // family that sets a global tag's name itself gets its own.
+        let mut scope_suffixes: Vec<(&Scope, String)> = Vec::new();
+        let global_names = self.global_tags().tags().iter().map(|(name, _)| name);
+        let global_names: Vec<&str> = global_names.map(String::as_str).collect();
+        let mut max_name = String::new();
         let mut max_lines = String::new();
-        for family in &plan {
-            let info = &family.info;
+        for family in plan.iter() {
+            let info = family.info;
             let help = match family.members.first() {
                 Some(member) if info.description.is_empty() => &*member.declared,
                 _ => info.description.as_str(),
@@ -236,15 +242,35 @@ impl Registry {
             };
             let type_word = info.metric_type.exposition_type();
             write_metadata(out, format, family_name, type_word, help, &info.unit)?;
-            let max_name = format!("{}_max", info.name);
+            let is_summary = info.metric_type == MetricType::Summary;
+            if is_summary {
+                max_name.clear();
+                max_name.push_str(&info.name);
+                max_name.push_str("_max");
+            }
             max_lines.clear();
-            let mut suffix_scope: Option<&Scope> = None;
-            let mut suffix = String::new();
-            for member in &family.members {
-                if suffix_scope != Some(&member.scope) {
-                    suffix = scope_suffix(self, info, &member.scope);
-                    suffix_scope = Some(&member.scope);
-                }
+            let shares_suffix = !info
+                .tag_names
+                .iter()
+                .any(|t| global_names.contains(&t.as_str()));
+            let mut own_suffix: Option<(&Scope, String)> = None;
+            for member in family.members {
+                let suffix: &str = if shares_suffix {
+                    let at = match scope_suffixes.iter().position(|(s, _)| *s == &member.scope) {
+                        Some(at) => at,
+                        None => {
+                            let rendered = scope_suffix(self, info, &member.scope);
+                            scope_suffixes.push((&member.scope, rendered));
+                            scope_suffixes.len() - 1
+                        }
+                    };
+                    scope_suffixes.get(at).map_or("", |(_, s)| s)
+                } else {
+                    if own_suffix.as_ref().is_none_or(|(s, _)| *s != &member.scope) {
+                        own_suffix = Some((&member.scope, scope_suffix(self, info, &member.scope)));
+                    }
+                    own_suffix.as_ref().map_or("", |(_, s)| s)
+                };
                 let mut result = Ok(());
                 member
                     .source
@@ -256,7 +282,7 @@ impl Registry {
                         let mut writer = SampleWriter {
                             out: &mut *out,
                             name: &info.name,
-                            labels: [&member.tags, series_labels, &suffix],
+                            labels: [&member.tags, series_labels, suffix],
                             max_lines: &mut max_lines,
                             max_name: &max_name,
                             result: Ok(()),
@@ -266,7 +292,7 @@ impl Registry {
                     });
                 result?;
             }
-            if info.metric_type == MetricType::Summary {
+            if is_summary {
                 let max_help = format!("Largest observation of {} in the window.", info.name);
                 write_metadata(out, format, &max_name, "gauge", &max_help, "")?;
                 out.write_str(&max_lines)?;
@@ -320,15 +346,15 @@ impl Registry {
     /// Calls `f` with every selected series: its family, scope, labels (unescaped, sorted within
     /// each group: declared tags, then labels of a family) and current value.
     pub fn visit(&self, selection: Selection<'_>, f: &mut SeriesVisitor<'_>) {
-        for family in self.plan(selection) {
-            for member in &family.members {
+        for family in self.plan(selection).iter() {
+            for member in family.members {
                 member
                     .source
                     .collector()
                     .collect(&mut |series_labels, metric| {
                         let mut labels = parse_rendered(&member.tags);
                         labels.extend(parse_rendered(series_labels));
-                        f(&family.info, &member.scope, &labels, metric);
+                        f(family.info, &member.scope, &labels, metric);
                     });
             }
         }
@@ -507,5 +533,30 @@ mod tests {
             s.push(' ');
         }
         assert_eq!(s, "NaN +Inf -Inf 1.0 0.005 1e21 -2.5 ");
+    }
+
+    #[test]
+    fn scope_labels_follow_each_family_and_scope() {
+        use crate::global_tags::GlobalTags;
+        use crate::metadata::Metadata;
+        let tags = GlobalTags::parse("region=eu", Some("shop")).unwrap();
+        let registry = Registry::with_global_tags(tags);
+        let base = Metadata::new("a_hits").scope(Scope::Base);
+        registry.counter(base).unwrap().inc();
+        registry.counter(Metadata::new("a_hits")).unwrap().inc();
+        let own = Metadata::new("b_hits").tags(&[("region", "us")]);
+        registry.counter(own).unwrap().inc();
+        registry.counter(Metadata::new("c_hits")).unwrap().inc();
+        let text = registry.encode_to_string(Format::Prometheus, Selection::All);
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            [
+                "a_hits_total{region=\"eu\",mp_app=\"shop\",mp_scope=\"base\"} 1",
+                "a_hits_total{region=\"eu\",mp_app=\"shop\",mp_scope=\"application\"} 1",
+                "b_hits_total{region=\"us\",mp_app=\"shop\",mp_scope=\"application\"} 1",
+                "c_hits_total{region=\"eu\",mp_app=\"shop\",mp_scope=\"application\"} 1",
+            ]
+        );
     }
 }

@@ -166,9 +166,32 @@ impl<M: std::fmt::Debug> std::fmt::Debug for Handle<M> {
 
 /// A family and the members selected from it, taken under the lock and encoded after it is released
 /// (so a callback gauge may itself use the registry).
-pub(crate) struct Planned {
-    pub(crate) info: Arc<FamilyInfo>,
-    pub(crate) members: Vec<Member>,
+/// The families and members a selection covers, copied out of the registry's lock: two
+/// allocations per scrape, whatever the number of families.
+pub(crate) struct Plan {
+    families: Vec<(Arc<FamilyInfo>, std::ops::Range<usize>)>,
+    members: Vec<Member>,
+}
+
+/// One family of a [`Plan`] and its selected members.
+pub(crate) struct Planned<'a> {
+    pub(crate) info: &'a Arc<FamilyInfo>,
+    pub(crate) members: &'a [Member],
+}
+
+impl Plan {
+    /// The number of families.
+    pub(crate) fn len(&self) -> usize {
+        self.families.len()
+    }
+
+    /// The families, in exposition-name order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Planned<'_>> {
+        self.families.iter().map(|(info, range)| Planned {
+            info,
+            members: self.members.get(range.clone()).unwrap_or_default(),
+        })
+    }
 }
 
 /// What to read from a registry.
@@ -572,37 +595,40 @@ impl Registry {
     }
 
     /// The families and members a selection covers, ordered by exposed name, then scope and tags.
-    pub(crate) fn plan(&self, selection: Selection<'_>) -> Vec<Planned> {
+    pub(crate) fn plan(&self, selection: Selection<'_>) -> Plan {
         let state = self.state.read();
-        let mut planned = Vec::new();
+        let mut plan = Plan {
+            families: Vec::new(),
+            members: Vec::new(),
+        };
         for (exposed, entry) in &state.families {
-            let members: Vec<Member> = entry
-                .members
-                .values()
-                .filter(|m| match selection {
-                    Selection::All => true,
-                    Selection::Scope(scope) => m.scope == *scope,
-                    Selection::Metric(scope, name) => {
-                        m.scope == *scope && (exposed == name || &*m.declared == name)
-                    }
-                })
-                .cloned()
-                .collect();
-            if !members.is_empty() {
-                planned.push(Planned {
-                    info: entry.info.clone(),
-                    members,
-                });
+            let start = plan.members.len();
+            plan.members.extend(
+                entry
+                    .members
+                    .values()
+                    .filter(|m| match selection {
+                        Selection::All => true,
+                        Selection::Scope(scope) => m.scope == *scope,
+                        Selection::Metric(scope, name) => {
+                            m.scope == *scope && (exposed == name || &*m.declared == name)
+                        }
+                    })
+                    .cloned(),
+            );
+            if plan.members.len() > start {
+                plan.families
+                    .push((Arc::clone(&entry.info), start..plan.members.len()));
             }
         }
-        planned
+        plan
     }
 
     /// The families a selection covers, with their shared metadata.
     pub fn families(&self, selection: Selection<'_>) -> Vec<FamilyInfo> {
         self.plan(selection)
-            .into_iter()
-            .map(|p| (*p.info).clone())
+            .iter()
+            .map(|p| (**p.info).clone())
             .collect()
     }
 }
