@@ -69,14 +69,28 @@ pub trait LabelSet: Clone + Eq + Hash + Send + Sync + 'static {
 
 /// Renders a label set as `a="x",b="y"`.
 pub fn render<L: LabelSet>(labels: &L) -> String {
-    let mut values: Vec<String> = Vec::with_capacity(L::NAMES.len());
-    labels.for_each_value(&mut |v| values.push(v.to_owned()));
-    naming::render_labels(
-        L::NAMES
-            .iter()
-            .copied()
-            .zip(values.iter().map(String::as_str)),
-    )
+    let mut out = String::new();
+    render_into(labels, &mut out);
+    out
+}
+
+/// Appends a label set rendered as `a="x",b="y"` to `out`, allocating nothing once `out` has
+/// room. Values beyond the number of names are ignored.
+fn render_into<L: LabelSet>(labels: &L, out: &mut String) {
+    let mut names = L::NAMES.iter();
+    let mut first = true;
+    labels.for_each_value(&mut |value| {
+        if let Some(name) = names.next() {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(name);
+            out.push_str("=\"");
+            naming::write_escaped_label_value(out, value);
+            out.push('"');
+        }
+    });
 }
 
 /// Checks the names of a label set: valid, not reserved, sorted, unique.
@@ -112,9 +126,10 @@ struct DenseSeries<M> {
     touched: AtomicBool,
 }
 
+/// A series of a hashed family: its label set, rendered only when scraped.
 struct Keyed<L, M> {
     key: L,
-    series: Series<M>,
+    metric: M,
 }
 
 fn find_metric<'t, L: PartialEq, M>(
@@ -122,9 +137,7 @@ fn find_metric<'t, L: PartialEq, M>(
     hash: u64,
     labels: &L,
 ) -> Option<&'t M> {
-    table
-        .find(hash, |k| k.key == *labels)
-        .map(|k| &k.series.metric)
+    table.find(hash, |k| k.key == *labels).map(|k| &k.metric)
 }
 
 /// One shard: series found by a hash computed once per update (foldhash, seeded per family).
@@ -188,7 +201,7 @@ impl<L: LabelSet, M> Hashed<L, M> {
     /// The label order of `live` (the series in the shards' iteration order at `generation`):
     /// the cached one while no series was added or removed, else sorted anew and cached. `None`
     /// when there are more series than a `u32` position can name.
-    fn order(&self, generation: u64, live: &[&Series<M>]) -> Option<Order> {
+    fn order(&self, generation: u64, live: &[&Keyed<L, M>]) -> Option<Order> {
         u32::try_from(live.len()).ok()?;
         let mut cached = self.order.lock();
         if let Some(order) = &*cached {
@@ -196,7 +209,20 @@ impl<L: LabelSet, M> Hashed<L, M> {
                 return Some(order.clone());
             }
         }
-        let label = |i: usize| live.get(i).map(|s| &*s.labels);
+        // Every label set rendered once, end to end in one buffer, to sort by the text.
+        let mut text = String::new();
+        let mut ends = Vec::with_capacity(live.len());
+        for keyed in live {
+            render_into(&keyed.key, &mut text);
+            ends.push(text.len());
+        }
+        let label = |i: usize| {
+            let start = match i.checked_sub(1) {
+                Some(before) => *ends.get(before)?,
+                None => 0,
+            };
+            text.get(start..*ends.get(i)?)
+        };
         let positions = sorted_positions(live.len(), label);
         let overflow_labels = &*self.overflow.series.labels;
         let overflow_at =
@@ -337,7 +363,6 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                 if hashed.len.load(Ordering::Relaxed) >= self.max_series {
                     return self.overflow(hashed);
                 }
-                let rendered = render(labels).into_boxed_str();
                 let mut table = shard.write();
                 if table.find(hash, |k| k.key == *labels).is_none() {
                     // Reserve a place under the limit; racing inserts in other shards may have
@@ -349,10 +374,7 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                     }
                     let entry = Keyed {
                         key: labels.clone(),
-                        series: Series {
-                            labels: rendered,
-                            metric: self.template.new_like(),
-                        },
+                        metric: self.template.new_like(),
                     };
                     table.insert_unique(hash, entry, |k| hashed.hasher.hash_one(&k.key));
                     hashed.generation.fetch_add(1, Ordering::Relaxed);
@@ -471,10 +493,7 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
             }
             Storage::Hashed(hashed) => {
                 let guards: Vec<_> = hashed.shards.iter().map(|s| s.read()).collect();
-                let live: Vec<&Series<M>> = guards
-                    .iter()
-                    .flat_map(|g| g.iter().map(|k| &k.series))
-                    .collect();
+                let live: Vec<&Keyed<L, M>> = guards.iter().flat_map(|g| g.iter()).collect();
                 // Read under every shard's read lock: no insert or remove is under way, and the
                 // tables are those of this generation.
                 let generation = hashed.generation.load(Ordering::Relaxed);
@@ -483,33 +502,38 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
                     .touched
                     .load(Ordering::Relaxed)
                     .then_some(&hashed.overflow.series);
+                let mut text = String::new();
                 let Some(order) = hashed.order(generation, &live) else {
-                    // More series than a u32 can index: sort this scrape's references instead.
-                    let mut live = live;
-                    live.extend(overflow);
-                    live.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-                    for s in live {
-                        f(&s.labels, &s.metric);
+                    // More series than a u32 can index: listed in storage order.
+                    for keyed in live {
+                        text.clear();
+                        render_into(&keyed.key, &mut text);
+                        f(&text, &keyed.metric);
+                    }
+                    if let Some(o) = overflow {
+                        f(&o.labels, &o.metric);
                     }
                     return;
                 };
                 let at = |n: usize| order.positions.get(n).and_then(|&i| live.get(i as usize));
                 let sorted = order.positions.iter().filter_map(|&i| live.get(i as usize));
-                for (n, s) in sorted.enumerate() {
+                for (n, keyed) in sorted.enumerate() {
                     // The sorted walk visits the tables in random order: fetch the series a few
-                    // steps ahead, and the label text of a series already fetched.
+                    // steps ahead, and the label values of a series already fetched.
                     if let Some(ahead) = at(n + PREFETCH_DISTANCE) {
-                        prefetch(*ahead as *const Series<M>);
+                        prefetch(*ahead as *const Keyed<L, M>);
                     }
                     if let Some(ahead) = at(n + PREFETCH_DISTANCE / 2) {
-                        prefetch(ahead.labels.as_ptr());
+                        ahead.key.for_each_value(&mut |v| prefetch(v.as_ptr()));
                     }
                     if n == order.overflow_at {
                         if let Some(o) = overflow {
                             f(&o.labels, &o.metric);
                         }
                     }
-                    f(&s.labels, &s.metric);
+                    text.clear();
+                    render_into(&keyed.key, &mut text);
+                    f(&text, &keyed.metric);
                 }
                 if order.overflow_at >= order.positions.len() {
                     if let Some(o) = overflow {

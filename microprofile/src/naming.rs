@@ -153,14 +153,23 @@ pub fn exposed_name(declared: &str, metric_type: MetricType, unit: &str) -> Stri
 
 /// Writes a label value escaped for both text formats: `\` → `\\`, `"` → `\"`, newline → `\n`.
 pub(crate) fn write_escaped_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+    let mut rest = value;
+    // Runs without a character to escape are copied whole.
+    while let Some((plain, tail)) = rest
+        .find(['\\', '"', '\n'])
+        .and_then(|at| rest.split_at_checked(at))
+    {
+        out.push_str(plain);
+        let mut chars = tail.chars();
+        match chars.next() {
+            Some('\\') => out.push_str("\\\\"),
+            Some('"') => out.push_str("\\\""),
+            Some('\n') => out.push_str("\\n"),
+            _ => {}
         }
+        rest = chars.as_str();
     }
+    out.push_str(rest);
 }
 
 /// Renders sorted `(name, value)` pairs as `a="x",b="y"` (escaped), the form stored per series.
@@ -181,6 +190,22 @@ pub(crate) fn render_labels<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_values_escape_only_backslash_quote_and_newline() {
+        for (value, escaped) in [
+            ("", ""),
+            ("plain", "plain"),
+            ("\"", "\\\""),
+            ("a\\b\nc\"", "a\\\\b\\nc\\\""),
+            ("ä\"ö\n€", "ä\\\"ö\\n€"),
+            ("\n\n", "\\n\\n"),
+        ] {
+            let mut out = String::from(">");
+            write_escaped_label_value(&mut out, value);
+            assert_eq!(out, format!(">{escaped}"), "{value:?}");
+        }
+    }
 
     #[test]
     fn metric_names() {
