@@ -1,8 +1,10 @@
 //! Prometheus text 0.0.4 and OpenMetrics 1.0 encoders, and the programmatic snapshot.
 //!
-//! The encoder is a [`Visitor`] over each series: labels are rendered and escaped once, when a
-//! series is created, and samples are written straight into the output with no allocation per
-//! sample.
+//! The encoder is a [`Visitor`] over each series: the labels of a series are rendered and
+//! escaped into one reused buffer (fixed-cardinality families keep them rendered), and samples
+//! are written straight into the output with no allocation per sample. Within a family, series
+//! are listed sorted by their label text; a family keeps that order between scrapes and sorts
+//! again only after series were added or removed.
 
 use std::fmt::{self, Write};
 
