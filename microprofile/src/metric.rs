@@ -166,6 +166,7 @@ pub trait NewLike {
     fn new_like(&self) -> Self;
 }
 
+#[inline]
 pub(crate) fn add_f64(bits: &AtomicU64, delta: f64) {
     let mut current = bits.load(Ordering::Relaxed);
     loop {
