@@ -4,9 +4,15 @@
 //! (the scheme of the Prometheus Go client). A scrape flips the bit, waits until every observation
 //! that started on the now-cold shard has finished, reads it, and folds it into the new hot shard.
 //! Observers never wait; a scrape always sees `_count` equal to the `+Inf` bucket.
+//!
+//! Such a pair of shards with its counter is a *lane*. A histogram starts with one; the first time
+//! two threads' observations meet on it (the sum's compare-and-swap has to retry), it gives groups
+//! of threads lanes of their own, each on its own cache lines, so that threads hammering one
+//! histogram stop passing its cache lines back and forth. A scrape settles every lane and adds
+//! them up: each observation is in exactly one lane, so the total is as consistent as each lane.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -14,7 +20,9 @@ use parking_lot::Mutex;
 
 use crate::error::Error;
 use crate::metadata::MetricType;
-use crate::metric::{add_f64, BucketCounts, HistogramView, Metric, NewLike, Visitor};
+use crate::metric::{
+    add_f64, add_f64_contended, BucketCounts, HistogramView, Metric, NewLike, Visitor,
+};
 
 /// The Prometheus client default buckets, in seconds.
 pub const DEFAULT_BUCKETS: &[f64] = &[
@@ -121,14 +129,20 @@ impl Shard {
     }
 }
 
-struct Core {
-    bounds: Box<[f64]>,
+/// Two shards and the counter that picks the hot one.
+struct Lane {
     count_and_hot: AtomicU64,
     shards: [Shard; 2],
-    scrape: Mutex<()>,
 }
 
-impl Core {
+impl Lane {
+    fn new(len: usize) -> Lane {
+        Lane {
+            count_and_hot: AtomicU64::new(0),
+            shards: [Shard::new(len), Shard::new(len)],
+        }
+    }
+
     fn shard(&self, second: bool) -> &Shard {
         if second {
             &self.shards[1]
@@ -137,6 +151,89 @@ impl Core {
         }
     }
 
+    /// Records `value` in bucket `index` of the hot shard; `true` when the sum's update met
+    /// another thread's.
+    #[inline]
+    fn observe(&self, index: usize, value: f64) -> bool {
+        let n = self.count_and_hot.fetch_add(1, Ordering::Acquire);
+        let hot = self.shard(n & HOT_BIT != 0);
+        let contended = add_f64_contended(&hot.sum_bits, value);
+        // `index <= bounds.len()`, so it names a bucket; the +Inf bucket stands in regardless,
+        // since a scrape waits for every observation that began to reach a bucket.
+        if let Some(bucket) = hot.buckets.get(index).or(hot.buckets.last()) {
+            bucket.fetch_add(1, Ordering::Release);
+        }
+        contended
+    }
+
+    /// Flips the hot shard, waits for the observations that began on the cold one, calls `f` with
+    /// its buckets and sum, then folds it into the hot one. The caller holds the scrape lock.
+    fn settle(&self, f: impl FnOnce(&[AtomicU64], f64)) {
+        let n = self.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
+        let started = n & !HOT_BIT;
+        let cold = self.shard(n & HOT_BIT != 0);
+        let hot = self.shard(n & HOT_BIT == 0);
+        // Wait for observations that began on the cold shard; each is a handful of instructions.
+        let mut spins = 0u32;
+        while cold.completed() != started {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        f(
+            &cold.buckets,
+            f64::from_bits(cold.sum_bits.load(Ordering::Relaxed)),
+        );
+        // Fold the cold shard into the hot one and clear it for the next flip.
+        for (cold_bucket, hot_bucket) in cold.buckets.iter().zip(hot.buckets.iter()) {
+            hot_bucket.fetch_add(cold_bucket.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+        }
+        add_f64(
+            &hot.sum_bits,
+            f64::from_bits(cold.sum_bits.swap(0, Ordering::Relaxed)),
+        );
+    }
+}
+
+/// A lane on cache lines of its own.
+#[repr(align(128))]
+struct PaddedLane(Lane);
+
+/// The most lanes a contended histogram gets.
+const MAX_LANES: usize = 16;
+
+/// This thread's lane number (taken modulo the number of lanes): threads are numbered in the
+/// order they first observe a contended histogram.
+fn thread_lane() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static LANE: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    }
+    LANE.try_with(|lane| match lane.get() {
+        Some(n) => n,
+        None => {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            lane.set(Some(n));
+            n
+        }
+    })
+    // During thread-local destruction: share the first lane.
+    .unwrap_or(0)
+}
+
+struct Core {
+    bounds: Box<[f64]>,
+    lane: Lane,
+    /// Made the first time two observations meet on `lane`; from then on each thread observes
+    /// into lane `thread_lane() % len`. `lane` keeps what it holds and is still read.
+    lanes: OnceLock<Box<[PaddedLane]>>,
+    scrape: Mutex<()>,
+}
+
+impl Core {
     fn new(bounds: &[f64]) -> Core {
         // Statics skip the constructor's checks; keep what is usable so observing never fails.
         let mut clean: Vec<f64> = bounds.iter().copied().filter(|b| b.is_finite()).collect();
@@ -145,14 +242,26 @@ impl Core {
         let len = clean.len() + 1;
         Core {
             bounds: clean.into_boxed_slice(),
-            count_and_hot: AtomicU64::new(0),
-            shards: [Shard::new(len), Shard::new(len)],
+            lane: Lane::new(len),
+            lanes: OnceLock::new(),
             scrape: Mutex::new(()),
         }
     }
+
+    /// One lane per available core (at least 2, at most [`MAX_LANES`]).
+    fn new_lanes(&self) -> Box<[PaddedLane]> {
+        let count = std::thread::available_parallelism()
+            .map_or(4, |n| n.get())
+            .clamp(2, MAX_LANES);
+        (0..count)
+            .map(|_| PaddedLane(Lane::new(self.bounds.len() + 1)))
+            .collect()
+    }
 }
 
-/// A histogram with explicit buckets. Observing takes no lock and allocates nothing.
+/// A histogram with explicit buckets. Observing takes no lock, never waits, and allocates nothing
+/// but once: the first time two threads' observations meet on it, it makes one lane per core (see
+/// the [module](self) docs).
 ///
 /// ```
 /// use microprofile::{Histogram, Buckets};
@@ -224,13 +333,19 @@ impl Histogram {
         } else {
             core.bounds.partition_point(|&b| b < value)
         };
-        let n = core.count_and_hot.fetch_add(1, Ordering::Acquire);
-        let hot = core.shard(n & HOT_BIT != 0);
-        add_f64(&hot.sum_bits, value);
-        // `index <= bounds.len()`, so it names a bucket; the +Inf bucket stands in regardless,
-        // since a scrape waits for every observation that began to reach a bucket.
-        if let Some(bucket) = hot.buckets.get(index).or(hot.buckets.last()) {
-            bucket.fetch_add(1, Ordering::Release);
+        match core.lanes.get() {
+            Some(lanes) => {
+                let lane = thread_lane()
+                    .checked_rem(lanes.len())
+                    .and_then(|i| lanes.get(i))
+                    .map_or(&core.lane, |l| &l.0);
+                lane.observe(index, value);
+            }
+            None => {
+                if core.lane.observe(index, value) {
+                    core.lanes.get_or_init(|| core.new_lanes());
+                }
+            }
         }
     }
 
@@ -268,34 +383,31 @@ impl Histogram {
     pub fn read(&self, f: impl FnOnce(&HistogramView<'_>)) {
         let core = self.core();
         let _scrape = core.scrape.lock();
-        let n = core.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
-        let started = n & !HOT_BIT;
-        let cold = core.shard(n & HOT_BIT != 0);
-        let hot = core.shard(n & HOT_BIT == 0);
-        // Wait for observations that began on the cold shard; each is a handful of instructions.
-        let mut spins = 0u32;
-        while cold.completed() != started {
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+        let Some(lanes) = core.lanes.get() else {
+            core.lane.settle(|buckets, sum| {
+                f(&HistogramView::new(
+                    &core.bounds,
+                    BucketCounts::Atomic(buckets),
+                    sum,
+                ))
+            });
+            return;
+        };
+        let mut counts = vec![0u64; core.bounds.len() + 1];
+        let mut sum = 0.0;
+        for lane in std::iter::once(&core.lane).chain(lanes.iter().map(|l| &l.0)) {
+            lane.settle(|buckets, lane_sum| {
+                for (total, bucket) in counts.iter_mut().zip(buckets) {
+                    *total = total.wrapping_add(bucket.load(Ordering::Relaxed));
+                }
+                sum += lane_sum;
+            });
         }
-        let sum = f64::from_bits(cold.sum_bits.load(Ordering::Relaxed));
         f(&HistogramView::new(
             &core.bounds,
-            BucketCounts::Atomic(&cold.buckets),
+            BucketCounts::Plain(&counts),
             sum,
         ));
-        // Fold the cold shard into the hot one and clear it for the next flip.
-        for (cold_bucket, hot_bucket) in cold.buckets.iter().zip(hot.buckets.iter()) {
-            hot_bucket.fetch_add(cold_bucket.swap(0, Ordering::Relaxed), Ordering::Relaxed);
-        }
-        add_f64(
-            &hot.sum_bits,
-            f64::from_bits(cold.sum_bits.swap(0, Ordering::Relaxed)),
-        );
     }
 }
 
@@ -523,6 +635,47 @@ mod tests {
         });
         assert_eq!(h.count(), THREADS * PER_THREAD);
         assert_eq!(h.sum(), (THREADS * PER_THREAD) as f64);
+        // Three writers on one histogram meet: it has given them lanes of their own.
+        assert!(h.core().lanes.get().is_some());
+    }
+
+    #[test]
+    fn lanes_add_up_with_what_came_before_them() {
+        let h = Histogram::with_buckets(&[0.5, 1.5]);
+        h.observe(0.1);
+        h.observe(1.0);
+        let core = h.core();
+        assert!(core.lanes.get().is_none());
+        core.lanes.get_or_init(|| core.new_lanes());
+        let h = &h;
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                s.spawn(move || {
+                    for i in 0..1000 {
+                        h.observe(f64::from((i + t) % 3));
+                    }
+                });
+            }
+            s.spawn(|| {
+                for _ in 0..200 {
+                    h.read(|view| {
+                        let buckets: Vec<u64> = view.cumulative().map(|(_, c)| c).collect();
+                        assert!(buckets.windows(2).all(|w| w[0] <= w[1]));
+                        assert_eq!(buckets.last().copied(), Some(view.count()));
+                    });
+                }
+            });
+        });
+        let mut seen = Vec::new();
+        h.read(|view| seen = view.cumulative().collect());
+        // 4 threads × 1000 values cycling 0, 1, 2 (1334 + 1333 + 1333), plus 0.1 and 1.0.
+        assert_eq!(
+            seen,
+            vec![(0.5, 1334 + 1), (1.5, 2667 + 2), (f64::INFINITY, 4002)]
+        );
+        assert_eq!(h.sum(), 0.1 + 1.0 + f64::from(1333 + 2 * 1333));
+        // The lanes were made: one per core, at least two.
+        assert!(core.lanes.get().is_some_and(|lanes| lanes.len() >= 2));
     }
 
     #[test]

@@ -168,12 +168,23 @@ pub trait NewLike {
 
 #[inline]
 pub(crate) fn add_f64(bits: &AtomicU64, delta: f64) {
+    add_f64_contended(bits, delta);
+}
+
+/// Adds `delta` to the `f64` stored in `bits`; `true` when another thread's update came in
+/// between the read and the write (the compare-and-swap had to be retried).
+#[inline]
+pub(crate) fn add_f64_contended(bits: &AtomicU64, delta: f64) -> bool {
     let mut current = bits.load(Ordering::Relaxed);
+    let mut retried = false;
     loop {
         let new = (f64::from_bits(current) + delta).to_bits();
         match bits.compare_exchange_weak(current, new, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(actual) => current = actual,
+            Ok(_) => return retried,
+            Err(actual) => {
+                current = actual;
+                retried = true;
+            }
         }
     }
 }
