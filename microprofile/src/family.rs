@@ -630,7 +630,13 @@ mod tests {
             assert_eq!(labels(&family), sorted(&family));
         }
         // A scrape with nothing changed reuses the order it computed.
+        let cached = || match family.storage() {
+            Storage::Hashed(hashed) => hashed.order.lock().as_ref().map(|o| o.positions.clone()),
+            Storage::Dense(..) => None,
+        };
+        let before = cached().unwrap();
         assert_eq!(labels(&family), ["id=\"B\"", "id=\"m\"", "id=\"z\""]);
+        assert!(Arc::ptr_eq(&before, &cached().unwrap()));
         assert!(family.remove(&Id("m".into())));
         assert_eq!(labels(&family), ["id=\"B\"", "id=\"z\""]);
         // Past the limit: the overflow series ('_' sorts between 'B' and 'z') joins in order.
