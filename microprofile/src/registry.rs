@@ -164,10 +164,9 @@ impl<M: std::fmt::Debug> std::fmt::Debug for Handle<M> {
     }
 }
 
-/// A family and the members selected from it, taken under the lock and encoded after it is released
-/// (so a callback gauge may itself use the registry).
-/// The families and members a selection covers, copied out of the registry's lock: two
-/// allocations per scrape, whatever the number of families.
+/// The families and members a selection covers, copied out of the registry's lock and encoded
+/// after it is released (so a callback gauge may itself use the registry): two allocations per
+/// scrape, whatever the number of families.
 pub(crate) struct Plan {
     families: Vec<(Arc<FamilyInfo>, std::ops::Range<usize>)>,
     members: Vec<Member>,
