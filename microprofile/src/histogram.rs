@@ -205,6 +205,22 @@ struct PaddedLane(Lane);
 /// The most lanes a contended histogram gets.
 const MAX_LANES: usize = 16;
 
+/// The number of lanes a contended histogram gets: the available cores (read once per process:
+/// it may read cgroup files), at least 2, at most [`MAX_LANES`].
+fn lane_count() -> usize {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    match COUNT.load(Ordering::Relaxed) {
+        0 => {
+            let count = std::thread::available_parallelism()
+                .map_or(4, |n| n.get())
+                .clamp(2, MAX_LANES);
+            COUNT.store(count, Ordering::Relaxed);
+            count
+        }
+        count => count,
+    }
+}
+
 /// This thread's lane number (taken modulo the number of lanes): threads are numbered in the
 /// order they first observe a contended histogram.
 fn thread_lane() -> usize {
@@ -248,14 +264,22 @@ impl Core {
         }
     }
 
-    /// One lane per available core (at least 2, at most [`MAX_LANES`]).
+    /// One lane per available core.
     fn new_lanes(&self) -> Box<[PaddedLane]> {
-        let count = std::thread::available_parallelism()
-            .map_or(4, |n| n.get())
-            .clamp(2, MAX_LANES);
-        (0..count)
+        (0..lane_count())
             .map(|_| PaddedLane(Lane::new(self.bounds.len() + 1)))
             .collect()
+    }
+
+    /// Gives this histogram its lanes, unless a racing observer already has. The lanes are made
+    /// before the `OnceLock` is touched, so a racing observer never waits for more than the store.
+    #[cold]
+    #[inline(never)]
+    fn add_lanes(&self) {
+        if self.lanes.get().is_none() {
+            // A loser of the race drops the lanes it made.
+            let _ = self.lanes.set(self.new_lanes());
+        }
     }
 }
 
@@ -343,7 +367,7 @@ impl Histogram {
             }
             None => {
                 if core.lane.observe(index, value) {
-                    core.lanes.get_or_init(|| core.new_lanes());
+                    core.add_lanes();
                 }
             }
         }
