@@ -11,11 +11,10 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use common::*;
 use measured::metric::group::MetricGroup as _;
-use microprofile::{Family, Format, Metadata, Registry, Selection};
+use microprofile::{Format, Selection};
 
 struct Counting;
 
@@ -83,33 +82,13 @@ fn measure<S>(
     }
 }
 
-#[derive(measured::MetricGroup)]
-struct MeMetrics {
-    /// help
-    counters: measured::CounterVec<MeIdSet>,
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported here.
     let mut rows = Vec::new();
 
     rows.push(measure(
         "microprofile",
-        || {
-            let family: Family<MpId, microprofile::Counter> =
-                Family::with_max_series(microprofile::Counter::new(), 2 * N);
-            for i in 0..N {
-                family.with(&MpId(i.to_string())).inc();
-            }
-            let registry = Registry::new();
-            registry
-                .register(
-                    Metadata::new("counters").description("help"),
-                    Arc::new(family),
-                )
-                .unwrap();
-            (registry, String::new())
-        },
+        || (mp_id_registry(N), String::new()),
         |(registry, out)| {
             out.clear();
             registry
@@ -122,17 +101,7 @@ fn main() {
 
     rows.push(measure(
         "prometheus",
-        || {
-            let registry = prometheus::Registry::new();
-            let vec =
-                prometheus::IntCounterVec::new(prometheus::Opts::new("counters", "help"), &["id"])
-                    .unwrap();
-            registry.register(Box::new(vec.clone())).unwrap();
-            for i in 0..N {
-                vec.with_label_values(&[i.to_string().as_str()]).inc();
-            }
-            (registry, String::new())
-        },
+        || (prometheus_id_registry(N), String::new()),
         |(registry, out)| {
             out.clear();
             prometheus::TextEncoder::new()
@@ -145,18 +114,7 @@ fn main() {
 
     rows.push(measure(
         "prometheus-client",
-        || {
-            let mut registry = prometheus_client::registry::Registry::default();
-            let family = prometheus_client::metrics::family::Family::<
-                PcId,
-                prometheus_client::metrics::counter::Counter,
-            >::default();
-            registry.register("counters", "help", family.clone());
-            for i in 0..N {
-                family.get_or_create(&PcId { id: i.to_string() }).inc();
-            }
-            (registry, String::new())
-        },
+        || (pc_id_registry(N), String::new()),
         |(registry, out)| {
             out.clear();
             prometheus_client::encoding::text::encode(out, registry).unwrap();
@@ -167,33 +125,14 @@ fn main() {
 
     rows.push(measure(
         "metrics",
-        || {
-            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-            metrics::with_local_recorder(&recorder, || {
-                metrics::describe_counter!("counters", "help");
-                for i in 0..N {
-                    metrics::counter!("counters", "id" => i.to_string()).increment(1);
-                }
-            });
-            recorder
-        },
+        || metrics_id_recorder(N),
         |recorder| recorder.handle().render().len(),
         |_| {},
     ));
 
     rows.push(measure(
         "measured",
-        || {
-            let metrics = MeMetrics {
-                counters: measured::CounterVec::with_label_set(MeIdSet {
-                    id: paracord::ParaCord::default(),
-                }),
-            };
-            for i in 0..N {
-                metrics.counters.inc(MeId { id: &i.to_string() });
-            }
-            (metrics, measured::text::BufferedTextEncoder::new())
-        },
+        || (me_id_metrics(N), measured::text::BufferedTextEncoder::new()),
         |(metrics, enc)| {
             metrics.collect_group_into(enc).unwrap();
             enc.finish().len()

@@ -267,3 +267,80 @@ pub fn metrics_handle() -> &'static metrics_exporter_prometheus::PrometheusHandl
             .expect("first recorder of the process")
     })
 }
+
+// --- the id family of rows 5 and 6, built the same way for both -----------------------------------
+
+/// A microprofile registry with one counter family of `n` series, `id="0"` … `id="<n-1>"`.
+pub fn mp_id_registry(n: usize) -> microprofile::Registry {
+    let family: microprofile::Family<MpId, microprofile::Counter> =
+        microprofile::Family::with_max_series(microprofile::Counter::new(), 2 * n);
+    for i in 0..n {
+        family.with(&MpId(i.to_string())).inc();
+    }
+    let registry = microprofile::Registry::new();
+    registry
+        .register(
+            microprofile::Metadata::new("counters").description("help"),
+            std::sync::Arc::new(family),
+        )
+        .unwrap();
+    registry
+}
+
+/// The same family in a `prometheus` registry.
+pub fn prometheus_id_registry(n: usize) -> prometheus::Registry {
+    let registry = prometheus::Registry::new();
+    let vec =
+        prometheus::IntCounterVec::new(prometheus::Opts::new("counters", "help"), &["id"]).unwrap();
+    registry.register(Box::new(vec.clone())).unwrap();
+    for i in 0..n {
+        vec.with_label_values(&[i.to_string().as_str()]).inc();
+    }
+    registry
+}
+
+/// The same family in a `prometheus-client` registry.
+pub fn pc_id_registry(n: usize) -> prometheus_client::registry::Registry {
+    let mut registry = prometheus_client::registry::Registry::default();
+    let family = prometheus_client::metrics::family::Family::<
+        PcId,
+        prometheus_client::metrics::counter::Counter,
+    >::default();
+    registry.register("counters", "help", family.clone());
+    for i in 0..n {
+        family.get_or_create(&PcId { id: i.to_string() }).inc();
+    }
+    registry
+}
+
+/// The same family in a `metrics` recorder of its own (not the global one), so each size starts
+/// empty.
+pub fn metrics_id_recorder(n: usize) -> metrics_exporter_prometheus::PrometheusRecorder {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&recorder, || {
+        metrics::describe_counter!("counters", "help");
+        for i in 0..n {
+            metrics::counter!("counters", "id" => i.to_string()).increment(1);
+        }
+    });
+    recorder
+}
+
+#[derive(measured::MetricGroup)]
+pub struct MeMetrics {
+    /// help
+    pub counters: measured::CounterVec<MeIdSet>,
+}
+
+/// The same family as a `measured` metric group.
+pub fn me_id_metrics(n: usize) -> MeMetrics {
+    let metrics = MeMetrics {
+        counters: measured::CounterVec::with_label_set(MeIdSet {
+            id: paracord::ParaCord::default(),
+        }),
+    };
+    for i in 0..n {
+        metrics.counters.inc(MeId { id: &i.to_string() });
+    }
+    metrics
+}
