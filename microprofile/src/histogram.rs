@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -476,18 +476,46 @@ impl Observe for Timer {
 
 /// Records the seconds elapsed since it was created into its target when dropped (also while
 /// unwinding from a panic), unless [`discard`](Self::discard)ed.
+///
+/// A guard holds no lock and is `Send` and `Sync`, so it can be kept across an `.await`: it either
+/// borrows its target (a `static` timer, a series of a dense family) or shares ownership of it (a
+/// series of a hashed family, see [`SeriesRef::start_timer`](crate::SeriesRef::start_timer)).
 #[must_use = "the duration is recorded when the guard drops; dropping it at once records ~0 s"]
 pub struct TimerGuard<'a> {
-    target: &'a dyn Observe,
+    target: Target<'a>,
     start: Instant,
     armed: bool,
 }
 
+/// What a [`TimerGuard`] records into.
+enum Target<'a> {
+    Borrowed(&'a (dyn Observe + Sync)),
+    Shared(Arc<dyn Observe + Send + Sync>),
+}
+
+impl Target<'_> {
+    fn observe(&self, seconds: f64) {
+        match self {
+            Target::Borrowed(target) => target.observe_value(seconds),
+            Target::Shared(target) => target.observe_value(seconds),
+        }
+    }
+}
+
 impl<'a> TimerGuard<'a> {
     /// Starts timing now.
-    pub fn new(target: &'a dyn Observe) -> TimerGuard<'a> {
+    pub fn new(target: &'a (dyn Observe + Sync)) -> TimerGuard<'a> {
         TimerGuard {
-            target,
+            target: Target::Borrowed(target),
+            start: Instant::now(),
+            armed: true,
+        }
+    }
+
+    /// Starts timing now, into a target the guard keeps alive.
+    pub fn shared(target: Arc<dyn Observe + Send + Sync>) -> TimerGuard<'static> {
+        TimerGuard {
+            target: Target::Shared(target),
             start: Instant::now(),
             armed: true,
         }
@@ -497,7 +525,7 @@ impl<'a> TimerGuard<'a> {
     pub fn stop(mut self) -> f64 {
         self.armed = false;
         let seconds = self.start.elapsed().as_secs_f64();
-        self.target.observe_value(seconds);
+        self.target.observe(seconds);
         seconds
     }
 
@@ -510,8 +538,7 @@ impl<'a> TimerGuard<'a> {
 impl Drop for TimerGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.target
-                .observe_value(self.start.elapsed().as_secs_f64());
+            self.target.observe(self.start.elapsed().as_secs_f64());
         }
     }
 }
