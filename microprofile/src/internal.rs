@@ -11,6 +11,9 @@ pub static CALLBACK_PANICS: Counter = Counter::new();
 pub static CARDINALITY_OVERFLOW: Counter = Counter::new();
 /// Registrations refused: invalid static metadata, or conflicts between declarations.
 pub static REGISTRATION_ERRORS: Counter = Counter::new();
+/// Summary observations that arrived after their slice had left the window (the observing thread
+/// stalled between reading the clock and recording): kept in `_sum` and `_count`, not in quantiles.
+pub static LATE_OBSERVATIONS: Counter = Counter::new();
 
 crate::register!(
     REJECTED_UPDATES,
@@ -36,5 +39,11 @@ crate::register!(
     CARDINALITY_OVERFLOW,
     Metadata::new("microprofile_cardinality_overflow")
         .description("Updates redirected to a family's overflow series (label value __overflow__) because the family held its maximum number of series.")
+        .scope(Scope::Vendor)
+);
+crate::register!(
+    LATE_OBSERVATIONS,
+    Metadata::new("microprofile_late_observations")
+        .description("Summary observations that arrived after their time slice had left the window; counted in _sum and _count, left out of the quantiles.")
         .scope(Scope::Vendor)
 );

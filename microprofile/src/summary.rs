@@ -4,7 +4,9 @@
 //! Datadog's mergeable sketch with a relative-error guarantee of 1%), each covering one slice of the
 //! window. An observation goes into the current slice; a scrape merges the slices still inside the
 //! window. Old slices are cleared as time moves on, so the window slides in steps of
-//! `window / AGE_BUCKETS`.
+//! `window / AGE_BUCKETS`. Each slice records the slot's epoch (which slice of time it holds), and a
+//! slot is only ever reset forward, so an observer that stalled between reading the clock and taking
+//! the lock cannot clear a newer slice.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -133,6 +135,11 @@ impl Summary {
     }
 
     /// Records one observation. NaN is refused and counted as a rejected update.
+    ///
+    /// An observation goes into the slice of the instant its thread read the clock. If the thread
+    /// was held up so long that its slice has left the window (and its slot was reused), the
+    /// value is still added to `_sum` and `_count` but left out of the quantiles and `_max`, and
+    /// counted in the vendor metric `microprofile_late_observations_total`.
     pub fn observe(&self, value: f64) {
         self.observe_at(value, Instant::now())
     }
@@ -143,17 +150,34 @@ impl Summary {
             return;
         }
         let core = self.core();
+        // The clock is read before the lock, so `epoch` may be stale by the time the lock is held
+        // (a preempted thread); the slot's own epoch, read under the lock, decides where it goes.
         let epoch = self.epoch_at(core, now);
-        let mut window = core.window.lock();
-        window.sum += value;
-        window.count += 1;
-        let slot = (epoch % AGE_BUCKETS as u64) as usize;
-        if let Some(slice) = window.slices.get_mut(slot) {
-            if slice.epoch != epoch {
-                slice.epoch = epoch;
-                slice.sketch = sketch();
+        let late = {
+            let mut window = core.window.lock();
+            window.sum += value;
+            window.count += 1;
+            let slot = (epoch % AGE_BUCKETS as u64) as usize;
+            match window.slices.get_mut(slot) {
+                Some(slice) if slice.epoch == epoch => {
+                    slice.sketch.add(value);
+                    false
+                }
+                // A slot only ever moves forward: what it held is older than the window now.
+                Some(slice) if slice.epoch < epoch => {
+                    slice.epoch = epoch;
+                    slice.sketch = sketch();
+                    slice.sketch.add(value);
+                    false
+                }
+                // The slot already holds a newer slice, so the window has moved past this
+                // observation's slice: resetting the slot would wipe the current data.
+                Some(_) => true,
+                None => false,
             }
-            slice.sketch.add(value);
+        };
+        if late {
+            crate::internal::LATE_OBSERVATIONS.inc();
         }
     }
 
@@ -322,6 +346,75 @@ mod tests {
         s.read_at(t0 + Duration::from_secs(12), |v| {
             assert!((v.quantiles[0].1 - 7.0).abs() < 0.1);
             assert_eq!(v.max, 7.0);
+        });
+    }
+
+    /// Issue 12, item 8: an observer that read the clock in slice E, then stalled until the window
+    /// had moved on by a whole turn of the slots, must not wipe the slice now using E's slot.
+    #[test]
+    fn stalled_observer_cannot_wipe_the_current_slice() {
+        let s = Summary::try_new(vec![0.5], Duration::from_secs(10)).unwrap();
+        // Slices are 2 s long; mid-slice instants keep the epochs unambiguous.
+        let start = s.core().start;
+        let in_slice = |e: u64| start + Duration::from_secs(2 * e + 1);
+        // The stalled observer's clock read: slice 0.
+        let stalled_at = in_slice(0);
+        s.observe_at(1.0, stalled_at);
+        // Five slices later, slice 5 (the same slot as slice 0) is current and gets data.
+        let now = in_slice(AGE_BUCKETS as u64);
+        for _ in 0..10 {
+            s.observe_at(100.0, now);
+        }
+        let late_before = crate::internal::LATE_OBSERVATIONS.get();
+        // The stalled observer lands at last, with the epoch it computed before stalling.
+        s.observe_at(1_000_000.0, stalled_at);
+        assert!(crate::internal::LATE_OBSERVATIONS.get() > late_before);
+        s.read_at(now, |v| {
+            // Slice 5's data survived, and the late value (outside the window) is not in it.
+            assert!(
+                (v.quantiles[0].1 - 100.0).abs() <= 100.0 * 0.02,
+                "{:?}",
+                v.quantiles
+            );
+            assert!((v.max - 100.0).abs() <= 100.0 * 0.02, "{}", v.max);
+            // `_sum` and `_count` are since start: every observation is in them.
+            assert_eq!(v.count, 12);
+            assert_eq!(v.sum, 1.0 + 1000.0 + 1_000_000.0);
+        });
+    }
+
+    /// A stalled observer whose slice is still inside the window lands in that slice.
+    #[test]
+    fn stalled_observer_lands_in_its_own_slice() {
+        let s = Summary::try_new(vec![0.5], Duration::from_secs(10)).unwrap();
+        let start = s.core().start;
+        let in_slice = |e: u64| start + Duration::from_secs(2 * e + 1);
+        let now = in_slice(3);
+        s.observe_at(100.0, now);
+        // Computed in slice 1, lands after slice 3 got data: slice 1 is still in the window.
+        s.observe_at(5.0, in_slice(1));
+        s.read_at(now, |v| {
+            assert_eq!(v.count, 2);
+            assert!((v.max - 100.0).abs() <= 100.0 * 0.02, "{}", v.max);
+        });
+        // It went into slice 1 (not slice 3): once slice 1 has left the window, only 100 is left.
+        s.read_at(in_slice(1 + AGE_BUCKETS as u64), |v| {
+            assert!(
+                (v.quantiles[0].1 - 100.0).abs() <= 100.0 * 0.02,
+                "{:?}",
+                v.quantiles
+            );
+        });
+        // And a slot that still holds an older epoch is reset forward for it.
+        s.observe_at(7.0, in_slice(6));
+        s.observe_at(9.0, in_slice(8));
+        s.read_at(in_slice(8), |v| {
+            assert!(
+                (v.quantiles[0].1 - 7.0).abs() <= 7.0 * 0.02,
+                "{:?}",
+                v.quantiles
+            );
+            assert!((v.max - 9.0).abs() <= 9.0 * 0.02, "{}", v.max);
         });
     }
 
