@@ -1,6 +1,6 @@
 //! The naming rules of `microprofile::naming`, applied at compile time.
 
-const RESERVED_TAG_NAMES: &[&str] = &["le", "quantile", "mp_scope", "mp_app"];
+const RESERVED_TAG_NAMES: &[&str] = &["le", "quantile", "mp_scope", "mp_app", "mp_overflow"];
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
@@ -47,7 +47,7 @@ pub fn tag_name(name: &str) -> Result<(), String> {
     }
     if RESERVED_TAG_NAMES.contains(&name) {
         return Err(format!(
-            "tag key {name:?} is reserved: `le`, `quantile`, `mp_scope` and `mp_app` are set by the exposition"
+            "tag key {name:?} is reserved: `le`, `quantile`, `mp_scope`, `mp_app` and `mp_overflow` are set by the exposition"
         ));
     }
     Ok(())

@@ -57,6 +57,9 @@ impl NewLike for Counter {
     fn new_like(&self) -> Self {
         Counter::new()
     }
+    fn reset(&self) {
+        self.value.store(0, Ordering::Relaxed);
+    }
 }
 
 /// A float counter. Negative, NaN or infinite increments are refused and counted in the vendor
@@ -113,5 +116,8 @@ impl Metric for FloatCounter {
 impl NewLike for FloatCounter {
     fn new_like(&self) -> Self {
         FloatCounter::new()
+    }
+    fn reset(&self) {
+        self.bits.store(0f64.to_bits(), Ordering::Relaxed);
     }
 }

@@ -1,10 +1,16 @@
 //! Labelled families: one metric per label set, chosen at run time.
 //!
 //! Label sets are types implementing [`LabelSet`] (usually `#[derive(LabelSet)]`). A label set made
-//! only of enums has a fixed cardinality and is indexed densely: an update is an array index and
-//! the metric's own atomic op, with no hash and no lock. Other label sets are hashed into one of
-//! [`SHARDS`] independently locked maps, so updates never share a global lock; an existing series
-//! is found under a shard's read lock.
+//! only of enums and `bool`s has a fixed cardinality; up to [`MAX_DENSE_SERIES`] combinations (and
+//! no more than the family's maximum of series) it is indexed densely: an update is an array index
+//! and the metric's own atomic op, with no hash and no lock. Other label sets are hashed into one
+//! of [`SHARDS`] independently locked maps, so updates never share a global lock; an existing
+//! series is found under a shard's read lock, which is released before [`Family::with`] returns.
+//!
+//! The handle [`Family::with`] returns, a [`SeriesRef`], holds no lock: it borrows a dense series,
+//! or shares ownership of a hashed one. It is `Send` and `Sync`, can be kept (in a struct, across
+//! an `.await`) and cloned, and a timer can be started from it in one line
+//! (`LATENCY.with(&labels).start_timer()`).
 
 use std::any::Any;
 use std::hash::{BuildHasher, Hash};
@@ -14,9 +20,10 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLock};
 
 use crate::error::Error;
+use crate::histogram::{Observe, TimerGuard};
 use crate::metadata::MetricType;
 use crate::metric::{Collect, Metric, NewLike};
 use crate::naming;
@@ -27,10 +34,23 @@ pub const SHARDS: usize = 16;
 /// The default maximum number of series of one family.
 pub const DEFAULT_MAX_SERIES: usize = 10_000;
 
-/// The value every label of the overflow series carries: once a family holds its maximum number
-/// of series, updates for new label sets go to this one series instead, and each redirected
-/// update is counted in the vendor metric `microprofile_cardinality_overflow_total`.
-pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+/// The one label of the overflow series: once a family holds its maximum number of series,
+/// updates for new label sets go to one series labelled only `mp_overflow="true"` instead, and each
+/// redirected update is counted in the vendor metric `microprofile_cardinality_overflow_total`.
+///
+/// The name is reserved (no tag or label set may use it), and the overflow series carries none of
+/// the family's own labels, so it can never share its label set with a series of the family,
+/// whatever the label values (the OpenTelemetry SDKs mark their overflow series the same way, with
+/// `otel.metric.overflow=true`).
+pub const OVERFLOW_LABEL_NAME: &str = "mp_overflow";
+
+/// The value of [`OVERFLOW_LABEL_NAME`] on the overflow series.
+pub const OVERFLOW_LABEL_VALUE: &str = "true";
+
+/// The most series a fixed-cardinality label set is stored densely for: above it (or above the
+/// family's maximum number of series) the family hashes its label sets like any other, so it
+/// allocates only the series in use and keeps to its maximum number of series.
+pub const MAX_DENSE_SERIES: usize = 4096;
 
 /// A set of labels: the names (fixed by the type) and their values (per instance).
 ///
@@ -126,17 +146,18 @@ struct DenseSeries<M> {
     touched: AtomicBool,
 }
 
-/// A series of a hashed family: its label set, rendered only when scraped.
+/// A series of a hashed family: its label set, rendered only when scraped, and the metric, shared
+/// with the [`SeriesRef`]s handed out for it.
 struct Keyed<L, M> {
     key: L,
-    metric: M,
+    metric: Arc<M>,
 }
 
 fn find_metric<'t, L: PartialEq, M>(
     table: &'t HashTable<Keyed<L, M>>,
     hash: u64,
     labels: &L,
-) -> Option<&'t M> {
+) -> Option<&'t Arc<M>> {
     table.find(hash, |k| k.key == *labels).map(|k| &k.metric)
 }
 
@@ -257,6 +278,11 @@ enum Storage<L, M> {
 /// HITS.with(&Path("/".into())).inc();
 /// assert_eq!(HITS.with(&Path("/".into())).get(), 1);
 /// ```
+///
+/// A removed series ([`remove`](Self::remove)) starts again from zero when it is next used, in
+/// both storages. A [`SeriesRef`] kept from before the removal still updates the old series: of a
+/// hashed family, one no longer exported; of a dense family, the same slot (which a later
+/// [`with`](Self::with) for those labels exports again). Take a new one after a removal.
 pub struct Family<L, M> {
     template: M,
     max_series: usize,
@@ -270,7 +296,7 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
     }
 
     /// A family holding at most `max_series` series (at least 1); updates for further label sets
-    /// go to one overflow series whose labels are all [`OVERFLOW_LABEL_VALUE`].
+    /// go to one overflow series labelled only [`OVERFLOW_LABEL_NAME`]`="true"`.
     ///
     /// ```
     /// use microprofile::{Counter, Family, LabelSet};
@@ -294,7 +320,7 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
 
     fn storage(&self) -> &Storage<L, M> {
         self.storage.get_or_init(|| match L::CARDINALITY {
-            Some(n) => {
+            Some(n) if n <= MAX_DENSE_SERIES && n <= self.max_series => {
                 let series: Box<[DenseSeries<M>]> = (0..n)
                     .map(|i| DenseSeries {
                         series: Series {
@@ -311,15 +337,16 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                     sorted_positions(series.len(), |i| series.get(i).map(|s| &*s.series.labels));
                 Storage::Dense(series, order.into_boxed_slice())
             }
-            None => Storage::Hashed(Hashed {
+            _ => Storage::Hashed(Hashed {
                 shards: Box::new(std::array::from_fn(|_| RwLock::new(HashTable::new()))),
                 hasher: foldhash::fast::RandomState::default(),
                 len: AtomicUsize::new(0),
                 overflow: DenseSeries {
                     series: Series {
-                        labels: naming::render_labels(
-                            L::NAMES.iter().map(|&n| (n, OVERFLOW_LABEL_VALUE)),
-                        )
+                        labels: naming::render_labels(std::iter::once((
+                            OVERFLOW_LABEL_NAME,
+                            OVERFLOW_LABEL_VALUE,
+                        )))
                         .into_boxed_str(),
                         metric: self.template.new_like(),
                     },
@@ -331,63 +358,63 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
         })
     }
 
-    /// The series for these labels, created on first use.
+    /// The series for these labels, created on first use. The handle holds no lock.
     #[inline]
     pub fn with(&self, labels: &L) -> SeriesRef<'_, M> {
-        match self.storage() {
-            Storage::Dense(series, _) => {
-                let index = labels.dense_index();
-                match series.get(index) {
-                    Some(entry) => {
-                        if !entry.touched.load(Ordering::Relaxed) {
-                            entry.touched.store(true, Ordering::Relaxed);
-                        }
-                        SeriesRef(Inner::Direct(&entry.series.metric))
-                    }
-                    // A hand-written LabelSet whose index is outside its own cardinality: the update
-                    // goes to a throw-away metric and is counted as rejected, never a panic.
-                    None => {
-                        crate::internal::REJECTED_UPDATES.inc();
-                        SeriesRef(Inner::Owned(Box::new(self.template.new_like())))
-                    }
+        // The dense path is a few instructions, kept apart from the hashed one so that it is
+        // inlined into the caller whole.
+        if let Storage::Dense(series, _) = self.storage() {
+            if let Some(entry) = series.get(labels.dense_index()) {
+                if !entry.touched.load(Ordering::Relaxed) {
+                    entry.touched.store(true, Ordering::Relaxed);
                 }
-            }
-            Storage::Hashed(hashed) => {
-                let hash = hashed.hasher.hash_one(labels);
-                let shard = hashed.shard(hash);
-                if let Ok(guard) =
-                    RwLockReadGuard::try_map(shard.read(), |t| find_metric(t, hash, labels))
-                {
-                    return SeriesRef(Inner::Guard(guard));
-                }
-                if hashed.len.load(Ordering::Relaxed) >= self.max_series {
-                    return self.overflow(hashed);
-                }
-                let mut table = shard.write();
-                if table.find(hash, |k| k.key == *labels).is_none() {
-                    // Reserve a place under the limit; racing inserts in other shards may have
-                    // taken the last one since the check above.
-                    if hashed.len.fetch_add(1, Ordering::Relaxed) >= self.max_series {
-                        hashed.len.fetch_sub(1, Ordering::Relaxed);
-                        drop(table);
-                        return self.overflow(hashed);
-                    }
-                    let entry = Keyed {
-                        key: labels.clone(),
-                        metric: self.template.new_like(),
-                    };
-                    table.insert_unique(hash, entry, |k| hashed.hasher.hash_one(&k.key));
-                    hashed.generation.fetch_add(1, Ordering::Relaxed);
-                }
-                // Downgrading keeps the lock held, so the series just inserted is still there.
-                match RwLockReadGuard::try_map(RwLockWriteGuard::downgrade(table), |t| {
-                    find_metric(t, hash, labels)
-                }) {
-                    Ok(guard) => SeriesRef(Inner::Guard(guard)),
-                    Err(_) => SeriesRef(Inner::Owned(Box::new(self.template.new_like()))),
-                }
+                return SeriesRef(Inner::Direct(&entry.series.metric));
             }
         }
+        self.with_slow(labels)
+    }
+
+    #[inline(never)]
+    fn with_slow(&self, labels: &L) -> SeriesRef<'_, M> {
+        let hashed = match self.storage() {
+            Storage::Hashed(hashed) => hashed,
+            // A hand-written LabelSet whose index is outside its own cardinality: the update goes
+            // to a throw-away metric and is counted as rejected, never a panic.
+            Storage::Dense(..) => {
+                crate::internal::REJECTED_UPDATES.inc();
+                return SeriesRef(Inner::Shared(Arc::new(self.template.new_like())));
+            }
+        };
+        let hash = hashed.hasher.hash_one(labels);
+        let shard = hashed.shard(hash);
+        // The read lock lives only to the end of this statement.
+        let found = find_metric(&shard.read(), hash, labels).cloned();
+        if let Some(metric) = found {
+            return SeriesRef(Inner::Shared(metric));
+        }
+        if hashed.len.load(Ordering::Relaxed) >= self.max_series {
+            return self.overflow(hashed);
+        }
+        let mut table = shard.write();
+        if let Some(metric) = find_metric(&table, hash, labels) {
+            // Another thread made it between the two locks.
+            return SeriesRef(Inner::Shared(Arc::clone(metric)));
+        }
+        // Reserve a place under the limit; racing inserts in other shards may have taken the last
+        // one since the check above.
+        if hashed.len.fetch_add(1, Ordering::Relaxed) >= self.max_series {
+            hashed.len.fetch_sub(1, Ordering::Relaxed);
+            drop(table);
+            return self.overflow(hashed);
+        }
+        let metric = Arc::new(self.template.new_like());
+        let entry = Keyed {
+            key: labels.clone(),
+            metric: Arc::clone(&metric),
+        };
+        table.insert_unique(hash, entry, |k| hashed.hasher.hash_one(&k.key));
+        hashed.generation.fetch_add(1, Ordering::Relaxed);
+        SeriesRef(Inner::Shared(metric))
     }
 
     fn overflow<'a>(&'a self, hashed: &'a Hashed<L, M>) -> SeriesRef<'a, M> {
@@ -403,12 +430,17 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
         self.max_series
     }
 
-    /// Removes the series for these labels; `true` if it existed.
+    /// Removes the series for these labels; `true` if it existed. The next use of these labels
+    /// starts a series from zero.
     pub fn remove(&self, labels: &L) -> bool {
         match self.storage() {
-            Storage::Dense(series, _) => series
-                .get(labels.dense_index())
-                .is_some_and(|s| s.touched.swap(false, Ordering::Relaxed)),
+            Storage::Dense(series, _) => match series.get(labels.dense_index()) {
+                Some(s) if s.touched.swap(false, Ordering::Relaxed) => {
+                    s.series.metric.reset();
+                    true
+                }
+                _ => false,
+            },
             Storage::Hashed(hashed) => {
                 let hash = hashed.hasher.hash_one(labels);
                 let removed = match hashed
@@ -452,13 +484,44 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
     }
 }
 
-/// A reference to one series of a [`Family`].
+/// A handle on one series of a [`Family`], from [`Family::with`].
+///
+/// It holds no lock: keep it as long as you like (in a struct, across an `.await`: it is `Send`
+/// and `Sync`), clone it, and update the series through it (it dereferences to the metric). Of a
+/// hashed family it shares ownership of the series, so it stays valid after a
+/// [`remove`](Family::remove), but then updates a series no longer exported.
+///
+/// ```
+/// use microprofile::{Family, LabelSet, Timer};
+/// #[derive(Clone, PartialEq, Eq, Hash)]
+/// struct Route { status: u16 }
+/// impl LabelSet for Route {
+///     const NAMES: &'static [&'static str] = &["status"];
+///     fn for_each_value(&self, f: &mut dyn FnMut(&str)) { f(&self.status.to_string()) }
+/// }
+/// static LATENCY: Family<Route, Timer> = Family::new(Timer::new());
+/// let labels = Route { status: 200 };
+/// {
+///     let _t = LATENCY.with(&labels).start_timer();
+///     // While timing, other series of the family can be created and updated.
+///     LATENCY.with(&Route { status: 404 }).record(std::time::Duration::ZERO);
+/// }
+/// assert_eq!(LATENCY.with(&labels).count(), 1);
+/// ```
 pub struct SeriesRef<'a, M>(Inner<'a, M>);
 
 enum Inner<'a, M> {
     Direct(&'a M),
-    Guard(MappedRwLockReadGuard<'a, M>),
-    Owned(Box<M>),
+    Shared(Arc<M>),
+}
+
+impl<M> Clone for SeriesRef<'_, M> {
+    fn clone(&self) -> Self {
+        SeriesRef(match &self.0 {
+            Inner::Direct(m) => Inner::Direct(m),
+            Inner::Shared(m) => Inner::Shared(Arc::clone(m)),
+        })
+    }
 }
 
 impl<M> Deref for SeriesRef<'_, M> {
@@ -467,8 +530,28 @@ impl<M> Deref for SeriesRef<'_, M> {
     fn deref(&self) -> &M {
         match &self.0 {
             Inner::Direct(m) => m,
-            Inner::Guard(g) => g,
-            Inner::Owned(m) => m,
+            Inner::Shared(m) => m,
+        }
+    }
+}
+
+impl<'a, M> SeriesRef<'a, M> {
+    /// The series: borrowed (`Ok`) or shared (`Err`).
+    pub(crate) fn into_inner(self) -> Result<&'a M, Arc<M>> {
+        match self.0 {
+            Inner::Direct(m) => Ok(m),
+            Inner::Shared(m) => Err(m),
+        }
+    }
+}
+
+impl<'a, M: Observe + Send + Sync + 'static> SeriesRef<'a, M> {
+    /// Starts a timer on this series that records the elapsed seconds when dropped; the guard
+    /// keeps the series, so `family.with(&labels).start_timer()` works in one line.
+    pub fn start_timer(self) -> TimerGuard<'a> {
+        match self.into_inner() {
+            Ok(m) => TimerGuard::new(m),
+            Err(m) => TimerGuard::shared(m),
         }
     }
 }
@@ -508,7 +591,7 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
                     for keyed in live {
                         text.clear();
                         render_into(&keyed.key, &mut text);
-                        f(&text, &keyed.metric);
+                        f(&text, &*keyed.metric);
                     }
                     if let Some(o) = overflow {
                         f(&o.labels, &o.metric);
@@ -519,12 +602,13 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
                 let sorted = order.positions.iter().filter_map(|&i| live.get(i as usize));
                 for (n, keyed) in sorted.enumerate() {
                     // The sorted walk visits the tables in random order: fetch the series a few
-                    // steps ahead, and the label values of a series already fetched.
+                    // steps ahead, and the label values and metric of a series already fetched.
                     if let Some(ahead) = at(n + PREFETCH_DISTANCE) {
                         prefetch(*ahead as *const Keyed<L, M>);
                     }
                     if let Some(ahead) = at(n + PREFETCH_DISTANCE / 2) {
                         ahead.key.for_each_value(&mut |v| prefetch(v.as_ptr()));
+                        prefetch(Arc::as_ptr(&ahead.metric));
                     }
                     if n == order.overflow_at {
                         if let Some(o) = overflow {
@@ -533,7 +617,7 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
                     }
                     text.clear();
                     render_into(&keyed.key, &mut text);
-                    f(&text, &keyed.metric);
+                    f(&text, &*keyed.metric);
                 }
                 if order.overflow_at >= order.positions.len() {
                     if let Some(o) = overflow {
@@ -578,7 +662,7 @@ mod tests {
         fn summary(&mut self, _: &crate::metric::SummaryView<'_>) {}
     }
 
-    fn series(family: &Family<Id, Counter>) -> Vec<(String, u64)> {
+    fn series<L: LabelSet>(family: &Family<L, Counter>) -> Vec<(String, u64)> {
         let mut out = Vec::new();
         family.collect(&mut |labels, metric| {
             let mut reader = CounterReader(0);
@@ -600,10 +684,10 @@ mod tests {
         assert_eq!(
             seen,
             vec![
-                ("id=\"__overflow__\"".to_owned(), 7),
                 ("id=\"u0\"".to_owned(), 2),
                 ("id=\"u1\"".to_owned(), 1),
                 ("id=\"u2\"".to_owned(), 1),
+                ("mp_overflow=\"true\"".to_owned(), 7),
             ]
         );
         assert!(family.remove(&Id("u1".into())));
@@ -639,16 +723,16 @@ mod tests {
         assert!(Arc::ptr_eq(&before, &cached().unwrap()));
         assert!(family.remove(&Id("m".into())));
         assert_eq!(labels(&family), ["id=\"B\"", "id=\"z\""]);
-        // Past the limit: the overflow series ('_' sorts between 'B' and 'z') joins in order.
+        // Past the limit: the overflow series (`mp_overflow=` sorts after `id=`) joins in order.
         for id in ["a", "c", "d", "e"] {
             family.with(&Id(id.into())).inc();
         }
         let expected = [
             "id=\"B\"",
-            "id=\"__overflow__\"",
             "id=\"a\"",
             "id=\"c\"",
             "id=\"z\"",
+            "mp_overflow=\"true\"",
         ];
         assert_eq!(labels(&family), expected);
         assert_eq!(labels(&family), expected);
@@ -663,7 +747,7 @@ mod tests {
         for id in ["0", "B", "a", "c"] {
             assert!(family.remove(&Id(id.into())));
         }
-        assert_eq!(labels(&family), ["id=\"__overflow__\""]);
+        assert_eq!(labels(&family), ["mp_overflow=\"true\""]);
     }
 
     #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -698,5 +782,176 @@ mod tests {
         let mut seen = Vec::new();
         family.collect(&mut |labels, _| seen.push(labels.to_owned()));
         assert_eq!(seen, ["color=\"blue\"", "color=\"red\""]);
+    }
+
+    /// Runs `f` on another thread and fails if it has not finished within 20 s (a deadlock),
+    /// instead of hanging the test suite.
+    fn within_deadline(f: impl FnOnce() + Send + 'static) {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            f();
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("deadlocked: did not finish within 20 s");
+    }
+
+    #[test]
+    fn a_kept_series_ref_does_not_block_creating_series() {
+        within_deadline(|| {
+            static FAMILY: Family<Id, Counter> = Family::new(Counter::new());
+            let total = FAMILY.with(&Id("total".into()));
+            for i in 1..64 {
+                FAMILY.with(&Id(i.to_string())).inc();
+                total.inc();
+                // A scrape while the handle is held, too.
+                assert_eq!(series(&FAMILY).len(), i + 1);
+            }
+            assert_eq!(total.get(), 63);
+        });
+    }
+
+    #[test]
+    fn a_series_ref_held_on_one_thread_does_not_stall_others() {
+        static FAMILY: Family<Id, Counter> = Family::new(Counter::new());
+        let held = FAMILY.with(&Id("slow request".into()));
+        within_deadline(|| {
+            for i in 0..1000 {
+                FAMILY.with(&Id(format!("other {i}"))).inc();
+                assert!(FAMILY.remove(&Id(format!("other {i}"))));
+            }
+        });
+        held.inc();
+        assert_eq!(FAMILY.with(&Id("slow request".into())).get(), 1);
+    }
+
+    #[test]
+    fn series_refs_are_send_sync_clone_and_static() {
+        fn assert_send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
+        static FAMILY: Family<Id, crate::histogram::Timer> =
+            Family::new(crate::histogram::Timer::new());
+        let handle = FAMILY.with(&Id("a".into()));
+        assert_send_sync(&handle);
+        let timer = FAMILY.with(&Id("a".into())).start_timer();
+        std::thread::spawn(move || drop(timer)).join().unwrap();
+        let clone = handle.clone();
+        std::thread::spawn(move || clone.record(std::time::Duration::ZERO))
+            .join()
+            .unwrap();
+        assert_eq!(handle.count(), 2);
+    }
+
+    #[test]
+    fn a_removed_series_starts_from_zero_in_both_storages() {
+        let dense: Family<Color, crate::gauge::Gauge> = Family::new(crate::gauge::Gauge::new());
+        dense.with(&Color::Red).set(5);
+        assert!(dense.remove(&Color::Red));
+        assert!(!dense.remove(&Color::Red));
+        dense.with(&Color::Red).inc();
+        assert_eq!(dense.with(&Color::Red).get(), 1);
+
+        let counted: Family<Color, Counter> = Family::new(Counter::new());
+        counted.with(&Color::Blue).inc_by(5);
+        assert!(counted.remove(&Color::Blue));
+        assert!(counted.is_empty());
+        counted.with(&Color::Blue).inc();
+        assert_eq!(counted.with(&Color::Blue).get(), 1);
+
+        let hashed: Family<Id, crate::gauge::Gauge> = Family::new(crate::gauge::Gauge::new());
+        hashed.with(&Id("x".into())).set(5);
+        assert!(hashed.remove(&Id("x".into())));
+        hashed.with(&Id("x".into())).inc();
+        assert_eq!(hashed.with(&Id("x".into())).get(), 1);
+    }
+
+    #[test]
+    fn no_label_values_collide_with_the_overflow_series() {
+        let family: Family<Id, Counter> = Family::with_max_series(Counter::new(), 2);
+        for id in ["__overflow__", "true", "a", "b", "c"] {
+            family.with(&Id(id.into())).inc();
+        }
+        let seen = series(&family);
+        let mut labels: Vec<&str> = seen.iter().map(|(l, _)| l.as_str()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), seen.len(), "two series share a label set: {seen:?}");
+        assert_eq!(
+            seen,
+            [
+                ("id=\"__overflow__\"".to_owned(), 1),
+                ("id=\"true\"".to_owned(), 1),
+                ("mp_overflow=\"true\"".to_owned(), 3),
+            ]
+        );
+        // And no label set can use the overflow series' label name.
+        assert!(check_names(&[OVERFLOW_LABEL_NAME]).is_err());
+    }
+
+    /// 24 `bool`s: 16,777,216 combinations.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+    struct Flags(u32);
+    impl LabelSet for Flags {
+        const NAMES: &'static [&'static str] = &[
+            "f00", "f01", "f02", "f03", "f04", "f05", "f06", "f07", "f08", "f09", "f10", "f11",
+            "f12", "f13", "f14", "f15", "f16", "f17", "f18", "f19", "f20", "f21", "f22", "f23",
+        ];
+        const CARDINALITY: Option<usize> = Some(1 << 24);
+        fn for_each_value(&self, f: &mut dyn FnMut(&str)) {
+            for bit in 0..24 {
+                f(if self.0 & (1 << bit) != 0 { "true" } else { "false" });
+            }
+        }
+        fn dense_index(&self) -> usize {
+            self.0 as usize
+        }
+        fn from_dense_index(index: usize) -> Option<Self> {
+            u32::try_from(index).ok().filter(|&i| i < 1 << 24).map(Flags)
+        }
+    }
+
+    /// Bytes allocated by the family's storage, estimated from the process' resident set.
+    fn resident_bytes() -> usize {
+        std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
+            .map_or(0, |pages| pages * 4096)
+    }
+
+    #[test]
+    fn a_huge_fixed_cardinality_is_not_allocated_up_front() {
+        let before = resident_bytes();
+        let family: Family<Flags, Counter> = Family::new(Counter::new());
+        for i in 0..100u32 {
+            family.with(&Flags(i * 4099)).inc();
+        }
+        assert!(matches!(family.storage(), Storage::Hashed(_)));
+        assert_eq!(family.len(), 100);
+        assert_eq!(series(&Family::<Id, Counter>::new(Counter::new())).len(), 0);
+        let mut scraped = 0;
+        family.collect(&mut |_, _| scraped += 1);
+        assert_eq!(scraped, 100);
+        // Dense storage would hold 16 M series (hundreds of MiB); hashed, a few KiB.
+        let grown = resident_bytes().saturating_sub(before);
+        assert!(grown < 64 << 20, "resident set grew by {grown} bytes");
+    }
+
+    #[test]
+    fn the_series_limit_holds_for_fixed_cardinality_label_sets() {
+        let family: Family<Color, Counter> = Family::with_max_series(Counter::new(), 2);
+        for color in [Color::Red, Color::Green, Color::Blue, Color::Blue] {
+            family.with(&color).inc();
+        }
+        assert!(matches!(family.storage(), Storage::Hashed(_)));
+        let seen = series(&family);
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert_eq!(
+            seen.last(),
+            Some(&("mp_overflow=\"true\"".to_owned(), 2))
+        );
+        // Up to the limit, fixed cardinalities stay dense.
+        let dense: Family<Color, Counter> = Family::with_max_series(Counter::new(), 3);
+        dense.with(&Color::Red).inc();
+        assert!(matches!(dense.storage(), Storage::Dense(..)));
     }
 }

@@ -2,7 +2,9 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
+use crate::family::SeriesRef;
 use crate::metadata::MetricType;
 use crate::metric::{add_f64, Metric, NewLike, Number, Visitor};
 
@@ -65,6 +67,9 @@ impl NewLike for Gauge {
     fn new_like(&self) -> Self {
         Gauge::new()
     }
+    fn reset(&self) {
+        self.value.store(0, Ordering::Relaxed);
+    }
 }
 
 /// A float gauge.
@@ -122,6 +127,9 @@ impl Metric for FloatGauge {
 impl NewLike for FloatGauge {
     fn new_like(&self) -> Self {
         FloatGauge::new()
+    }
+    fn reset(&self) {
+        self.bits.store(0f64.to_bits(), Ordering::Relaxed);
     }
 }
 
@@ -220,7 +228,9 @@ impl ConcurrentGauge {
     #[inline]
     pub fn enter(&self) -> InFlightGuard<'_> {
         self.value.fetch_add(1, Ordering::Relaxed);
-        InFlightGuard { gauge: self }
+        InFlightGuard {
+            gauge: InFlight::Borrowed(self),
+        }
     }
     /// Calls in flight now.
     pub fn get(&self) -> i64 {
@@ -241,17 +251,47 @@ impl NewLike for ConcurrentGauge {
     fn new_like(&self) -> Self {
         ConcurrentGauge::new()
     }
+    /// Keeps the value: it is the number of calls under way now, not a history, and each of
+    /// them still ends (and decrements it) after the removal.
+    fn reset(&self) {}
 }
 
-/// Decrements its [`ConcurrentGauge`] when dropped.
+/// Decrements its [`ConcurrentGauge`] when dropped. It holds no lock and is `Send` and `Sync`, so
+/// it can be kept across an `.await`.
 #[must_use = "the call is counted only while the guard lives"]
 #[derive(Debug)]
 pub struct InFlightGuard<'a> {
-    gauge: &'a ConcurrentGauge,
+    gauge: InFlight<'a>,
+}
+
+/// The gauge an [`InFlightGuard`] decrements: borrowed, or kept alive by the guard (a series of a
+/// hashed family, see [`SeriesRef::enter`]).
+#[derive(Debug)]
+enum InFlight<'a> {
+    Borrowed(&'a ConcurrentGauge),
+    Shared(Arc<ConcurrentGauge>),
 }
 
 impl Drop for InFlightGuard<'_> {
     fn drop(&mut self) {
-        self.gauge.value.fetch_sub(1, Ordering::Relaxed);
+        let gauge = match &self.gauge {
+            InFlight::Borrowed(gauge) => gauge,
+            InFlight::Shared(gauge) => &**gauge,
+        };
+        gauge.value.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl<'a> SeriesRef<'a, ConcurrentGauge> {
+    /// Counts one call in flight on this series until the guard drops; the guard keeps the
+    /// series, so `family.with(&labels).enter()` works in one line.
+    pub fn enter(self) -> InFlightGuard<'a> {
+        self.value.fetch_add(1, Ordering::Relaxed);
+        InFlightGuard {
+            gauge: match self.into_inner() {
+                Ok(gauge) => InFlight::Borrowed(gauge),
+                Err(gauge) => InFlight::Shared(gauge),
+            },
+        }
     }
 }

@@ -38,7 +38,7 @@ crate::register!(
 crate::register!(
     CARDINALITY_OVERFLOW,
     Metadata::new("microprofile_cardinality_overflow")
-        .description("Updates redirected to a family's overflow series (label value __overflow__) because the family held its maximum number of series.")
+        .description("Updates redirected to a family's overflow series (labelled only mp_overflow=\"true\") because the family held its maximum number of series.")
         .scope(Scope::Vendor)
 );
 crate::register!(

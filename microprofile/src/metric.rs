@@ -160,10 +160,15 @@ impl<M: Metric> Collect for M {
     }
 }
 
-/// A metric that can make a fresh one with the same configuration (used by labelled families).
+/// A metric that can make a fresh one with the same configuration, and be set back to zero (used
+/// by labelled families).
 pub trait NewLike {
     /// A new, zeroed metric configured like `self`.
     fn new_like(&self) -> Self;
+    /// Sets the metric back to zero, as [`new_like`](Self::new_like) makes it: a series removed
+    /// from a dense family starts again from zero. Updates racing with the reset are kept or
+    /// dropped whole, never half-applied.
+    fn reset(&self) {}
 }
 
 #[inline]

@@ -4,7 +4,7 @@ use crate::error::Error;
 use crate::metadata::MetricType;
 
 /// Tag names reserved for the exposition itself.
-pub const RESERVED_TAG_NAMES: &[&str] = &["le", "quantile", "mp_scope", "mp_app"];
+pub const RESERVED_TAG_NAMES: &[&str] = &["le", "quantile", "mp_scope", "mp_app", "mp_overflow"];
 
 /// Checks a declared metric name: `[a-zA-Z_][a-zA-Z0-9_.:-]*`.
 ///
@@ -59,7 +59,7 @@ pub fn validate_tag_name(name: &str) -> Result<(), Error> {
         return invalid("names starting with `__` are reserved for Prometheus");
     }
     if RESERVED_TAG_NAMES.contains(&name) {
-        return invalid("`le`, `quantile`, `mp_scope` and `mp_app` are reserved by the exposition");
+        return invalid("`le`, `quantile`, `mp_scope`, `mp_app` and `mp_overflow` are reserved by the exposition");
     }
     Ok(())
 }
@@ -223,7 +223,7 @@ mod tests {
             assert!(validate_tag_name(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "1a", "a-b", "__x", "le", "quantile", "mp_scope", "mp_app", "é",
+            "", "1a", "a-b", "__x", "le", "quantile", "mp_scope", "mp_app", "mp_overflow", "é",
         ] {
             assert!(validate_tag_name(bad).is_err(), "{bad}");
         }

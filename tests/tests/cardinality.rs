@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use microprofile::family::{DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE};
+use microprofile::family::{DEFAULT_MAX_SERIES, OVERFLOW_LABEL_NAME, OVERFLOW_LABEL_VALUE};
 use microprofile::{
     Counter, Family, Format, LabelSet, Metadata, Registry, Scope, Selection, Value,
 };
@@ -77,7 +77,7 @@ fn a_million_distinct_values_stay_bounded() {
         DEFAULT_MAX_SERIES + 1
     );
     let overflow_line = format!(
-        "logins_total{{user=\"{OVERFLOW_LABEL_VALUE}\",mp_scope=\"application\"}} {redirected}"
+        "logins_total{{{OVERFLOW_LABEL_NAME}=\"{OVERFLOW_LABEL_VALUE}\",mp_scope=\"application\"}} {redirected}"
     );
     assert!(
         text.contains(&overflow_line.replace(".0", "")),

@@ -3,6 +3,7 @@ struct Labels {
     method: &'static str,
     le: u16,
     __kind: bool,
+    mp_overflow: bool,
 }
 
 fn main() {}
