@@ -110,25 +110,77 @@ struct State {
     families: BTreeMap<String, FamilyEntry>,
     /// Declared name → exposed name, so one declared name cannot map to two families.
     declared: HashMap<String, String>,
-    /// Every family name a family uses in either format → its exposed name, so that two families
-    /// can never write the same family name (a counter `x_total` is the OpenMetrics family `x`; a
-    /// summary `s` also writes the gauge family `s_max`).
-    occupied: HashMap<String, String>,
+    /// Every name a family uses in the output of either format ([`exposition_names`]) → the
+    /// exposed name of that family and how it uses the name. Two families whose names meet here
+    /// would write one sample or family name twice (a gauge `x_count` beside a histogram `x`),
+    /// which parsers and the Pushgateway reject; one lookup per name keeps registration O(1) in
+    /// the number of families.
+    occupied: HashMap<String, (String, NameUse)>,
 }
 
-/// The family names a family writes in either format.
-fn occupied_names(exposed: &str, metric_type: MetricType) -> Vec<String> {
-    let mut names = vec![exposed.to_owned()];
-    match metric_type {
-        MetricType::Counter => {
-            if let Some(base) = exposed.strip_suffix("_total") {
-                names.push(base.to_owned());
-            }
+/// How a family uses a name in its exposition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameUse {
+    /// The name of a `# TYPE` line, in one format at least.
+    Family,
+    /// The name of samples.
+    Sample,
+    /// Both (a gauge, a Prometheus text counter, a summary's quantiles).
+    FamilyAndSample,
+    /// Not written, but reserved by OpenMetrics for the type (`_created`): the strict parser
+    /// refuses a family whose names could clash with another's.
+    Reserved,
+}
+
+impl NameUse {
+    fn describe(self) -> &'static str {
+        match self {
+            NameUse::Family => "a family name",
+            NameUse::Sample => "a sample name",
+            NameUse::FamilyAndSample => "a family and sample name",
+            NameUse::Reserved => "a name OpenMetrics reserves for its `_created` samples",
         }
-        MetricType::Summary => names.push(format!("{exposed}_max")),
-        _ => {}
     }
-    names
+}
+
+/// Every name a family of this type and exposed name uses in Prometheus text 0.0.4 or OpenMetrics
+/// 1.0: its family names, the names of the samples the encoder writes, and the names the
+/// OpenMetrics text format reserves for the type. They follow `encoding.rs`; a suffix added there
+/// must be added here.
+fn exposition_names(exposed: &str, metric_type: MetricType) -> Vec<(String, NameUse)> {
+    let with = |suffix: &str, name_use| (format!("{exposed}{suffix}"), name_use);
+    match metric_type {
+        // Prometheus text: the family and its samples are `x_total`; OpenMetrics: the family is
+        // `x`, its samples `x_total` (and `x_created`, reserved).
+        MetricType::Counter => match exposed.strip_suffix("_total") {
+            Some(base) => vec![
+                with("", NameUse::FamilyAndSample),
+                (base.to_owned(), NameUse::Family),
+                (format!("{base}_created"), NameUse::Reserved),
+            ],
+            None => vec![
+                with("", NameUse::FamilyAndSample),
+                with("_created", NameUse::Reserved),
+            ],
+        },
+        MetricType::Gauge => vec![with("", NameUse::FamilyAndSample)],
+        // Timers are histograms in seconds and write no `_max`.
+        MetricType::Histogram | MetricType::Timer => vec![
+            with("", NameUse::Family),
+            with("_bucket", NameUse::Sample),
+            with("_count", NameUse::Sample),
+            with("_sum", NameUse::Sample),
+            with("_created", NameUse::Reserved),
+        ],
+        // The quantile samples carry the family name; `x_max` is a gauge family of its own.
+        MetricType::Summary => vec![
+            with("", NameUse::FamilyAndSample),
+            with("_count", NameUse::Sample),
+            with("_sum", NameUse::Sample),
+            with("_created", NameUse::Reserved),
+            with("_max", NameUse::FamilyAndSample),
+        ],
+    }
 }
 
 /// A metric handed out by the get-or-create API: a `static` or a shared one.
@@ -206,6 +258,26 @@ pub enum Selection<'a> {
 
 /// The registry. Most programs use the global one, [`global()`](crate::global); separate ones are
 /// handy in tests.
+///
+/// Every name a metric's exposition uses belongs to that metric alone, in every scope (all scopes
+/// are written together on `/metrics`): its family names (a counter `x_total` is the OpenMetrics
+/// family `x`), its sample names (`x_bucket`, `x_count` and `x_sum` of a histogram or timer `x`;
+/// `x`, `x_count`, `x_sum` and the gauge `x_max` of a summary `x`) and the `x_created` OpenMetrics
+/// reserves for counters, histograms and summaries. A registration using a name another metric
+/// uses is refused with [`Error::Conflict`] (a `static` is left out and reported in
+/// [`registration_errors`](Registry::registration_errors)), so the output never writes one name
+/// twice.
+///
+/// ```
+/// use microprofile::{Error, Metadata, Registry};
+/// let registry = Registry::new();
+/// registry.histogram(Metadata::new("queue_wait"), None).unwrap();
+/// assert!(matches!(
+///     registry.gauge(Metadata::new("queue_wait_count")),
+///     Err(Error::Conflict { .. })
+/// ));
+/// assert!(registry.gauge(Metadata::new("queue_waits")).is_ok());
+/// ```
 pub struct Registry {
     state: RwLock<State>,
     global_tags: GlobalTags,
@@ -407,22 +479,36 @@ impl Registry {
                 entry.members.insert((scope, rendered), member);
             }
             None => {
-                let names = occupied_names(&exposed, metric_type);
-                if let Some((name, owner)) = names
+                let names = exposition_names(&exposed, metric_type);
+                if let Some((name, new_use, (owner, old_use))) = names
                     .iter()
-                    .find_map(|n| state.occupied.get(n).map(|owner| (n, owner)))
+                    .find_map(|(n, u)| state.occupied.get(n).map(|owner| (n, u, owner)))
                 {
-                    let first_site = state
-                        .families
-                        .get(owner)
-                        .and_then(|e| e.members.values().find_map(|m| m.site));
+                    let earlier = state.families.get(owner);
+                    let first_site = earlier.and_then(|e| e.members.values().find_map(|m| m.site));
+                    let what = match earlier {
+                        Some(e) => {
+                            let declared = e.members.values().next().map(|m| &*m.declared);
+                            match declared {
+                                Some(d) if d != owner => {
+                                    format!("{} `{d}` (exposed as `{owner}`)", e.info.metric_type)
+                                }
+                                _ => format!("{} `{owner}`", e.info.metric_type),
+                            }
+                        }
+                        None => format!("metric exposed as `{owner}`"),
+                    };
                     return Err(conflict(
-                        format!("its exposition would use the family name `{name}`, which the metric exposed as `{owner}` already writes"),
+                        format!(
+                            "its exposition would use `{name}` as {}, which the {what} already uses as {}; two metrics may not share a name in the output, so rename one of them",
+                            new_use.describe(),
+                            old_use.describe()
+                        ),
                         first_site,
                     ));
                 }
-                for name in names {
-                    state.occupied.insert(name, exposed.clone());
+                for (name, name_use) in names {
+                    state.occupied.insert(name, (exposed.clone(), name_use));
                 }
                 let info = Arc::new(FamilyInfo {
                     name: exposed.clone(),
@@ -572,9 +658,18 @@ impl Registry {
         };
         let removed = entry.members.remove(&(scope.clone(), rendered)).is_some();
         if entry.members.is_empty() {
+            let metric_type = entry.info.metric_type;
             state.families.remove(&exposed);
             state.declared.retain(|_, e| *e != exposed);
-            state.occupied.retain(|_, e| *e != exposed);
+            for (name, _) in exposition_names(&exposed, metric_type) {
+                if state
+                    .occupied
+                    .get(&name)
+                    .is_some_and(|(owner, _)| *owner == exposed)
+                {
+                    state.occupied.remove(&name);
+                }
+            }
         }
         removed
     }
@@ -629,5 +724,52 @@ impl Registry {
             .iter()
             .map(|p| (**p.info).clone())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::Format;
+
+    /// The family and sample names the encoder writes for one metric of each type, in both
+    /// formats, are all among the names `exposition_names` gives the family: the conflict check
+    /// cannot miss a name the output uses.
+    #[test]
+    fn exposition_names_cover_every_written_name() {
+        let registry = Registry::new();
+        let metadata = |name: &'static str| Metadata::new(name).description("Some help.");
+        registry.counter(metadata("c")).unwrap().inc();
+        registry.float_counter(metadata("f")).unwrap().inc_by(0.5);
+        registry.gauge(metadata("g")).unwrap().set(-3);
+        let h = registry.histogram(metadata("h"), None).unwrap();
+        for v in [-1.0, 0.2, 7.0] {
+            h.observe(v);
+        }
+        let t = registry.timer(metadata("t"), None).unwrap();
+        t.observe(0.3);
+        let s = registry.summary(metadata("s")).unwrap();
+        for v in [-1.0, 0.2, 7.0] {
+            s.observe(v);
+        }
+        let infos = registry.families(Selection::All);
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let text = registry.encode_to_string(format, Selection::All);
+            for line in text.lines().filter(|l| *l != "# EOF") {
+                let name = match line.strip_prefix("# ") {
+                    Some(meta) => meta.split(' ').nth(1).unwrap(),
+                    None => line.split(['{', ' ']).next().unwrap(),
+                };
+                let owners: Vec<&FamilyInfo> = infos
+                    .iter()
+                    .filter(|i| {
+                        exposition_names(&i.name, i.metric_type)
+                            .iter()
+                            .any(|(n, _)| n == name)
+                    })
+                    .collect();
+                assert_eq!(owners.len(), 1, "{format:?}: `{name}` in {line:?}");
+            }
+        }
     }
 }

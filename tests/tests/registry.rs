@@ -3,8 +3,8 @@
 //! callbacks, and global tags from the environment.
 
 use microprofile::{
-    CallbackGauge, Counter, Error, Format, Gauge, GlobalTags, Metadata, Registry, Scope, Selection,
-    Timer,
+    CallbackGauge, Counter, Error, Format, Gauge, GlobalTags, Histogram, Metadata, Registry, Scope,
+    Selection, Timer,
 };
 
 static GOOD: Counter = Counter::new();
@@ -57,6 +57,13 @@ microprofile::register!(
     US,
     Metadata::new("registry_test_latency_seconds").tags(&[("region", "us")])
 );
+
+// A gauge named like a sample of a histogram: refused, so the output never has two
+// `registry_test_depth_count` samples.
+static DEPTH: Histogram = Histogram::new();
+microprofile::register!(DEPTH, Metadata::new("registry_test_depth"));
+static DEPTH_COUNT: Gauge = Gauge::new();
+microprofile::register!(DEPTH_COUNT, Metadata::new("registry_test_depth_count"));
 
 fn panicking_gauge() -> f64 {
     panic!("user callback failed")
@@ -114,6 +121,20 @@ fn statics_register_and_conflicts_name_both_sites() {
     assert!(errors
         .iter()
         .any(|e| matches!(e, Error::InvalidBuckets { .. })));
+    let sample_clash = errors
+        .iter()
+        .find(|e| matches!(e, Error::Conflict { name, first: Some(_), second: Some(_), .. } if name == "registry_test_depth_count"))
+        .expect("sample-name conflict reported")
+        .to_string();
+    assert!(
+        sample_clash.contains("`registry_test_depth_count` as a family and sample name, which the histogram `registry_test_depth` already uses as a sample name"),
+        "{sample_clash}"
+    );
+    assert!(!text.contains("# TYPE registry_test_depth_count"), "{text}");
+    assert!(
+        text.contains("# TYPE registry_test_depth histogram"),
+        "{text}"
+    );
     // The first declaration stays usable and exported.
     assert!(text.contains("# TYPE registry_test_clash_total counter"));
     assert!(!text.contains("registry_test_bad"));
@@ -237,7 +258,10 @@ fn dynamic_api_returns_typed_errors() {
         .gauge(Metadata::new("shop_orders"))
         .unwrap_err()
         .to_string();
-    assert!(clash.contains("family name `shop_orders`"), "{clash}");
+    assert!(
+        clash.contains("`shop_orders` as a family and sample name, which the counter `shop.orders` (exposed as `shop_orders_total`) already uses as a family name"),
+        "{clash}"
+    );
     r.summary(Metadata::new("latency")).unwrap();
     let clash = r
         .gauge(Metadata::new("latency_max"))
