@@ -5,7 +5,8 @@
 //! `async fn` the guard lives inside the future, so dropping the future drops (and records) it; for
 //! bodies written by `#[async_trait]` (`Box::pin(async move { … })`) the guard goes inside that
 //! async block. With `outcome`, the body runs in a closure (sync) or an inner async block, so its
-//! `return`s and `?`s end up in the value the guard inspects.
+//! `return`s and `?`s end up in the value the guard inspects. For `#[gauge]` the body moves into a
+//! function nested in the function, called by the function and by the gauge's reader.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -380,7 +381,75 @@ fn check_function(kind: Kind, args: &MetricArgs, function: &ItemFn, errors: &mut
                 ReturnType::Default => syn::Error::new(sig.ident.span(), message),
             });
         }
+        if let Some(span) = self_in_body(&function.block) {
+            errors.push(syn::Error::new(
+                span,
+                "#[gauge] reads this body at scrape time from a nested function, where `Self` is not known: write the type's name instead of `Self`",
+            ));
+        }
     }
+}
+
+/// The first `Self` the body's own code names (not inside nested items, which have their own
+/// `Self`, nor inside macro calls, whose tokens cannot be read as code here: rustc reports those).
+fn self_in_body(block: &syn::Block) -> Option<Span> {
+    struct Finder(Option<Span>);
+    impl syn::visit_mut::VisitMut for Finder {
+        fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+        fn visit_path_mut(&mut self, path: &mut syn::Path) {
+            if self.0.is_none() {
+                self.0 = path
+                    .segments
+                    .first()
+                    .filter(|s| s.ident == "Self")
+                    .map(|s| s.ident.span());
+            }
+            syn::visit_mut::visit_path_mut(self, path);
+        }
+    }
+    let mut finder = Finder(None);
+    syn::visit_mut::VisitMut::visit_block_mut(&mut finder, &mut block.clone());
+    finder.0
+}
+
+/// For `#[gauge]`: moves the body into a nested function `body_fn`, which the function calls and
+/// the gauge's reader calls too.
+///
+/// The reader cannot call the function by its name: the attribute does not see whether the
+/// function is free (`name()`) or associated (`Self::name()`), and the reader, an item nested in
+/// the body, could not name `Self` anyway: `name()` would read whatever `name` means in the
+/// module. A function nested in the body is reached by the same path in both cases.
+fn gauge_body(function: &mut ItemFn, body_fn: &Ident) {
+    let (outer, inner): (Vec<_>, Vec<_>) = std::mem::take(&mut function.attrs)
+        .into_iter()
+        .partition(|a| matches!(a.style, syn::AttrStyle::Outer));
+    function.attrs = outer;
+    // The registry calls the function's body at every scrape, so an uncalled gauge is not dead
+    // code (as when the reader called the function by name).
+    function.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    let output = &function.sig.output;
+    let mut sig: syn::Signature = syn::parse_quote!(fn #body_fn() #output);
+    sig.fn_token.span = function.sig.fn_token.span;
+    let mut attrs = inner;
+    attrs.push(syn::parse_quote!(#[inline]));
+    let brace_token = function.block.brace_token;
+    let nested = ItemFn {
+        attrs,
+        vis: syn::Visibility::Inherited,
+        sig,
+        // The user's block, braces and all, so that errors in it keep their spans.
+        block: std::mem::replace(
+            &mut function.block,
+            Box::new(syn::Block {
+                brace_token,
+                stmts: Vec::new(),
+            }),
+        ),
+    };
+    function.block.stmts = vec![
+        Stmt::Item(syn::Item::Fn(nested)),
+        Stmt::Expr(syn::parse_quote!(#body_fn()), None),
+    ];
 }
 
 /// What one instrumentation adds: items at the top of the function body, statements at the start
@@ -392,7 +461,7 @@ struct Parts {
     outcome: bool,
 }
 
-fn generate(kind: Kind, args: &MetricArgs, function: ItemFn) -> TokenStream {
+fn generate(kind: Kind, args: &MetricArgs, mut function: ItemFn) -> TokenStream {
     let fn_name = function.sig.ident.to_string();
     let fn_name = fn_name.strip_prefix("r#").unwrap_or(&fn_name).to_owned();
     let name = match (&args.name, args.absolute) {
@@ -429,6 +498,10 @@ fn generate(kind: Kind, args: &MetricArgs, function: ItemFn) -> TokenStream {
         span = Span::mixed_site()
     );
     let reader = format_ident!("__microprofile_gauge_read");
+    let gauge_body_fn = format_ident!("__microprofile_gauge_body");
+    if kind == Kind::Gauge {
+        gauge_body(&mut function, &gauge_body_fn);
+    }
 
     let unit = match kind {
         Kind::Timed => "seconds".to_owned(),
@@ -595,10 +668,9 @@ fn generate(kind: Kind, args: &MetricArgs, function: ItemFn) -> TokenStream {
     } else {
         let metadata = args.metadata_tokens(&name, &description, &unit, None);
         let reader_fn = if kind == Kind::Gauge {
-            let ident = &function.sig.ident;
             quote! {
                 fn #reader() -> f64 {
-                    #ident() as f64
+                    #gauge_body_fn() as f64
                 }
             }
         } else {

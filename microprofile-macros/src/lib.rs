@@ -102,7 +102,7 @@ pub fn concurrent_gauge(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Exposes the value a function returns as a gauge, read at scrape time.
 ///
-/// The function must be a free (module-level), non-generic, non-async function with no arguments
+/// The function must be a non-generic, non-async function with no arguments (no `self` either)
 /// returning a number. `unit` is required, as in MicroProfile (`"none"` for a plain number).
 /// Arguments: `name`, `absolute`, `description`, `unit`, `tags(…)` (fixed values), `scope`.
 ///
@@ -111,7 +111,18 @@ pub fn concurrent_gauge(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// #[microprofile::gauge(name = "queue_depth", unit = "none")]
 /// fn queue_depth() -> usize { QUEUE.len() }
 /// // queue_depth{mp_scope="application"} 3
+///
+/// impl Pool {
+///     #[microprofile::gauge(name = "pool_idle", unit = "none")]
+///     fn idle() -> usize { Pool::global().idle.len() } // `Pool::`, not `Self::`
+/// }
 /// ```
+///
+/// It may be a free function or an associated function (of an inherent or a trait `impl`, generic
+/// or not); the gauge reads that function, whatever other function of the same name is in scope.
+/// The gauge reads the body from a function nested in it (the attribute cannot see the `impl`), so
+/// the body cannot name `Self` or the `impl`'s generic parameters: write the type's name. A gauge
+/// function that nothing else calls is not reported as dead code, since every scrape calls it.
 ///
 /// A callback that panics does not break the scrape: its series is left out of that scrape.
 ///
