@@ -538,6 +538,49 @@ mod tests {
     }
 
     #[test]
+    fn a_series_visitor_that_panics_on_a_histogram_leaves_the_registry_readable() {
+        use crate::metadata::Metadata;
+        let registry = std::sync::Arc::new(Registry::new());
+        let h = registry
+            .histogram(Metadata::new("h"), Some(vec![1.0]))
+            .unwrap();
+        h.observe(0.5);
+        let visit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            registry.visit(Selection::All, &mut |_, _, _, metric| {
+                struct Panics;
+                impl Visitor for Panics {
+                    fn counter(&mut self, _: Number) {}
+                    fn gauge(&mut self, _: Number) {}
+                    fn histogram(&mut self, _: &HistogramView<'_>) {
+                        panic!("a visitor that panics")
+                    }
+                    fn summary(&mut self, _: &SummaryView<'_>) {}
+                }
+                metric.visit(&mut Panics);
+            })
+        }));
+        assert!(visit.is_err());
+        h.observe(2.0);
+        // A scrape on another thread, bounded in time: it hung here before.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let scraper = registry.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(scraper.encode_to_string(Format::OpenMetrics, Selection::All));
+        });
+        let text = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the scrape hung");
+        assert!(
+            text.contains("h_count{mp_scope=\"application\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("h_sum{mp_scope=\"application\"} 2.5\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn scope_labels_follow_each_family_and_scope() {
         use crate::global_tags::GlobalTags;
         use crate::metadata::Metadata;

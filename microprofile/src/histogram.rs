@@ -166,9 +166,14 @@ impl Lane {
         contended
     }
 
-    /// Flips the hot shard, waits for the observations that began on the cold one, calls `f` with
-    /// its buckets and sum, then folds it into the hot one. The caller holds the scrape lock.
-    fn settle(&self, f: impl FnOnce(&[AtomicU64], f64)) {
+    /// Flips the hot shard, waits for the observations that began on the cold one, adds its
+    /// buckets to `counts` and its sum to `sum`, and folds it into the hot one. The caller holds
+    /// the scrape lock.
+    ///
+    /// No code but this runs between the flip and the fold: were it interrupted there (a reader's
+    /// callback that panics), the cold shard would keep its observations, the next flip would
+    /// make it hot again, and every later settle would wait forever for a count it can't reach.
+    fn settle(&self, counts: &mut [u64], sum: &mut f64) {
         let n = self.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
         let started = n & !HOT_BIT;
         let cold = self.shard(n & HOT_BIT != 0);
@@ -183,18 +188,17 @@ impl Lane {
                 std::thread::yield_now();
             }
         }
-        f(
-            &cold.buckets,
-            f64::from_bits(cold.sum_bits.load(Ordering::Relaxed)),
-        );
-        // Fold the cold shard into the hot one and clear it for the next flip.
-        for (cold_bucket, hot_bucket) in cold.buckets.iter().zip(hot.buckets.iter()) {
-            hot_bucket.fetch_add(cold_bucket.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+        // Read the cold shard, fold it into the hot one and clear it for the next flip.
+        for ((cold_bucket, hot_bucket), total) in
+            cold.buckets.iter().zip(hot.buckets.iter()).zip(counts)
+        {
+            let count = cold_bucket.swap(0, Ordering::Relaxed);
+            *total = total.wrapping_add(count);
+            hot_bucket.fetch_add(count, Ordering::Relaxed);
         }
-        add_f64(
-            &hot.sum_bits,
-            f64::from_bits(cold.sum_bits.swap(0, Ordering::Relaxed)),
-        );
+        let cold_sum = f64::from_bits(cold.sum_bits.swap(0, Ordering::Relaxed));
+        *sum += cold_sum;
+        add_f64(&hot.sum_bits, cold_sum);
     }
 }
 
@@ -403,35 +407,64 @@ impl Histogram {
         sum
     }
 
-    /// Reads a consistent view (as a scrape does).
+    /// Reads a consistent view (as a scrape does). `f` runs after the histogram has been read
+    /// and released, so it may take its time, read the histogram again, or panic (losing only
+    /// its own read).
     pub fn read(&self, f: impl FnOnce(&HistogramView<'_>)) {
         let core = self.core();
-        let _scrape = core.scrape.lock();
-        let Some(lanes) = core.lanes.get() else {
-            core.lane.settle(|buckets, sum| {
-                f(&HistogramView::new(
-                    &core.bounds,
-                    BucketCounts::Atomic(buckets),
-                    sum,
-                ))
-            });
-            return;
-        };
-        let mut counts = vec![0u64; core.bounds.len() + 1];
+        let mut counts = CountBuffer::zeroed(core.bounds.len() + 1);
         let mut sum = 0.0;
-        for lane in std::iter::once(&core.lane).chain(lanes.iter().map(|l| &l.0)) {
-            lane.settle(|buckets, lane_sum| {
-                for (total, bucket) in counts.iter_mut().zip(buckets) {
-                    *total = total.wrapping_add(bucket.load(Ordering::Relaxed));
-                }
-                sum += lane_sum;
-            });
+        {
+            let _scrape = core.scrape.lock();
+            let lanes = core.lanes.get().map_or(&[][..], |lanes| &lanes[..]);
+            for lane in std::iter::once(&core.lane).chain(lanes.iter().map(|l| &l.0)) {
+                lane.settle(counts.as_mut_slice(), &mut sum);
+            }
         }
-        f(&HistogramView::new(
-            &core.bounds,
-            BucketCounts::Plain(&counts),
-            sum,
-        ));
+        let view = HistogramView::new(&core.bounds, BucketCounts::Plain(counts.as_slice()), sum);
+        f(&view);
+    }
+}
+
+/// The bucket counts a read copies out of the settled shards: on the stack for up to
+/// [`INLINE_COUNTS`] buckets, so reading the usual histogram allocates nothing.
+struct CountBuffer {
+    inline: [u64; INLINE_COUNTS],
+    /// Empty (unallocated) unless there are more buckets than `inline` holds.
+    heap: Vec<u64>,
+    len: usize,
+}
+
+/// Buckets (the `+Inf` one included) whose counts a read keeps on the stack (512 bytes).
+const INLINE_COUNTS: usize = 64;
+
+impl CountBuffer {
+    fn zeroed(len: usize) -> CountBuffer {
+        CountBuffer {
+            inline: [0; INLINE_COUNTS],
+            heap: if len > INLINE_COUNTS {
+                vec![0; len]
+            } else {
+                Vec::new()
+            },
+            len,
+        }
+    }
+
+    fn as_slice(&self) -> &[u64] {
+        if self.heap.is_empty() {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.heap
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [u64] {
+        if self.heap.is_empty() {
+            self.inline.get_mut(..self.len).unwrap_or_default()
+        } else {
+            &mut self.heap
+        }
     }
 }
 
@@ -727,6 +760,99 @@ mod tests {
         assert_eq!(h.sum(), 0.1 + 1.0 + f64::from(1333 + 2 * 1333));
         // The lanes were made: one per core, at least two.
         assert!(core.lanes.get().is_some_and(|lanes| lanes.len() >= 2));
+    }
+
+    /// Runs `f` on another thread and fails the test if it has not finished within 10 s, so a
+    /// hang shows up as a failure instead of a suite that never ends.
+    fn within_10s<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the read hung (or panicked)")
+    }
+
+    /// Observes 0.5, 1.0, 2.0 and 100.0 `rounds` times (after `earlier` such rounds), lets a read
+    /// panic, and checks that a later read (on another thread, bounded in time) sees every
+    /// observation.
+    fn panicking_read_leaves_it_consistent(h: &'static Histogram, earlier: u32, rounds: u32) {
+        for _ in 0..rounds {
+            for v in [0.5, 1.0, 2.0, 100.0] {
+                h.observe(v);
+            }
+        }
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            h.read(|_| panic!("a reader that panics"))
+        }));
+        assert!(panicked.is_err());
+        h.observe(1.0);
+        let (buckets, count, sum) = within_10s(move || {
+            let mut seen = (Vec::new(), 0, 0.0);
+            h.read(|view| {
+                seen = (
+                    view.cumulative().collect::<Vec<_>>(),
+                    view.count(),
+                    view.sum(),
+                )
+            });
+            seen
+        });
+        let n = u64::from(earlier + rounds);
+        assert_eq!(
+            buckets,
+            vec![
+                (1.0, 2 * n + 1),
+                (5.0, 3 * n + 1),
+                (f64::INFINITY, 4 * n + 1)
+            ]
+        );
+        assert_eq!(count, 4 * n + 1);
+        assert_eq!(sum, f64::from(earlier + rounds) * 103.5 + 1.0);
+        // And it keeps working: the panicking read lost only itself.
+        assert_eq!(within_10s(move || h.count()), 4 * n + 1);
+    }
+
+    #[test]
+    fn a_panicking_read_of_one_lane_loses_only_itself() {
+        static H: Histogram = Histogram::with_buckets(&[1.0, 5.0]);
+        panicking_read_leaves_it_consistent(&H, 0, 3);
+        assert!(H.core().lanes.get().is_none());
+    }
+
+    #[test]
+    fn a_panicking_read_of_many_lanes_loses_only_itself() {
+        static H: Histogram = Histogram::with_buckets(&[1.0, 5.0]);
+        let core = H.core();
+        core.lanes.get_or_init(|| core.new_lanes());
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    for v in [0.5, 1.0, 2.0, 100.0] {
+                        H.observe(v);
+                    }
+                });
+            }
+        });
+        // A round from each of 3 threads in the lanes, 2 rounds more from this thread.
+        panicking_read_leaves_it_consistent(&H, 3, 2);
+    }
+
+    #[test]
+    fn reads_copy_out_more_buckets_than_fit_on_the_stack() {
+        for len in [INLINE_COUNTS - 1, INLINE_COUNTS, 100] {
+            let bounds: Vec<f64> = (1..=len).map(|b| b as f64).collect();
+            let h = Histogram::try_with_buckets(bounds).unwrap();
+            for v in [0.5, 50.5, 1e6] {
+                h.observe(v);
+            }
+            let mut seen = Vec::new();
+            h.read(|view| seen = view.cumulative().collect());
+            assert_eq!(seen.len(), len + 1);
+            assert_eq!(seen.first(), Some(&(1.0, 1)));
+            assert_eq!(seen.get(50), Some(&(51.0, 2)));
+            assert_eq!(seen.last(), Some(&(f64::INFINITY, 3)));
+        }
     }
 
     #[test]
