@@ -94,6 +94,7 @@ fn write_metadata<W: Write>(
 /// Writes the samples of one series.
 struct SampleWriter<'a, W: Write> {
     out: &'a mut W,
+    format: Format,
     name: &'a str,
     /// Rendered label groups, each possibly empty: member tags, series labels, global + scope.
     labels: [&'a str; 3],
@@ -139,14 +140,37 @@ impl<W: Write> SampleWriter<'_, W> {
         self.out.write_char('\n')
     }
 
+    /// The buckets, then `_count` and `_sum`, except where OpenMetrics 1.0 forbids the sum. Its
+    /// rules (section "Histogram" of the data model, then of the text format):
+    ///
+    /// > Semantically, Sum, and buckets values are counters so MUST NOT be NaN or negative.
+    /// > Negative threshold buckets MAY be used, but then the Histogram MetricPoint MUST NOT
+    /// > contain a sum value as it would no longer be a counter semantically.
+    ///
+    /// > If and only if a Sum Value is present in a MetricPoint, then the MetricPoint's +Inf
+    /// > Bucket value MUST also appear in a Sample with a MetricName with the suffix "_count".
+    ///
+    /// So OpenMetrics gets `_count` and `_sum` only while the sum is a counter
+    /// ([`HistogramView::counter_sum`]: no negative bound, no negative observation, not NaN);
+    /// the count stays readable as the `+Inf` bucket. Prometheus text 0.0.4 has no such rule
+    /// and always gets both (as the Go client writes them), whatever the sum.
     fn histogram_samples(&mut self, view: &HistogramView<'_>) -> fmt::Result {
         let mut count = 0;
         for (bound, cumulative) in view.cumulative() {
             self.sample("_bucket", Some(("le", bound)), Number::UInt(cumulative))?;
             count = cumulative;
         }
-        self.sample("_count", None, Number::UInt(count))?;
-        self.sample("_sum", None, Number::Float(view.sum()))
+        let sum = match self.format {
+            Format::Prometheus => Some(view.sum()),
+            Format::OpenMetrics => view.counter_sum(),
+        };
+        match sum {
+            Some(sum) => {
+                self.sample("_count", None, Number::UInt(count))?;
+                self.sample("_sum", None, Number::Float(sum))
+            }
+            None => Ok(()),
+        }
     }
 
     fn summary_samples(&mut self, view: &SummaryView<'_>) -> fmt::Result {
@@ -283,6 +307,7 @@ impl Registry {
                         }
                         let mut writer = SampleWriter {
                             out: &mut *out,
+                            format,
                             name: &info.name,
                             labels: [&member.tags, series_labels, suffix],
                             max_lines: &mut max_lines,
@@ -535,6 +560,97 @@ mod tests {
             s.push(' ');
         }
         assert_eq!(s, "NaN +Inf -Inf 1.0 0.005 1e21 -2.5 ");
+    }
+
+    /// The non-comment lines of one registry holding histogram `h` with these observations.
+    fn histogram_lines(bounds: Vec<f64>, observations: &[f64], format: Format) -> Vec<String> {
+        use crate::metadata::Metadata;
+        let registry = Registry::new();
+        let h = registry
+            .histogram(Metadata::new("h"), Some(bounds))
+            .unwrap();
+        for &v in observations {
+            h.observe(v);
+        }
+        let text = registry.encode_to_string(format, Selection::All);
+        let samples = text.lines().filter(|l| !l.starts_with('#'));
+        samples
+            .map(|l| l.replace("{mp_scope=\"application\"}", ""))
+            .collect()
+    }
+
+    #[test]
+    fn openmetrics_writes_a_histogram_sum_only_while_it_is_a_counter() {
+        let om = |bounds: &[f64], values: &[f64]| {
+            histogram_lines(bounds.to_vec(), values, Format::OpenMetrics)
+        };
+        let prom = |bounds: &[f64], values: &[f64]| {
+            histogram_lines(bounds.to_vec(), values, Format::Prometheus)
+        };
+        let le = |bound: &str, n: u64| {
+            format!("h_bucket{{mp_scope=\"application\",le=\"{bound}\"}} {n}")
+        };
+        // Non-negative bounds and observations: `_count` and `_sum` in both formats.
+        let plain = om(&[1.0], &[0.5, 2.0]);
+        assert_eq!(plain[2..], ["h_count 2", "h_sum 2.5"]);
+        assert_eq!(prom(&[1.0], &[0.5, 2.0]), plain);
+        // A negative bound: OpenMetrics has buckets only; Prometheus text keeps both.
+        assert_eq!(
+            om(&[-1.0, 1.0], &[0.5]),
+            [le("-1.0", 0), le("1.0", 1), le("+Inf", 1)]
+        );
+        assert_eq!(prom(&[-1.0, 1.0], &[0.5])[3..], ["h_count 1", "h_sum 0.5"]);
+        // A negative observation, even one the sum outgrows, and -Inf: the same.
+        for negative in [-0.25, f64::NEG_INFINITY] {
+            assert_eq!(om(&[1.0], &[negative, 5.0]), [le("1.0", 1), le("+Inf", 2)]);
+        }
+        assert_eq!(
+            prom(&[1.0], &[-0.25, 5.0])[2..],
+            ["h_count 2", "h_sum 4.75"]
+        );
+        assert_eq!(
+            prom(&[1.0], &[f64::NEG_INFINITY])[2..],
+            ["h_count 1", "h_sum -Inf"]
+        );
+        // +Inf is neither NaN nor negative: a valid counter value, kept.
+        assert_eq!(
+            om(&[1.0], &[f64::INFINITY, 0.5])[2..],
+            ["h_count 2", "h_sum +Inf"]
+        );
+        // NaN is refused: counted nowhere, summed nowhere.
+        assert_eq!(om(&[1.0], &[f64::NAN, 0.5]), om(&[1.0], &[0.5]));
+        // -0.0 is not negative (neither for the spec's parsers).
+        assert_eq!(om(&[1.0], &[-0.0])[2..], ["h_count 1", "h_sum 0.0"]);
+    }
+
+    #[test]
+    fn openmetrics_leaves_out_a_stored_sum_that_is_negative_or_nan() {
+        use crate::metadata::Metadata;
+        use crate::metric::BucketCounts;
+        struct Stored(f64);
+        impl Metric for Stored {
+            fn metric_type(&self) -> MetricType {
+                MetricType::Histogram
+            }
+            fn visit(&self, visitor: &mut dyn Visitor) {
+                visitor.histogram(&HistogramView::new(
+                    &[1.0],
+                    BucketCounts::Plain(&[1, 0]),
+                    self.0,
+                ))
+            }
+        }
+        for (sum, kept) in [(-1.0, false), (f64::NAN, false), (0.5, true)] {
+            let registry = Registry::new();
+            registry
+                .register(Metadata::new("s"), std::sync::Arc::new(Stored(sum)))
+                .unwrap();
+            let text = registry.encode_to_string(Format::OpenMetrics, Selection::All);
+            assert_eq!(text.contains("s_sum"), kept, "{text}");
+            assert_eq!(text.contains("s_count"), kept, "{text}");
+            let text = registry.encode_to_string(Format::Prometheus, Selection::All);
+            assert!(text.contains("s_sum") && text.contains("s_count"), "{text}");
+        }
     }
 
     #[test]

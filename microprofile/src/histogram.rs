@@ -12,7 +12,7 @@
 //! them up: each observation is in exactly one lane, so the total is as consistent as each lane.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -251,6 +251,9 @@ struct Core {
     /// into lane `thread_lane() % len`. `lane` keeps what it holds and is still read.
     lanes: OnceLock<Box<[PaddedLane]>>,
     scrape: Mutex<()>,
+    /// Set by the first negative observation, never cleared: from then on the sum can go down,
+    /// so it is no counter (OpenMetrics then exposes no `_sum`).
+    negative: AtomicBool,
 }
 
 impl Core {
@@ -265,6 +268,16 @@ impl Core {
             lane: Lane::new(len),
             lanes: OnceLock::new(),
             scrape: Mutex::new(()),
+            negative: AtomicBool::new(false),
+        }
+    }
+
+    /// Notes a negative observation; a shared line is written once, not on every one.
+    #[cold]
+    #[inline(never)]
+    fn note_negative(&self) {
+        if !self.negative.load(Ordering::Relaxed) {
+            self.negative.store(true, Ordering::Relaxed);
         }
     }
 
@@ -290,6 +303,35 @@ impl Core {
 /// A histogram with explicit buckets. Observing takes no lock, never waits, and allocates nothing
 /// but once: the first time two threads' observations meet on it, it makes one lane per core (see
 /// the [module](self) docs).
+///
+/// # Negative, infinite and NaN observations
+///
+/// - **NaN** is refused: it is in no bucket, not in `_count` nor in `_sum`, and is counted in
+///   `microprofile_rejected_updates_total`.
+/// - **`+Inf`** goes to the `+Inf` bucket and makes the sum `+Inf` from then on (a sum that
+///   overflows does the same). OpenMetrics allows that: a sum must not be NaN or negative.
+/// - **Negative values** (`-Inf` included) are counted in their buckets like any other, and
+///   summed; bucket bounds may be negative too (`Buckets::linear(-10.0, 5.0, 5)`). But OpenMetrics
+///   1.0 wants a histogram's sum to be a counter: a histogram with a negative bound, or that has
+///   ever observed a negative value, has no `_sum` in OpenMetrics, and so no `_count` either (the
+///   format has `_count` if and only if it has `_sum`); the count is still the `+Inf` bucket.
+///   Prometheus text 0.0.4 has no such rule and always gets `_count` and `_sum`, as the Go client
+///   writes them, so a sum that went down there reads as a counter reset to `rate()`.
+///   [`sum`](Self::sum) and [`read`](Self::read) always give the sum.
+///
+/// ```
+/// use microprofile::{Format, Metadata, Registry, Selection};
+/// let registry = Registry::new();
+/// let skew = registry.histogram(Metadata::new("skew"), Some(vec![0.0, 1.0])).unwrap();
+/// skew.observe(-0.5);
+/// skew.observe(2.0);
+/// assert_eq!((skew.count(), skew.sum()), (2, 1.5));
+/// let text = registry.encode_to_string(Format::OpenMetrics, Selection::All);
+/// assert!(text.contains("skew_bucket{mp_scope=\"application\",le=\"+Inf\"} 2\n"));
+/// assert!(!text.contains("skew_sum") && !text.contains("skew_count"));
+/// let text = registry.encode_to_string(Format::Prometheus, Selection::All);
+/// assert!(text.contains("skew_sum{mp_scope=\"application\"} 1.5\n"));
+/// ```
 ///
 /// ```
 /// use microprofile::{Histogram, Buckets};
@@ -346,7 +388,8 @@ impl Histogram {
         self.core.get_or_init(|| Core::new(&self.bounds))
     }
 
-    /// Records one observation. NaN is refused and counted as a rejected update.
+    /// Records one observation. NaN is refused and counted as a rejected update; a negative value
+    /// is taken, but the sum is no longer exposed in OpenMetrics (see [`Histogram`]).
     #[inline]
     pub fn observe(&self, value: f64) {
         if value.is_nan() {
@@ -354,6 +397,10 @@ impl Histogram {
             return;
         }
         let core = self.core();
+        if value < 0.0 {
+            // Before the observation's bucket is counted (see `read`).
+            core.note_negative();
+        }
         // A linear scan beats a binary search over the usual dozen buckets (fewer mispredicted
         // branches, measured in BENCHMARKS.md); long bucket lists keep the binary search.
         let index = if core.bounds.len() <= 16 {
@@ -414,14 +461,18 @@ impl Histogram {
         let core = self.core();
         let mut counts = CountBuffer::zeroed(core.bounds.len() + 1);
         let mut sum = 0.0;
-        {
+        let negative = {
             let _scrape = core.scrape.lock();
             let lanes = core.lanes.get().map_or(&[][..], |lanes| &lanes[..]);
             for lane in std::iter::once(&core.lane).chain(lanes.iter().map(|l| &l.0)) {
                 lane.settle(counts.as_mut_slice(), &mut sum);
             }
-        }
-        let view = HistogramView::new(&core.bounds, BucketCounts::Plain(counts.as_slice()), sum);
+            // Each negative observation set this before its bucket's `Release` add, which the
+            // settle acquired: a sum that holds one is seen with it.
+            core.negative.load(Ordering::Relaxed)
+        };
+        let view = HistogramView::new(&core.bounds, BucketCounts::Plain(counts.as_slice()), sum)
+            .with_negative_observations(negative);
         f(&view);
     }
 }
@@ -622,7 +673,7 @@ impl Timer {
         self.0.observe_duration(duration)
     }
 
-    /// Records a duration given in seconds.
+    /// Records a duration given in seconds (NaN and negative values as [`Histogram`] takes them).
     pub fn observe(&self, seconds: f64) {
         self.0.observe(seconds)
     }

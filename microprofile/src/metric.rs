@@ -54,17 +54,28 @@ pub struct HistogramView<'a> {
     bounds: &'a [f64],
     counts: BucketCounts<'a>,
     sum: f64,
+    negative: bool,
 }
 
 impl<'a> HistogramView<'a> {
     /// A view over upper bounds (without `+Inf`), per-bucket counts (`bounds.len() + 1` of them, the
-    /// last for `+Inf`) and the sum of observations.
+    /// last for `+Inf`) and the sum of observations, none of which was negative (else see
+    /// [`with_negative_observations`](Self::with_negative_observations)).
     pub fn new(bounds: &'a [f64], counts: BucketCounts<'a>, sum: f64) -> Self {
         HistogramView {
             bounds,
             counts,
             sum,
+            negative: false,
         }
+    }
+
+    /// Marks whether the histogram ever took a negative observation (then its sum can go down,
+    /// and [`counter_sum`](Self::counter_sum) is `None`).
+    #[must_use]
+    pub fn with_negative_observations(mut self, negative: bool) -> Self {
+        self.negative = negative;
+        self
     }
 
     /// The finite upper bounds.
@@ -86,9 +97,28 @@ impl<'a> HistogramView<'a> {
         (0..=self.bounds.len()).fold(0u64, |acc, i| acc.wrapping_add(self.counts.get(i)))
     }
 
-    /// The sum of observations.
+    /// The sum of observations (whatever their sign; NaN only once both `+Inf` and `-Inf` were
+    /// observed).
     pub fn sum(&self) -> f64 {
         self.sum
+    }
+
+    /// Whether the histogram ever took a negative observation (`-Inf` included).
+    pub fn has_negative_observations(&self) -> bool {
+        self.negative
+    }
+
+    /// The sum if it is a counter, as OpenMetrics 1.0 requires of an exposed sum: `None` when a
+    /// bucket bound is negative, a negative observation was taken, or the sum is NaN or negative
+    /// (a view built from stored data). `+Inf` is a valid counter value: a histogram that observed
+    /// `+Inf` (or whose sum overflowed) keeps a sum of `+Inf`.
+    pub fn counter_sum(&self) -> Option<f64> {
+        let negative_bound = self.bounds.first().is_some_and(|&b| b < 0.0);
+        if negative_bound || self.negative || self.sum.is_nan() || self.sum < 0.0 {
+            None
+        } else {
+            Some(self.sum)
+        }
     }
 }
 

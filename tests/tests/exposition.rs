@@ -368,3 +368,79 @@ fn encodes_into_io_write() {
         r.encode_to_string(Format::OpenMetrics, Selection::All)
     );
 }
+
+/// Histograms fed every kind of input the API takes: negative bounds, negative observations,
+/// ±Inf and NaN. OpenMetrics 1.0 forbids a negative or NaN `_sum` and any `_sum` next to a
+/// negative bound (and `_count` without `_sum`); the strict parser enforces all of it.
+#[test]
+fn histograms_with_negative_infinite_and_nan_input_stay_valid_in_both_formats() {
+    let r = Registry::new();
+    let histogram = |name: &'static str, buckets: Vec<f64>, values: &[f64]| {
+        let h = r
+            .histogram(Metadata::new(name).description("Some help."), Some(buckets))
+            .unwrap();
+        for &v in values {
+            h.observe(v);
+        }
+    };
+    let negative_bounds = Buckets::linear(-10.0, 5.0, 5).unwrap();
+    histogram("negative_bounds", negative_bounds, &[-7.0, 3.0]);
+    histogram("negative_values", vec![1.0], &[-1.0, 2.0]);
+    histogram("positive_inf", vec![1.0], &[f64::INFINITY, 0.5]);
+    histogram("negative_inf", vec![1.0], &[f64::NEG_INFINITY, 0.5]);
+    histogram("both_inf", vec![1.0], &[f64::INFINITY, f64::NEG_INFINITY]);
+    histogram("nan", vec![1.0], &[f64::NAN, 0.5]);
+    histogram("plain", vec![1.0], &[0.5, 2.0]);
+    let timer = r
+        .timer(
+            Metadata::new("skew_seconds").description("Clock skew."),
+            None,
+        )
+        .unwrap();
+    timer.observe(-0.5);
+    timer.observe(0.25);
+
+    let prom = r.encode_to_string(Format::Prometheus, Selection::All);
+    let om = r.encode_to_string(Format::OpenMetrics, Selection::All);
+    let (p, o) = check_both_formats(&prom, &om);
+    let app = [("mp_scope", "application")];
+    let inf = [("le", "+Inf"), ("mp_scope", "application")];
+    // (name, observations counted, sum in Prometheus text, sum in OpenMetrics)
+    let expected: [(&str, f64, f64, Option<f64>); 8] = [
+        ("negative_bounds", 2.0, -4.0, None),
+        ("negative_values", 2.0, 1.0, None),
+        ("positive_inf", 2.0, f64::INFINITY, Some(f64::INFINITY)),
+        ("negative_inf", 2.0, f64::NEG_INFINITY, None),
+        ("both_inf", 2.0, f64::NAN, None),
+        ("nan", 1.0, 0.5, Some(0.5)),
+        ("plain", 2.0, 2.5, Some(2.5)),
+        ("skew_seconds", 2.0, -0.25, None),
+    ];
+    for (name, count, prom_sum, om_sum) in expected {
+        let sample = |samples: &[microprofile_tests::Sample], suffix: &str, labels: &[_]| {
+            value_of(samples, &format!("{name}{suffix}"), labels)
+        };
+        // The +Inf bucket always carries the count.
+        assert_eq!(sample(&p, "_bucket", &inf), Some(count), "{name}");
+        assert_eq!(sample(&o, "_bucket", &inf), Some(count), "{name}");
+        // Prometheus text keeps `_count` and `_sum`, whatever the sum.
+        assert_eq!(sample(&p, "_count", &app), Some(count), "{name}");
+        let sum = sample(&p, "_sum", &app).unwrap();
+        assert!(
+            sum == prom_sum || (sum.is_nan() && prom_sum.is_nan()),
+            "{name}: {sum}"
+        );
+        // OpenMetrics has both only while the sum is a counter.
+        assert_eq!(sample(&o, "_sum", &app), om_sum, "{name}");
+        assert_eq!(sample(&o, "_count", &app), om_sum.map(|_| count), "{name}");
+    }
+    // The negative bound is exposed as such.
+    assert_eq!(
+        value_of(
+            &o,
+            "negative_bounds_bucket",
+            &[("le", "-10.0"), ("mp_scope", "application")]
+        ),
+        Some(0.0)
+    );
+}
