@@ -202,6 +202,31 @@ impl Lane {
     }
 }
 
+impl Lane {
+    /// Takes out of this lane every observation it holds, keeping those still under way. The
+    /// caller holds the scrape lock. What is subtracted is what a settle saw (so the count of
+    /// started observations, and with it every later settle, stays consistent); an observation
+    /// racing with the reset is kept whole. `scratch` has one entry per bucket.
+    fn reset(&self, scratch: &mut [u64]) {
+        scratch.fill(0);
+        let mut sum = 0.0;
+        self.settle(scratch, &mut sum);
+        // After the settle everything it saw is in the hot shard, which stays hot: flips happen
+        // only under the scrape lock.
+        let hot = self.shard(self.count_and_hot.load(Ordering::Relaxed) & HOT_BIT != 0);
+        let mut total = 0u64;
+        for (bucket, &count) in hot.buckets.iter().zip(scratch.iter()) {
+            bucket.fetch_sub(count, Ordering::Relaxed);
+            total = total.wrapping_add(count);
+        }
+        // `(s + x) - s` is never below 0 for `x >= 0`: a sum of racing non-negative observations
+        // stays non-negative.
+        add_f64(&hot.sum_bits, -sum);
+        // The low bits count started observations, at least the `total` completed ones.
+        self.count_and_hot.fetch_sub(total, Ordering::Relaxed);
+    }
+}
+
 /// A lane on cache lines of its own.
 #[repr(align(128))]
 struct PaddedLane(Lane);
@@ -538,6 +563,20 @@ impl NewLike for Histogram {
             core: OnceLock::new(),
         }
     }
+
+    fn reset(&self) {
+        let Some(core) = self.core.get() else {
+            return;
+        };
+        let _scrape = core.scrape.lock();
+        // Removing a series is rare: a buffer per reset is fine.
+        let mut scratch = vec![0u64; core.bounds.len() + 1];
+        let lanes = core.lanes.get().map_or(&[][..], |lanes| &lanes[..]);
+        for lane in std::iter::once(&core.lane).chain(lanes.iter().map(|l| &l.0)) {
+            lane.reset(&mut scratch);
+        }
+        core.negative.store(false, Ordering::Relaxed);
+    }
 }
 
 /// Something that takes observations in seconds: histograms, timers, summaries.
@@ -710,6 +749,10 @@ impl NewLike for Timer {
     fn new_like(&self) -> Self {
         Timer(self.0.new_like())
     }
+
+    fn reset(&self) {
+        self.0.reset()
+    }
 }
 
 #[cfg(test)]
@@ -770,8 +813,28 @@ mod tests {
         });
         assert_eq!(h.count(), THREADS * PER_THREAD);
         assert_eq!(h.sum(), (THREADS * PER_THREAD) as f64);
-        // Three writers on one histogram meet: it has given them lanes of their own.
-        assert!(h.core().lanes.get().is_some());
+    }
+
+    #[test]
+    fn contended_observers_get_lanes() {
+        let h = Histogram::with_buckets(&[0.5, 1.5]);
+        let core = h.core();
+        // Two threads observe until their observations have met (on a loaded machine they may
+        // take turns for a while), at most for 20 s.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    while core.lanes.get().is_none() && Instant::now() < deadline {
+                        for _ in 0..1000 {
+                            h.observe(1.0);
+                        }
+                    }
+                });
+            }
+        });
+        assert!(core.lanes.get().is_some());
+        assert_eq!(h.sum(), h.count() as f64);
     }
 
     #[test]
@@ -887,6 +950,56 @@ mod tests {
         });
         // A round from each of 3 threads in the lanes, 2 rounds more from this thread.
         panicking_read_leaves_it_consistent(&H, 3, 2);
+    }
+
+    fn counts_and_sum(h: &Histogram) -> (Vec<(f64, u64)>, u64, f64) {
+        let mut seen = (Vec::new(), 0, 0.0);
+        h.read(|view| seen = (view.cumulative().collect(), view.count(), view.sum()));
+        seen
+    }
+
+    #[test]
+    fn reset_starts_from_zero_while_others_observe() {
+        for lanes in [false, true] {
+            let h = Histogram::try_with_buckets(vec![1.0, 5.0]).unwrap();
+            if lanes {
+                let core = h.core();
+                core.lanes.get_or_init(|| core.new_lanes());
+            }
+            h.observe(-1.0);
+            h.observe(3.0);
+            h.reset();
+            assert_eq!(
+                counts_and_sum(&h),
+                (vec![(1.0, 0), (5.0, 0), (f64::INFINITY, 0)], 0, 0.0)
+            );
+            h.read(|view| assert!(!view.has_negative_observations()));
+            // Resets racing with observers: whatever is kept is kept whole, and reads after
+            // them still settle (a reset that lost track of started observations would hang them).
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        for _ in 0..10_000 {
+                            h.observe(2.0);
+                        }
+                    });
+                }
+                s.spawn(|| {
+                    for _ in 0..100 {
+                        h.reset();
+                    }
+                });
+            });
+            let (buckets, count, sum) = counts_and_sum(&h);
+            assert!(count <= 20_000);
+            assert_eq!(
+                buckets,
+                vec![(1.0, 0), (5.0, count), (f64::INFINITY, count)]
+            );
+            assert_eq!(sum, 2.0 * count as f64);
+            h.observe(0.5);
+            assert_eq!(counts_and_sum(&h).1, count + 1);
+        }
     }
 
     #[test]

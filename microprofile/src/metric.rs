@@ -198,7 +198,7 @@ pub trait NewLike {
     /// Sets the metric back to zero, as [`new_like`](Self::new_like) makes it: a series removed
     /// from a dense family starts again from zero. Updates racing with the reset are kept or
     /// dropped whole, never half-applied.
-    fn reset(&self) {}
+    fn reset(&self);
 }
 
 #[inline]

@@ -51,7 +51,8 @@ fn sketch() -> DDSketch {
 
 /// Quantiles of observations over a sliding window (10 minutes by default), plus the cumulative
 /// `_sum` and `_count` and the window's maximum as a `_max` gauge. Quantiles are NaN while the
-/// window is empty.
+/// window is empty. NaN and negative observations are refused and counted
+/// ([`observe`](Self::observe)).
 ///
 /// ```
 /// use std::time::Duration;
@@ -134,7 +135,10 @@ impl Summary {
         (elapsed.as_nanos() / self.slice_length().as_nanos()) as u64
     }
 
-    /// Records one observation. NaN is refused and counted as a rejected update.
+    /// Records one observation. NaN and negative values (`-Inf` included) are refused and counted
+    /// as rejected updates: OpenMetrics 1.0 wants a summary's quantiles non-negative and its
+    /// `_sum` a counter, so a negative value could not be exposed there (summaries are for sizes
+    /// and durations; for values of either sign use a [`Histogram`](crate::Histogram)).
     ///
     /// An observation goes into the slice of the instant its thread read the clock. If the thread
     /// was held up so long that its slice has left the window (and its slot was reused), the
@@ -145,7 +149,7 @@ impl Summary {
     }
 
     pub(crate) fn observe_at(&self, value: f64, now: Instant) {
-        if value.is_nan() {
+        if value.is_nan() || value < 0.0 {
             crate::internal::REJECTED_UPDATES.inc();
             return;
         }
@@ -300,6 +304,17 @@ impl NewLike for Summary {
             core: OnceLock::new(),
         }
     }
+
+    fn reset(&self) {
+        if let Some(core) = self.core.get() {
+            let mut window = core.window.lock();
+            window.sum = 0.0;
+            window.count = 0;
+            for slice in &mut window.slices {
+                slice.sketch = sketch();
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -426,5 +441,29 @@ mod tests {
         assert!(Summary::with_quantiles(&[1.5], DEFAULT_WINDOW)
             .validate()
             .is_err());
+    }
+
+    #[test]
+    fn negative_and_nan_observations_are_refused_and_counted() {
+        let summary = Summary::new();
+        let before = crate::internal::REJECTED_UPDATES.get();
+        for value in [-1.0, f64::NEG_INFINITY, f64::NAN, -0.0, 2.0] {
+            summary.observe(value);
+        }
+        // -0.0 >= 0.0: taken, as is 2.0.
+        assert_eq!(summary.count(), 2);
+        assert_eq!(summary.sum(), 2.0);
+        assert!(crate::internal::REJECTED_UPDATES.get() - before >= 3);
+    }
+
+    #[test]
+    fn reset_starts_from_zero() {
+        let summary = Summary::new();
+        summary.observe(5.0);
+        summary.reset();
+        assert_eq!((summary.count(), summary.sum()), (0, 0.0));
+        summary.read(|view| assert!(view.max.is_nan()));
+        summary.observe(1.0);
+        assert_eq!((summary.count(), summary.sum()), (1, 1.0));
     }
 }
