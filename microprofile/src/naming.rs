@@ -223,7 +223,16 @@ mod tests {
             assert!(validate_tag_name(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "1a", "a-b", "__x", "le", "quantile", "mp_scope", "mp_app", "mp_overflow", "é",
+            "",
+            "1a",
+            "a-b",
+            "__x",
+            "le",
+            "quantile",
+            "mp_scope",
+            "mp_app",
+            "mp_overflow",
+            "é",
         ] {
             assert!(validate_tag_name(bad).is_err(), "{bad}");
         }
