@@ -326,8 +326,10 @@ impl Core {
 }
 
 /// A histogram with explicit buckets. Observing takes no lock, never waits, and allocates nothing
-/// but once: the first time two threads' observations meet on it, it makes one lane per core (see
-/// the [module](self) docs).
+/// but once: the first time two threads' observations meet on it, it makes one lane per core, so
+/// that threads stop passing its cache lines back and forth. Each lane is a pair of shards: a read
+/// flips which one takes observations, waits for those under way on the other, and folds it in,
+/// so every read sees `_count` equal to the `+Inf` bucket (the scheme of the Prometheus Go client).
 ///
 /// # Negative, infinite and NaN observations
 ///
