@@ -94,6 +94,11 @@ pub fn label_value(input: DeriveInput) -> TokenStream {
             fn label_index(&self) -> usize {
                 match self { #(#ident::#variants => #indexes,)* }
             }
+            #[inline]
+            fn is_same(&self, other: &Self) -> bool {
+                ::microprofile::__private::LabelValue::label_index(self)
+                    == ::microprofile::__private::LabelValue::label_index(other)
+            }
             fn from_label_index(index: usize) -> ::core::option::Option<Self> {
                 match index {
                     #(#indexes2 => ::core::option::Option::Some(#ident::#variants),)*
@@ -187,6 +192,9 @@ pub fn label_set(input: DeriveInput) -> TokenStream {
         let card = card(ty);
         quote!(index = index * (#card) + <#ty as ::microprofile::__private::LabelValue>::label_index(&self.#f);)
     });
+    let same_steps = labels.iter().map(|(_, f, ty)| {
+        quote!(<#ty as ::microprofile::__private::LabelValue>::is_same(&self.#f, &other.#f))
+    });
     let decode_steps = labels.iter().rev().map(|(_, f, ty)| {
         let card = card(ty);
         quote! {
@@ -206,6 +214,10 @@ pub fn label_set(input: DeriveInput) -> TokenStream {
                 let mut index = 0usize;
                 #(#index_steps)*
                 index
+            }
+            #[inline]
+            fn same_labels(&self, other: &Self) -> bool {
+                (true #(&& #same_steps)*) || self == other
             }
             fn from_dense_index(index: usize) -> ::core::option::Option<Self> {
                 <Self as ::microprofile::__private::LabelSet>::CARDINALITY?;

@@ -85,6 +85,14 @@ pub trait LabelSet: Clone + Eq + Hash + Send + Sync + 'static {
         let _ = index;
         None
     }
+    /// Whether `self` and `other` are the same label set, as `==` says; a family finds its series
+    /// with it. `#[derive(LabelSet)]` first compares the values field by field with
+    /// [`LabelValue::is_same`](crate::LabelValue::is_same) (label values taken from the same
+    /// `&'static str` literals compare by address), and falls back to `==`.
+    #[inline]
+    fn same_labels(&self, other: &Self) -> bool {
+        self == other
+    }
 }
 
 /// Renders a label set as `a="x",b="y"`.
@@ -159,12 +167,15 @@ struct Keyed<L, M> {
     metric: Arc<M>,
 }
 
-fn find_metric<'t, L: PartialEq, M>(
+#[inline]
+fn find_metric<'t, L: LabelSet, M>(
     table: &'t HashTable<Keyed<L, M>>,
     hash: u64,
     labels: &L,
 ) -> Option<&'t Arc<M>> {
-    table.find(hash, |k| k.key == *labels).map(|k| &k.metric)
+    table
+        .find(hash, |k| k.key.same_labels(labels))
+        .map(|k| &k.metric)
 }
 
 /// One shard: series found by a hash computed once per update (foldhash, seeded per family).
@@ -367,41 +378,46 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
     /// The series for these labels, created on first use. The handle holds no lock.
     #[inline]
     pub fn with(&self, labels: &L) -> SeriesRef<'_, M> {
-        // The dense path is a few instructions, kept apart from the hashed one so that it is
-        // inlined into the caller whole.
-        if let Storage::Dense(series, _) = self.storage() {
-            if let Some(entry) = series.get(labels.dense_index()) {
-                if !entry.touched.load(Ordering::Relaxed) {
-                    entry.touched.store(true, Ordering::Relaxed);
+        match self.storage() {
+            Storage::Dense(series, _) => match series.get(labels.dense_index()) {
+                Some(entry) => {
+                    if !entry.touched.load(Ordering::Relaxed) {
+                        entry.touched.store(true, Ordering::Relaxed);
+                    }
+                    SeriesRef(Inner::Direct(&entry.series.metric))
                 }
-                return SeriesRef(Inner::Direct(&entry.series.metric));
+                None => self.rejected(),
+            },
+            Storage::Hashed(hashed) => {
+                let hash = hashed.hasher.hash_one(labels);
+                // The read lock lives only to the end of this statement.
+                let found = find_metric(&hashed.shard(hash).read(), hash, labels).cloned();
+                match found {
+                    Some(metric) => SeriesRef(Inner::Shared(metric)),
+                    None => self.insert(hashed, hash, labels),
+                }
             }
         }
-        self.with_slow(labels)
     }
 
+    /// A hand-written LabelSet whose index is outside its own cardinality: the update goes to a
+    /// throw-away metric and is counted as rejected, never a panic.
+    #[cold]
     #[inline(never)]
-    fn with_slow(&self, labels: &L) -> SeriesRef<'_, M> {
-        let hashed = match self.storage() {
-            Storage::Hashed(hashed) => hashed,
-            // A hand-written LabelSet whose index is outside its own cardinality: the update goes
-            // to a throw-away metric and is counted as rejected, never a panic.
-            Storage::Dense(..) => {
-                crate::internal::REJECTED_UPDATES.inc();
-                return SeriesRef(Inner::Shared(Arc::new(self.template.new_like())));
-            }
-        };
-        let hash = hashed.hasher.hash_one(labels);
-        let shard = hashed.shard(hash);
-        // The read lock lives only to the end of this statement.
-        let found = find_metric(&shard.read(), hash, labels).cloned();
-        if let Some(metric) = found {
-            return SeriesRef(Inner::Shared(metric));
-        }
+    fn rejected(&self) -> SeriesRef<'_, M> {
+        crate::internal::REJECTED_UPDATES.inc();
+        SeriesRef(Inner::Shared(Arc::new(self.template.new_like())))
+    }
+
+    /// Makes the series for `labels` (or finds the one another thread just made), or hands out
+    /// the overflow series once the family is full.
+    #[cold]
+    #[inline(never)]
+    fn insert<'a>(&'a self, hashed: &'a Hashed<L, M>, hash: u64, labels: &L) -> SeriesRef<'a, M> {
         if hashed.len.load(Ordering::Relaxed) >= self.max_series {
             return self.overflow(hashed);
         }
-        let mut table = shard.write();
+        let mut table = hashed.shard(hash).write();
         if let Some(metric) = find_metric(&table, hash, labels) {
             // Another thread made it between the two locks.
             return SeriesRef(Inner::Shared(Arc::clone(metric)));
@@ -452,7 +468,7 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                 let removed = match hashed
                     .shard(hash)
                     .write()
-                    .find_entry(hash, |k| k.key == *labels)
+                    .find_entry(hash, |k| k.key.same_labels(labels))
                 {
                     Ok(entry) => {
                         entry.remove();

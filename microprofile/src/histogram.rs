@@ -411,7 +411,19 @@ impl Histogram {
         })
     }
 
+    /// The histogram's state, made on first use. Inlined: on the observe path it is one load and
+    /// a predicted branch, where a call showed up as 8 % of an observe's profile.
+    #[inline]
     fn core(&self) -> &Core {
+        match self.core.get() {
+            Some(core) => core,
+            None => self.init_core(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn init_core(&self) -> &Core {
         self.core.get_or_init(|| Core::new(&self.bounds))
     }
 

@@ -280,11 +280,24 @@ pub trait LabelValue {
         let _ = index;
         None
     }
+    /// A quick test that `self` and `other` are the same value: `true` only if they are,
+    /// `false` if they are not or it cannot tell quickly (the label set's `==` then decides).
+    /// A `&'static str` compares its address and length first, so label values taken from the
+    /// same literals compare without reading their bytes.
+    #[inline]
+    fn is_same(&self, other: &Self) -> bool {
+        let _ = other;
+        false
+    }
 }
 
 impl LabelValue for str {
     fn with_label_value(&self, f: &mut dyn FnMut(&str)) {
         f(self)
+    }
+    #[inline]
+    fn is_same(&self, other: &str) -> bool {
+        self == other
     }
 }
 
@@ -292,11 +305,19 @@ impl LabelValue for String {
     fn with_label_value(&self, f: &mut dyn FnMut(&str)) {
         f(self)
     }
+    #[inline]
+    fn is_same(&self, other: &String) -> bool {
+        self == other
+    }
 }
 
 impl LabelValue for Cow<'_, str> {
     fn with_label_value(&self, f: &mut dyn FnMut(&str)) {
         f(self)
+    }
+    #[inline]
+    fn is_same(&self, other: &Self) -> bool {
+        self == other
     }
 }
 
@@ -304,12 +325,21 @@ impl<T: LabelValue + ?Sized> LabelValue for &T {
     fn with_label_value(&self, f: &mut dyn FnMut(&str)) {
         (**self).with_label_value(f)
     }
+    #[inline]
+    fn is_same(&self, other: &Self) -> bool {
+        // The same address (and, for `str`, length) is the same value.
+        std::ptr::eq(*self, *other) || (**self).is_same(*other)
+    }
 }
 
 impl LabelValue for bool {
     const CARDINALITY: Option<usize> = Some(2);
     fn with_label_value(&self, f: &mut dyn FnMut(&str)) {
         f(if *self { "true" } else { "false" })
+    }
+    #[inline]
+    fn is_same(&self, other: &bool) -> bool {
+        self == other
     }
     fn label_index(&self) -> usize {
         usize::from(*self)
@@ -328,6 +358,10 @@ macro_rules! integer_label_values {
         impl LabelValue for $t {
             fn with_label_value(&self, f: &mut dyn FnMut(&str)) {
                 f(itoa::Buffer::new().format(*self))
+            }
+            #[inline]
+            fn is_same(&self, other: &$t) -> bool {
+                self == other
             }
         }
     )*};

@@ -66,3 +66,39 @@ async fn handles_live_across_await_in_spawned_tasks() {
         assert_eq!(REQUESTS.with(&route(path, 300)).get(), 4);
     }
 }
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, LabelSet)]
+struct Literal {
+    method: &'static str,
+    status: u16,
+}
+
+#[test]
+fn label_values_at_other_addresses_find_the_same_series() {
+    use microprofile::LabelValue;
+    static CALLS: Family<Literal, Counter> = Family::new(Counter::new());
+    let leaked: &'static str = Box::leak(String::from("GET").into_boxed_str());
+    let literal = Literal {
+        method: "GET",
+        status: 200,
+    };
+    let copy = Literal {
+        method: leaked,
+        status: 200,
+    };
+    assert!(!std::ptr::eq(literal.method, copy.method));
+    CALLS.with(&literal).inc();
+    CALLS.with(&copy).inc();
+    CALLS
+        .with(&Literal {
+            method: "GET",
+            status: 404,
+        })
+        .inc();
+    assert_eq!(CALLS.len(), 2);
+    assert_eq!(CALLS.with(&literal).get(), 2);
+    // The quick test says "same" only when it is sure.
+    assert!(LabelValue::is_same(&"GET", &"GET"));
+    assert!(!LabelValue::is_same(&"GET", &"PUT"));
+    assert!(!LabelValue::is_same(&200u16, &404u16));
+}

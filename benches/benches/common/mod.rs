@@ -139,19 +139,11 @@ pub fn enum_labels(k: usize) -> (Method, Status) {
 
 // --- microprofile ---------------------------------------------------------------------------------
 
-/// String labels: hashed, sharded family.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// String labels: hashed, sharded family (`#[derive(LabelSet)]`, as a user writes it).
+#[derive(Clone, PartialEq, Eq, Hash, microprofile::LabelSet)]
 pub struct MpStr {
     pub method: &'static str,
     pub status: &'static str,
-}
-
-impl microprofile::LabelSet for MpStr {
-    const NAMES: &'static [&'static str] = &["method", "status"];
-    fn for_each_value(&self, f: &mut dyn FnMut(&str)) {
-        f(self.method);
-        f(self.status);
-    }
 }
 
 /// Enum labels: fixed cardinality, indexed densely (what `#[derive(LabelSet)]` generates for
