@@ -15,9 +15,12 @@
 //!
 //! Methods `GET` and `HEAD` are served; any other gets `405` with `Allow: GET, HEAD`. A scope that
 //! does not exist, or a metric that is not in it, gets `404`; so does a path outside `/metrics`.
-//! `name` without a scope is `400`. When a request names a scope (or metric) both in the path
-//! and in the query, both must agree, or nothing matches (`404`). Query values are percent-decoded
-//! (`+` is a space); path segments are percent-decoded.
+//! `name` without a scope is `400` (`/metrics?name=N`, and also `/metrics?name` or
+//! `/metrics?name=`). When a request names a scope (or metric) both in the path and in the query,
+//! both must agree, or nothing matches (`404`). One trailing `/` is ignored (`/metrics/S/`); a
+//! path with more segments, or with an empty segment (`/metrics//x`), matches nothing. Path
+//! segments are percent-decoded; so are query keys and values (`+` is a space). A query key
+//! without `=` has the empty value, and of a key given twice the first counts.
 //!
 //! The checks run in this order, the first failing one deciding the status: the path (`404`
 //! outside `/metrics`), the method (`405`), the `Accept` header (`406`), `name` without a scope
@@ -406,9 +409,12 @@ fn parse_quality(text: &str) -> Option<u16> {
 ///
 /// No header, an empty one, or one with no well-formed media range gives Prometheus text. For
 /// each format, the most specific matching range sets its q-value (`q=0` excludes it); the format
-/// with the highest q-value wins, Prometheus text on a tie. A `version` parameter must be one the
-/// format serves (`0.0.4` for `text/plain`; `1.0.0` or `0.0.1` for
-/// `application/openmetrics-text`), or the range does not match it.
+/// with the highest q-value wins, Prometheus text on a tie. Specificity goes `*/*`, `type/*`,
+/// `type/subtype`, `type/subtype` with a `version`; of equally specific matching ranges the
+/// highest q-value counts. A `version` parameter must be one the format serves (`0.0.4` for
+/// `text/plain`; `1.0.0` or `0.0.1` for `application/openmetrics-text`), or the range does not
+/// match it; other parameters are ignored, and so are malformed ranges. Media types and
+/// parameter names are case-insensitive.
 ///
 /// ```
 /// use microprofile::{http::negotiate, Format};
