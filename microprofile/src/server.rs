@@ -384,7 +384,10 @@ fn resolve_addr(value: Option<&str>) -> Result<SocketAddr, ServerError> {
     }
 }
 
-/// The running listener. Dropping it shuts it down as [`shutdown`](Self::shutdown) does.
+/// The running listener. Dropping it shuts it down as [`shutdown`](Self::shutdown) does, so
+/// keep it for as long as the metrics should be served (in `main`, bind it to a named variable:
+/// `let _server = ...`; `let _ = ...` drops it at once).
+#[must_use = "dropping the ServerHandle stops the listener at once; bind it to a variable that lives as long as the metrics should be served"]
 pub struct ServerHandle {
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
