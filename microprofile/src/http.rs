@@ -11,7 +11,7 @@
 //! |---|---|
 //! | `/metrics` | every scope |
 //! | `/metrics/S` or `/metrics?scope=S` | scope `S` (`base`, `vendor`, `application` or a custom one) |
-//! | `/metrics/S/N`, `/metrics?scope=S&name=N` or `/metrics/S?name=N` | family `N` (declared or exposed name) of scope `S` |
+//! | `/metrics/S/N`, `/metrics?scope=S&name=N` or `/metrics/S?name=N` | metric `N` of scope `S`, by its declared name or any family name it writes in either format ([`Selection::Metric`]) |
 //!
 //! Methods `GET` and `HEAD` are served; any other gets `405` with `Allow: GET, HEAD`. A scope that
 //! does not exist, or a metric that is not in it, gets `404`; so does a path outside `/metrics`.
@@ -656,6 +656,61 @@ mod tests {
             get(&registry, "/metrics/application/call", None).body,
             timer.body
         );
+    }
+
+    /// Every family name the output writes in `# TYPE` (either format) selects that family: a
+    /// counter by `x_total` and `x`, a timer by `x_seconds`, a summary's `x_max` gauge, ...
+    #[test]
+    fn every_exposed_family_name_selects_its_family() {
+        let registry = registry();
+        registry
+            .float_counter(Metadata::new("paid").unit("dollars"))
+            .unwrap()
+            .inc_by(1.5);
+        registry
+            .histogram(Metadata::new("size").unit("bytes"), None)
+            .unwrap()
+            .observe(3.0);
+        registry
+            .summary(Metadata::new("render").unit("seconds"))
+            .unwrap()
+            .observe(0.25);
+        for accept in [None, Some("application/openmetrics-text; version=1.0.0")] {
+            let all = respond(&registry, "GET", "/metrics", None, accept);
+            let mut checked = 0;
+            for line in all.body.lines() {
+                let Some(rest) = line.strip_prefix("# TYPE ") else {
+                    continue;
+                };
+                let name = rest.split(' ').next().unwrap();
+                let scope = ["application", "vendor", "billing"]
+                    .into_iter()
+                    .find(|s| {
+                        all.body.lines().any(|l| {
+                            l.starts_with(name) && l.contains(&format!("mp_scope=\"{s}\""))
+                        })
+                    })
+                    .unwrap();
+                let path = format!("/metrics/{scope}/{name}");
+                let one = respond(&registry, "GET", &path, None, accept);
+                assert_eq!(one.status, 200, "{path} {accept:?}");
+                assert!(one.body.contains(line), "{path} {accept:?}: {}", one.body);
+                checked += 1;
+            }
+            assert!(checked >= 8, "{accept:?}: {checked}");
+        }
+        let max = get(&registry, "/metrics/application/render_seconds_max", None);
+        assert_eq!(max.status, 200);
+        assert!(max.body.contains("# TYPE render_seconds_max gauge"));
+        // Sample names are not family names.
+        for name in [
+            "size_bytes_bucket",
+            "render_seconds_count",
+            "call_seconds_sum",
+        ] {
+            let r = get(&registry, &format!("/metrics/application/{name}"), None);
+            assert_eq!(r.status, 404, "{name}");
+        }
     }
 
     #[test]

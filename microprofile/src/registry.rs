@@ -183,6 +183,20 @@ fn exposition_names(exposed: &str, metric_type: MetricType) -> Vec<(String, Name
     }
 }
 
+/// Whether `name` is one of the family names (`# TYPE` names, in either format) that a family of
+/// this type and exposed name writes: the names [`exposition_names`] marks as family names,
+/// matched without allocating since a lookup by name runs per family on every such request.
+fn names_family(exposed: &str, metric_type: MetricType, name: &str) -> bool {
+    exposed == name
+        || match metric_type {
+            // OpenMetrics names the family `x` of the samples `x_total`.
+            MetricType::Counter => exposed.strip_suffix("_total") == Some(name),
+            // `x_max` is a gauge family written beside the summary `x`.
+            MetricType::Summary => name.strip_suffix("_max") == Some(exposed),
+            MetricType::Gauge | MetricType::Histogram | MetricType::Timer => false,
+        }
+}
+
 /// A metric handed out by the get-or-create API: a `static` or a shared one.
 pub enum Handle<M: 'static> {
     /// A `static` declared in code.
@@ -252,7 +266,10 @@ pub enum Selection<'a> {
     All,
     /// One scope.
     Scope(&'a Scope),
-    /// One family in one scope, by declared or exposed name.
+    /// One metric in one scope, by its declared name or by any family name its exposition
+    /// writes in either format: a counter `x_total` by `x_total` and `x`, a timer by `x_seconds`,
+    /// a summary `x` by `x` and by `x_max` (either selects the whole summary, its `x_max` gauge
+    /// included). Sample names (`x_bucket`, `x_count`, `x_sum`) select nothing.
     Metric(&'a Scope, &'a str),
 }
 
@@ -705,7 +722,9 @@ impl Registry {
                         Selection::All => true,
                         Selection::Scope(scope) => m.scope == *scope,
                         Selection::Metric(scope, name) => {
-                            m.scope == *scope && (exposed == name || &*m.declared == name)
+                            m.scope == *scope
+                                && (&*m.declared == name
+                                    || names_family(exposed, entry.info.metric_type, name))
                         }
                     })
                     .cloned(),
@@ -731,6 +750,32 @@ impl Registry {
 mod tests {
     use super::*;
     use crate::encoding::Format;
+
+    /// `names_family` accepts exactly the family names of `exposition_names`.
+    #[test]
+    fn names_family_agrees_with_exposition_names() {
+        for metric_type in [
+            MetricType::Counter,
+            MetricType::Gauge,
+            MetricType::Histogram,
+            MetricType::Timer,
+            MetricType::Summary,
+        ] {
+            let exposed = match metric_type {
+                MetricType::Counter => "x_total",
+                MetricType::Timer => "x_seconds",
+                _ => "x",
+            };
+            for (name, name_use) in exposition_names(exposed, metric_type) {
+                let family = matches!(name_use, NameUse::Family | NameUse::FamilyAndSample);
+                assert_eq!(
+                    names_family(exposed, metric_type, &name),
+                    family,
+                    "{metric_type:?} {name}"
+                );
+            }
+        }
+    }
 
     /// The family and sample names the encoder writes for one metric of each type, in both
     /// formats, are all among the names `exposition_names` gives the family: the conflict check
