@@ -551,3 +551,174 @@ fn description_and_type_are_written_once_per_connection() {
     assert_eq!(server.hget("meta", "c:d:").as_deref(), Some("Things."));
     assert_eq!(server.hget("meta", "c:t:").as_deref(), Some("c"));
 }
+
+// ---- Transfers that never block the caller (transfer_in_background, transfer_async) ----
+
+const ISOLATED_ENV: &str = "MICROPROFILE_TEST_REDIS_ISOLATED";
+const BACKGROUND_THREAD: &str = "mp-redis-bg";
+
+/// A Redis that accepts and never answers: `transfer()` blocks for its timeouts, the
+/// background trigger returns at once every time; the failures are counted and the deltas
+/// kept; the thread ends when the store and its handles are dropped. Run alone in a child
+/// process, so that the counter and the thread count see no other test.
+#[test]
+fn background_transfer_never_blocks_on_a_silent_redis() {
+    redis_support::run_isolated("background_transfer_never_blocks_isolated", ISOLATED_ENV);
+}
+
+#[test]
+fn background_transfer_never_blocks_isolated() {
+    if std::env::var_os(ISOLATED_ENV).is_none() {
+        return;
+    }
+    let hole = redis_support::BlackHole::start();
+    let store = SharedStore::new(
+        StoreConfig::new(format!("redis://127.0.0.1:{}", hole.port), "silent")
+            .connect_timeout(Duration::from_secs(2))
+            .io_timeout(Duration::from_secs(2))
+            .retry_backoff(Duration::from_millis(10)),
+    )
+    .unwrap();
+    let counter = store.counter("c", &[]).unwrap();
+    let errors_before = microprofile::redis::TRANSFER_ERRORS.get();
+    // The blocking form waits for the I/O timeout.
+    counter.inc();
+    let start = Instant::now();
+    assert!(store.transfer().is_err());
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    // The trigger returns at once, also while its thread is stuck in a transfer.
+    let mut slowest = Duration::ZERO;
+    for _ in 0..200 {
+        counter.inc();
+        let start = Instant::now();
+        store.transfer_in_background().unwrap();
+        slowest = slowest.max(start.elapsed());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+    assert_eq!(redis_support::threads_named(BACKGROUND_THREAD), 1);
+    // The future form returns at once too, and resolves to the failure.
+    let start = Instant::now();
+    let future = store.transfer_async();
+    assert!(start.elapsed() < Duration::from_millis(50));
+    assert!(matches!(
+        redis_support::block_on(future),
+        Err(StoreError::Unavailable { .. })
+    ));
+    // Failures counted in the vendor metric; the deltas kept.
+    assert!(microprofile::redis::TRANSFER_ERRORS.get() >= errors_before + 2);
+    assert!(store.pending_fields() > 0);
+    // No thread left once the store and its handles are gone (after the transfer under way
+    // gives up on its timeout).
+    drop(counter);
+    drop(store);
+    redis_support::assert_threads_end(BACKGROUND_THREAD);
+}
+
+/// Redis down: the trigger returns at once and the failure is counted; once Redis is back the
+/// background thread sends the kept deltas by itself, each counted once.
+#[test]
+fn background_transfer_retries_until_redis_is_back() {
+    let mut server = RedisServer::start_persistent();
+    let store = SharedStore::new(
+        StoreConfig::new(server.url(), "bg_retry")
+            .connect_timeout(Duration::from_millis(100))
+            .retry_backoff(Duration::from_millis(50)),
+    )
+    .unwrap();
+    let counter = store.counter("c", &[]).unwrap();
+    counter.inc_by(2);
+    redis_support::block_on(store.transfer_async()).unwrap();
+    assert_eq!(value(&server, "bg_retry", "c:v:"), 2.0);
+    server.kill();
+    let errors_before = microprofile::redis::TRANSFER_ERRORS.get();
+    counter.inc_by(3);
+    let start = Instant::now();
+    store.transfer_in_background().unwrap();
+    assert!(start.elapsed() < Duration::from_millis(50));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while microprofile::redis::TRANSFER_ERRORS.get() == errors_before || store.pending_fields() == 0
+    {
+        assert!(Instant::now() < deadline, "the failure was not counted");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.restart();
+    // No further call: the thread retries after the backoff.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.hget("bg_retry", "c:v:").as_deref() != Some("5") {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            server.hgetall("bg_retry")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(store.pending_fields(), 0);
+}
+
+/// A stalled Redis: 100 requests made during one slow transfer coalesce into at most one more
+/// transaction, every call returns at once, and every delta arrives exactly once.
+#[test]
+fn background_requests_coalesce_while_a_transfer_runs() {
+    let server = RedisServer::start_with(&["--enable-debug-command", "yes"]);
+    let store = SharedStore::new(
+        StoreConfig::new(server.url(), "bg_coalesce").io_timeout(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let counter = store.counter("c", &[]).unwrap();
+    counter.inc();
+    store.transfer().unwrap();
+    let execs_before = redis_support::exec_calls(server.port);
+    let sleeper = stall(server.port, "1");
+    let mut slowest = Duration::ZERO;
+    for _ in 0..100 {
+        counter.inc();
+        let start = Instant::now();
+        store.transfer_in_background().unwrap();
+        slowest = slowest.max(start.elapsed());
+    }
+    assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+    let future = store.transfer_async();
+    // Can be awaited in a spawned task of a multi-threaded runtime.
+    fn assert_send<T: Send + 'static>(_: &T) {}
+    assert_send(&future);
+    let outcome = redis_support::block_on(future);
+    sleeper.join().unwrap();
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(value(&server, "bg_coalesce", "c:v:"), 101.0);
+    let transactions = redis_support::exec_calls(server.port) - execs_before;
+    assert!(
+        (1..=3).contains(&transactions),
+        "{transactions} transactions for 101 requests"
+    );
+}
+
+/// A transfer asked for and then orphaned (every handle dropped at once) still happens, and
+/// the thread ends after it. Alone in a child process for the thread count.
+#[test]
+fn background_transfer_outlives_the_store() {
+    redis_support::run_isolated(
+        "background_transfer_outlives_the_store_isolated",
+        ISOLATED_ENV,
+    );
+}
+
+#[test]
+fn background_transfer_outlives_the_store_isolated() {
+    if std::env::var_os(ISOLATED_ENV).is_none() {
+        return;
+    }
+    let server = RedisServer::start();
+    let store = SharedStore::new(StoreConfig::new(server.url(), "bg_orphan")).unwrap();
+    let counter = store.counter("c", &[]).unwrap();
+    counter.inc_by(7);
+    store.transfer_in_background().unwrap();
+    drop(counter);
+    drop(store);
+    redis_support::assert_threads_end(BACKGROUND_THREAD);
+    assert_eq!(value(&server, "bg_orphan", "c:v:"), 7.0);
+}

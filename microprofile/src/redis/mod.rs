@@ -6,10 +6,17 @@
 //!
 //! A [`SharedStore`] hands out handles ([`RedisCounter`], [`RedisGauge`], [`RedisHistogram`],
 //! [`RedisSummary`]) that accumulate deltas in the process with atomic operations. In the default
-//! [`TransferMode::Batched`], [`SharedStore::transfer`] sends every delta in one pipelined
-//! `MULTI`/`EXEC` round trip: call it at the end of a request or a job, or from
-//! [`SharedStore::spawn_periodic_transfer`]. [`TransferMode::Eager`] sends updates from a
-//! background thread as soon as they are made.
+//! [`TransferMode::Batched`], a transfer sends every delta in one pipelined `MULTI`/`EXEC` round
+//! trip. [`TransferMode::Eager`] sends updates from a background thread as soon as they are made.
+//!
+//! Which transfer to call where:
+//!
+//! | where | call | blocks the caller |
+//! |---|---|---|
+//! | end of a request in an async handler, or any thread that must not block | [`SharedStore::transfer_in_background`] | never: one background thread of the store sends, requests made meanwhile coalesce |
+//! | end of an async job, where the outcome matters | `SharedStore::transfer_async().await` | no: the task waits, the runtime worker does not |
+//! | end of a batch job, a worker thread, before a sync program exits | [`SharedStore::transfer`] | yes, for at most the configured timeouts |
+//! | a long-running process, on a clock | [`SharedStore::spawn_periodic_transfer`] | no (its own thread; one last transfer when stopped) |
 //!
 //! Redis unreachable, slow or restarted: no call blocks longer than the configured timeouts and
 //! none panics. Deltas that could not be sent are kept (at most
@@ -84,7 +91,8 @@ pub use expose::{
 };
 pub use store::{
     GaugeMode, PeriodicTransfer, RedisCounter, RedisFloatCounter, RedisGauge, RedisHistogram,
-    RedisSummary, SharedStore, StoreConfig, TransferMode, TransferReport, PROCESS_LABEL,
+    RedisSummary, SharedStore, StoreConfig, TransferFuture, TransferMode, TransferReport,
+    PROCESS_LABEL,
 };
 
 use crate::counter::Counter;

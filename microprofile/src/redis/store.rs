@@ -1,8 +1,11 @@
 //! The writing side: handles that accumulate deltas locally, and the transfer that sends them.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Waker};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -19,9 +22,10 @@ use crate::naming;
 /// How updates reach Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TransferMode {
-    /// Updates accumulate in the process; [`SharedStore::transfer`] sends them in one round trip
-    /// (at the end of a request or a job, or periodically with
-    /// [`SharedStore::spawn_periodic_transfer`]).
+    /// Updates accumulate in the process; a transfer sends them in one round trip: at the end
+    /// of a request [`SharedStore::transfer_in_background`] (never blocks), at the end of a job
+    /// [`SharedStore::transfer`] (blocks for at most the timeouts), or periodically with
+    /// [`SharedStore::spawn_periodic_transfer`].
     #[default]
     Batched,
     /// A background thread sends updates as soon as they are made, pipelining whatever
@@ -271,6 +275,8 @@ pub(crate) struct Inner {
     stop: AtomicBool,
     /// Description and type fields must be (re)written: a family was added or we reconnected.
     meta_dirty: AtomicBool,
+    /// The thread serving [`SharedStore::transfer_in_background`], started by its first call.
+    background: Mutex<Option<(Arc<Background>, thread::Thread)>>,
 }
 
 impl Inner {
@@ -302,7 +308,9 @@ pub struct TransferReport {
 /// let in_flight = store.gauge("in_flight", &[], GaugeMode::Sum)?;
 /// orders.inc();
 /// in_flight.add(1.0);
-/// // At the end of the request or job: one round trip, never longer than the timeouts.
+/// // At the end of a request, sync or async: returns at once, a background thread sends.
+/// store.transfer_in_background()?;
+/// // At the end of a batch job: one blocking round trip, never longer than the timeouts.
 /// if let Err(e) = store.transfer() {
 ///     eprintln!("metrics kept for later: {e}");
 /// }
@@ -368,6 +376,7 @@ impl SharedStore {
             notified: AtomicBool::new(false),
             sender: Mutex::new(None),
             stop: AtomicBool::new(false),
+            background: Mutex::new(None),
         });
         if eager {
             let weak = Arc::downgrade(&inner);
@@ -593,8 +602,107 @@ impl SharedStore {
     /// [`StoreConfig::retry_backoff`] after a failure, transfers return at once. A transaction
     /// whose outcome is unknown (the connection broke after it was sent) is checked against a
     /// per-store acknowledgement key before being resent, so it is counted exactly once.
+    ///
+    /// This is a blocking socket call: call it where blocking for the timeouts is acceptable (at
+    /// the end of a batch job, in a worker thread, before a program exits). In an async handler
+    /// or on any thread that must not block, call [`SharedStore::transfer_in_background`]
+    /// instead, or `.await` [`SharedStore::transfer_async`].
     pub fn transfer(&self) -> Result<TransferReport, StoreError> {
         transfer(&self.inner)
+    }
+
+    /// Asks for a transfer and returns at once: one background thread of this store (started by
+    /// the first call) performs it, so the caller never waits for Redis, whatever state Redis is
+    /// in. This is the form to call at the end of a request in an async handler (or anywhere a
+    /// thread must not block); it needs no async runtime.
+    ///
+    /// Bounded: at most one transfer runs and at most one waits. A call made while a transfer is
+    /// waiting joins it; one made while a transfer runs makes the next one wait, so every delta
+    /// recorded before a call is sent by a transfer that starts after it. A waiting transfer
+    /// holds the store, so the deltas are sent even if every handle is dropped meanwhile.
+    ///
+    /// Outcomes are not returned: failures are counted in
+    /// `microprofile_redis_transfer_errors_total` (scope vendor), the deltas are kept as for
+    /// [`SharedStore::transfer`], and the thread tries again after
+    /// [`StoreConfig::retry_backoff`] while fields are pending (and the store is alive), without
+    /// another call. The thread ends when the store and every handle are dropped.
+    ///
+    /// Fails only if the thread cannot be started ([`StoreError::Thread`]).
+    ///
+    /// ```no_run
+    /// use microprofile::redis::{SharedStore, StoreConfig};
+    /// let store = SharedStore::new(StoreConfig::new("redis://127.0.0.1:6379", "shop"))?;
+    /// let orders = store.counter("orders", &[])?;
+    /// // In a request handler, sync or async:
+    /// orders.inc();
+    /// store.transfer_in_background()?;
+    /// # Ok::<(), microprofile::redis::StoreError>(())
+    /// ```
+    pub fn transfer_in_background(&self) -> Result<(), StoreError> {
+        self.request_background(None)
+    }
+
+    /// Asks for a transfer as [`SharedStore::transfer_in_background`] does, and returns a future
+    /// of its outcome: `.await` it where an async program must know that its deltas left (at the
+    /// end of an async job, before it exits) without blocking a runtime worker. Works with any
+    /// executor (the background thread wakes the task; no runtime is required).
+    ///
+    /// The transfer is asked for when this is called, not when the future is first polled; the
+    /// future only waits for its outcome, and dropping it does not cancel the transfer. The
+    /// outcome is that of the transfer that carried this call's deltas (when the call joined a
+    /// waiting transfer, that one's).
+    ///
+    /// ```no_run
+    /// # async fn job() -> Result<(), microprofile::redis::StoreError> {
+    /// use microprofile::redis::{SharedStore, StoreConfig};
+    /// let store = SharedStore::new(StoreConfig::new("redis://127.0.0.1:6379", "jobs"))?;
+    /// store.counter("jobs_done", &[])?.inc();
+    /// let report = store.transfer_async().await?;
+    /// println!("{} fields sent", report.fields);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn transfer_async(&self) -> TransferFuture {
+        let completion = Arc::new(Completion::default());
+        if let Err(e) = self.request_background(Some(completion.clone())) {
+            completion.complete(Err(e));
+        }
+        TransferFuture { completion }
+    }
+
+    fn request_background(&self, waiter: Option<Arc<Completion>>) -> Result<(), StoreError> {
+        let (background, worker) = {
+            let mut slot = self.inner.background.lock();
+            match &*slot {
+                Some((background, worker)) => (background.clone(), worker.clone()),
+                None => {
+                    let background = Arc::new(Background::default());
+                    let thread_background = background.clone();
+                    let weak = Arc::downgrade(&self.inner);
+                    let handle = thread::Builder::new()
+                        .name("mp-redis-bg".to_owned())
+                        .spawn(move || background_loop(&thread_background, &weak))
+                        .map_err(|e| StoreError::Thread(e.to_string()))?;
+                    let worker = handle.thread().clone();
+                    *slot = Some((background.clone(), worker.clone()));
+                    (background, worker)
+                }
+            }
+        };
+        {
+            let mut pending = background.pending.lock();
+            match &mut *pending {
+                Some(request) => request.waiters.extend(waiter),
+                None => {
+                    *pending = Some(Request {
+                        inner: self.inner.clone(),
+                        waiters: waiter.into_iter().collect(),
+                    })
+                }
+            }
+        }
+        worker.unpark();
+        Ok(())
     }
 
     /// Starts a thread that transfers every `interval` and once more when the returned guard is
@@ -628,6 +736,13 @@ impl Drop for Inner {
         if let Some(t) = &*self.sender.lock() {
             t.unpark();
         }
+        // No request can be pending (a pending request holds the store), so the background
+        // thread has nothing left to send: it ends at its next wake-up. (Not joined: this may
+        // run on that very thread, when it dropped the last reference.)
+        if let Some((background, t)) = self.background.get_mut().take() {
+            background.stop.store(true, Ordering::Release);
+            t.unpark();
+        }
     }
 }
 
@@ -657,6 +772,128 @@ impl Drop for PeriodicTransfer {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// What [`SharedStore::transfer_in_background`] hands to the background thread.
+#[derive(Default)]
+struct Background {
+    /// The transfer asked for and not started yet (at most one: later calls join it).
+    pending: Mutex<Option<Request>>,
+    /// Set when the store is dropped.
+    stop: AtomicBool,
+}
+
+struct Request {
+    /// Held so that a requested transfer happens even if the store is dropped meanwhile.
+    inner: Arc<Inner>,
+    /// The futures of [`SharedStore::transfer_async`] waiting for this transfer.
+    waiters: Vec<Arc<Completion>>,
+}
+
+/// The outcome of one background transfer, and the task waiting for it.
+#[derive(Default)]
+struct Completion {
+    state: Mutex<CompletionState>,
+}
+
+/// The outcome once known, and the waker of the task polling for it until then.
+type CompletionState = (Option<Result<TransferReport, StoreError>>, Option<Waker>);
+
+impl Completion {
+    fn complete(&self, outcome: Result<TransferReport, StoreError>) {
+        let waker = {
+            let mut state = self.state.lock();
+            state.0 = Some(outcome);
+            state.1.take()
+        };
+        // Woken outside the lock: a waker may poll at once, on this thread.
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The outcome of a transfer asked for by [`SharedStore::transfer_async`]: resolves when the
+/// background thread has performed it. Dropping it does not cancel the transfer.
+#[must_use = "the transfer is under way anyway; await the future to learn its outcome, or call transfer_in_background instead"]
+pub struct TransferFuture {
+    completion: Arc<Completion>,
+}
+
+impl std::fmt::Debug for TransferFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let done = self.completion.state.lock().0.is_some();
+        f.debug_struct("TransferFuture")
+            .field("done", &done)
+            .finish()
+    }
+}
+
+impl Future for TransferFuture {
+    type Output = Result<TransferReport, StoreError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.completion.state.lock();
+        match state.0.take() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => {
+                match &mut state.1 {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    slot => *slot = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Serves the requests of [`SharedStore::transfer_in_background`] one at a time, and retries
+/// a failed transfer after the backoff while fields are pending.
+fn background_loop(background: &Background, weak: &Weak<Inner>) {
+    let mut retry_at: Option<Instant> = None;
+    loop {
+        if background.stop.load(Ordering::Acquire) {
+            return;
+        }
+        let request = background.pending.lock().take();
+        if let Some(Request { inner, waiters }) = request {
+            let outcome = transfer(&inner);
+            retry_at = retry_time(&inner, &outcome);
+            for waiter in waiters {
+                waiter.complete(outcome.clone());
+            }
+            // May drop the store, whose drop then sets `stop`.
+            drop(inner);
+            continue;
+        }
+        match retry_at {
+            Some(at) if Instant::now() >= at => {
+                let Some(inner) = weak.upgrade() else { return };
+                let outcome = transfer(&inner);
+                retry_at = retry_time(&inner, &outcome);
+                drop(inner);
+            }
+            // Woken early by a request or by the store's drop, or at the retry time.
+            Some(at) => thread::park_timeout(at.saturating_duration_since(Instant::now())),
+            None => thread::park(),
+        }
+    }
+}
+
+/// When the background thread should try again after this outcome: after the backoff when
+/// Redis failed and fields are waiting, soon when another transfer held the connection.
+fn retry_time(inner: &Inner, outcome: &Result<TransferReport, StoreError>) -> Option<Instant> {
+    let wait = match outcome {
+        Err(StoreError::Unavailable { pending, .. }) if *pending > 0 => inner
+            .config
+            .retry_backoff
+            // Capped so that a huge backoff cannot overflow the clock; a wake-up still in
+            // backoff costs no I/O.
+            .clamp(Duration::from_millis(10), Duration::from_secs(60)),
+        Err(StoreError::Busy) => Duration::from_millis(10),
+        _ => return None,
+    };
+    Some(Instant::now() + wait)
 }
 
 fn eager_loop(weak: Weak<Inner>) {
