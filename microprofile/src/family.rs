@@ -276,9 +276,76 @@ impl<L: LabelSet, M> Hashed<L, M> {
 }
 
 enum Storage<L, M> {
-    /// Every possible series, and their indices sorted by label text (fixed at creation).
-    Dense(Box<[DenseSeries<M>]>, Box<[u32]>),
+    Dense(Dense<M>),
     Hashed(Hashed<L, M>),
+}
+
+/// The series of a fixed-cardinality family: every possible one, allocated once.
+struct Dense<M> {
+    series: Box<[DenseSeries<M>]>,
+    /// Indices of `series` sorted by label text (fixed at creation).
+    order: Box<[u32]>,
+    /// Series in use, kept to the family's maximum: the combinations may outnumber it.
+    touched: AtomicUsize,
+    overflow: DenseSeries<M>,
+    /// How many of the sorted series come before the overflow series.
+    overflow_at: usize,
+    /// Takes the updates of a hand-written `LabelSet` whose index is outside its own cardinality;
+    /// never exported.
+    discard: M,
+}
+
+impl<M: Metric + NewLike> Dense<M> {
+    /// The series at `index`: a few instructions while it is in use, which it stays until removed.
+    #[inline(always)]
+    fn with(&self, index: usize, max_series: usize) -> &M {
+        match self.series.get(index) {
+            Some(entry) if entry.touched.load(Ordering::Relaxed) => &entry.series.metric,
+            Some(entry) => self.touch(entry, max_series),
+            None => self.reject(),
+        }
+    }
+
+    /// Puts a series in use, unless the family already holds its maximum: then the update goes
+    /// to the overflow series.
+    #[cold]
+    #[inline(never)]
+    fn touch<'a>(&'a self, entry: &'a DenseSeries<M>, max_series: usize) -> &'a M {
+        // Count first, so that the limit holds whatever races; a second thread that counted the
+        // same series gives its place back.
+        if self.touched.fetch_add(1, Ordering::Relaxed) >= max_series {
+            self.touched.fetch_sub(1, Ordering::Relaxed);
+            crate::internal::CARDINALITY_OVERFLOW.inc();
+            self.overflow.touched.store(true, Ordering::Relaxed);
+            return &self.overflow.series.metric;
+        }
+        if entry.touched.swap(true, Ordering::Relaxed) {
+            self.touched.fetch_sub(1, Ordering::Relaxed);
+        }
+        &entry.series.metric
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn reject(&self) -> &M {
+        crate::internal::REJECTED_UPDATES.inc();
+        &self.discard
+    }
+}
+
+/// The overflow series of a family, labelled only `mp_overflow="true"`.
+fn overflow_series<M: NewLike>(template: &M) -> DenseSeries<M> {
+    DenseSeries {
+        series: Series {
+            labels: naming::render_labels(std::iter::once((
+                OVERFLOW_LABEL_NAME,
+                OVERFLOW_LABEL_VALUE,
+            )))
+            .into_boxed_str(),
+            metric: template.new_like(),
+        },
+        touched: AtomicBool::new(false),
+    }
 }
 
 /// A labelled family of metrics of one type. Usable as a `static`.
@@ -335,9 +402,13 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
         }
     }
 
+    /// Whether the label set is stored densely: decided by its type alone, so that `with`
+    /// compiles to one path.
+    const DENSE: bool = matches!(L::CARDINALITY, Some(n) if n <= MAX_DENSE_SERIES);
+
     fn storage(&self) -> &Storage<L, M> {
         self.storage.get_or_init(|| match L::CARDINALITY {
-            Some(n) if n <= MAX_DENSE_SERIES && n <= self.max_series => {
+            Some(n) if Self::DENSE => {
                 let series: Box<[DenseSeries<M>]> = (0..n)
                     .map(|i| DenseSeries {
                         series: Series {
@@ -352,23 +423,26 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                     .collect();
                 let order =
                     sorted_positions(series.len(), |i| series.get(i).map(|s| &*s.series.labels));
-                Storage::Dense(series, order.into_boxed_slice())
+                let overflow = overflow_series(&self.template);
+                let overflow_at = order.partition_point(|&i| {
+                    series
+                        .get(i as usize)
+                        .is_some_and(|s| s.series.labels < overflow.series.labels)
+                });
+                Storage::Dense(Dense {
+                    series,
+                    order: order.into_boxed_slice(),
+                    touched: AtomicUsize::new(0),
+                    overflow,
+                    overflow_at,
+                    discard: self.template.new_like(),
+                })
             }
             _ => Storage::Hashed(Hashed {
                 shards: Box::new(std::array::from_fn(|_| RwLock::new(HashTable::new()))),
                 hasher: foldhash::fast::RandomState::default(),
                 len: AtomicUsize::new(0),
-                overflow: DenseSeries {
-                    series: Series {
-                        labels: naming::render_labels(std::iter::once((
-                            OVERFLOW_LABEL_NAME,
-                            OVERFLOW_LABEL_VALUE,
-                        )))
-                        .into_boxed_str(),
-                        metric: self.template.new_like(),
-                    },
-                    touched: AtomicBool::new(false),
-                },
+                overflow: overflow_series(&self.template),
                 generation: AtomicU64::new(0),
                 order: Mutex::new(None),
             }),
@@ -376,19 +450,15 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
     }
 
     /// The series for these labels, created on first use. The handle holds no lock.
-    #[inline]
+    #[inline(always)]
     pub fn with(&self, labels: &L) -> SeriesRef<'_, M> {
+        // The arm taken is fixed by the type (`DENSE`), so a dense family's `with` has no
+        // hashed path, and its handle is known to borrow (nothing to release when it drops).
         match self.storage() {
-            Storage::Dense(series, _) => match series.get(labels.dense_index()) {
-                Some(entry) => {
-                    if !entry.touched.load(Ordering::Relaxed) {
-                        entry.touched.store(true, Ordering::Relaxed);
-                    }
-                    SeriesRef(Inner::Direct(&entry.series.metric))
-                }
-                None => self.rejected(),
-            },
-            Storage::Hashed(hashed) => {
+            Storage::Dense(dense) if Self::DENSE => SeriesRef(Inner::Direct(
+                dense.with(labels.dense_index(), self.max_series),
+            )),
+            Storage::Hashed(hashed) if !Self::DENSE => {
                 let hash = hashed.hasher.hash_one(labels);
                 // The read lock lives only to the end of this statement.
                 let found = find_metric(&hashed.shard(hash).read(), hash, labels).cloned();
@@ -397,16 +467,11 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                     None => self.insert(hashed, hash, labels),
                 }
             }
+            // Cannot happen: the storage is chosen by `DENSE` too. The template takes the update
+            // rather than a panic path (it is never exported; new series copy only its
+            // configuration).
+            _ => SeriesRef(Inner::Direct(&self.template)),
         }
-    }
-
-    /// A hand-written LabelSet whose index is outside its own cardinality: the update goes to a
-    /// throw-away metric and is counted as rejected, never a panic.
-    #[cold]
-    #[inline(never)]
-    fn rejected(&self) -> SeriesRef<'_, M> {
-        crate::internal::REJECTED_UPDATES.inc();
-        SeriesRef(Inner::Shared(Arc::new(self.template.new_like())))
     }
 
     /// Makes the series for `labels` (or finds the one another thread just made), or hands out
@@ -456,8 +521,9 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
     /// starts a series from zero.
     pub fn remove(&self, labels: &L) -> bool {
         match self.storage() {
-            Storage::Dense(series, _) => match series.get(labels.dense_index()) {
+            Storage::Dense(dense) => match dense.series.get(labels.dense_index()) {
                 Some(s) if s.touched.swap(false, Ordering::Relaxed) => {
+                    dense.touched.fetch_sub(1, Ordering::Relaxed);
                     s.series.metric.reset();
                     true
                 }
@@ -489,10 +555,14 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
     /// Number of series in use (the overflow series included once used).
     pub fn len(&self) -> usize {
         match self.storage() {
-            Storage::Dense(series, _) => series
-                .iter()
-                .filter(|s| s.touched.load(Ordering::Relaxed))
-                .count(),
+            Storage::Dense(dense) => {
+                dense
+                    .series
+                    .iter()
+                    .filter(|s| s.touched.load(Ordering::Relaxed))
+                    .count()
+                    + usize::from(dense.overflow.touched.load(Ordering::Relaxed))
+            }
             Storage::Hashed(hashed) => {
                 hashed.shards.iter().map(|s| s.read().len()).sum::<usize>()
                     + usize::from(hashed.overflow.touched.load(Ordering::Relaxed))
@@ -548,7 +618,7 @@ impl<M> Clone for SeriesRef<'_, M> {
 
 impl<M> Deref for SeriesRef<'_, M> {
     type Target = M;
-    #[inline]
+    #[inline(always)]
     fn deref(&self) -> &M {
         match &self.0 {
             Inner::Direct(m) => m,
@@ -589,11 +659,24 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
 
     fn collect(&self, f: &mut dyn FnMut(&str, &dyn Metric)) {
         match self.storage() {
-            Storage::Dense(series, order) => {
-                for s in order.iter().filter_map(|&i| series.get(i as usize)) {
+            Storage::Dense(dense) => {
+                let overflow = &dense.overflow;
+                let sorted = dense
+                    .order
+                    .iter()
+                    .filter_map(|&i| dense.series.get(i as usize));
+                for (n, s) in sorted.enumerate() {
+                    if n == dense.overflow_at && overflow.touched.load(Ordering::Relaxed) {
+                        f(&overflow.series.labels, &overflow.series.metric);
+                    }
                     if s.touched.load(Ordering::Relaxed) {
                         f(&s.series.labels, &s.series.metric);
                     }
+                }
+                if dense.overflow_at >= dense.order.len()
+                    && overflow.touched.load(Ordering::Relaxed)
+                {
+                    f(&overflow.series.labels, &overflow.series.metric);
                 }
             }
             Storage::Hashed(hashed) => {
@@ -990,13 +1073,47 @@ mod tests {
         for color in [Color::Red, Color::Green, Color::Blue, Color::Blue] {
             family.with(&color).inc();
         }
-        assert!(matches!(family.storage(), Storage::Hashed(_)));
+        assert!(matches!(family.storage(), Storage::Dense(..)));
         let seen = series(&family);
         assert_eq!(seen.len(), 3, "{seen:?}");
         assert_eq!(seen.last(), Some(&("mp_overflow=\"true\"".to_owned(), 2)));
-        // Up to the limit, fixed cardinalities stay dense.
-        let dense: Family<Color, Counter> = Family::with_max_series(Counter::new(), 3);
-        dense.with(&Color::Red).inc();
-        assert!(matches!(dense.storage(), Storage::Dense(..)));
+        assert_eq!(family.len(), 3);
+        // Red and green took the two places, blue went to the overflow series. A removed series
+        // gives its place back.
+        assert!(family.remove(&Color::Red));
+        family.with(&Color::Blue).inc();
+        assert_eq!(family.with(&Color::Blue).get(), 1);
+        let seen = series(&family);
+        assert_eq!(
+            seen,
+            [
+                ("color=\"blue\"".to_owned(), 1),
+                ("color=\"green\"".to_owned(), 1),
+                ("mp_overflow=\"true\"".to_owned(), 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn racing_first_uses_keep_the_dense_limit() {
+        for _ in 0..50 {
+            let family: Family<Color, Counter> = Family::with_max_series(Counter::new(), 2);
+            std::thread::scope(|s| {
+                for start in 0..3 {
+                    let family = &family;
+                    s.spawn(move || {
+                        for k in 0..30 {
+                            let color = [Color::Red, Color::Green, Color::Blue][(start + k) % 3];
+                            family.with(&color).inc();
+                        }
+                    });
+                }
+            });
+            let seen = series(&family);
+            // At most two series and the overflow series, and no update lost.
+            assert!(seen.len() <= 3, "{seen:?}");
+            assert_eq!(seen.iter().map(|(_, v)| v).sum::<u64>(), 90);
+            assert!(seen.iter().filter(|(l, _)| l.starts_with("color=")).count() <= 2);
+        }
     }
 }
