@@ -1,9 +1,9 @@
 //! Labelled families: one metric per label set, chosen at run time.
 //!
 //! Label sets are types implementing [`LabelSet`] (usually `#[derive(LabelSet)]`). A label set made
-//! only of enums and `bool`s has a fixed cardinality; up to [`MAX_DENSE_SERIES`] combinations (and
-//! no more than the family's maximum of series) it is indexed densely: an update is an array index
-//! and the metric's own atomic op, with no hash and no lock. Other label sets are hashed into one
+//! only of enums and `bool`s has a fixed cardinality; up to [`MAX_DENSE_SERIES`] combinations it is
+//! indexed densely: an update is an array index and the metric's own atomic op, with no hash and no
+//! lock (the family's maximum of series still holds: past it, new series go to the overflow series). Other label sets are hashed into one
 //! of [`SHARDS`] independently locked maps, so updates never share a global lock; an existing
 //! series is found under a shard's read lock, which is released before [`Family::with`] returns.
 //!
@@ -47,9 +47,10 @@ pub const OVERFLOW_LABEL_NAME: &str = "mp_overflow";
 /// The value of [`OVERFLOW_LABEL_NAME`] on the overflow series.
 pub const OVERFLOW_LABEL_VALUE: &str = "true";
 
-/// The most series a fixed-cardinality label set is stored densely for: above it (or above the
-/// family's maximum number of series) the family hashes its label sets like any other, so it
-/// allocates only the series in use and keeps to its maximum number of series.
+/// The most combinations a fixed-cardinality label set is stored densely for (every combination
+/// allocated once, 128 bytes each at least): above it the family hashes its label sets like any
+/// other, so it allocates only the series in use. Either way a family keeps to its maximum number
+/// of series.
 pub const MAX_DENSE_SERIES: usize = 4096;
 
 /// A set of labels: the names (fixed by the type) and their values (per instance).
