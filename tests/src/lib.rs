@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests: the real `promtool` and the Python reference parsers.
 //!
-//! Missing tools make the tests fail with a message saying what to install (`.ci/run` installs
-//! them); they never skip silently.
+//! Missing tools make the tests fail with a message saying what to install (`scripts/test`
+//! installs them); they never skip silently. The Python parsers run under the interpreter named
+//! by `MICROPROFILE_PYTHON` ([`python`]), which `scripts/test` sets to one that imports both.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,7 +18,7 @@ fn run_with_stdin(program: &str, args: &[&str], input: &str) -> (bool, String, S
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("cannot run `{program}` ({e}); install it (Debian packages `prometheus`, `python3` + pip `prometheus_client`) or run .ci/run")
+            panic!("cannot run `{program}` ({e}); install it (Debian packages `prometheus`, `python3-prometheus-client`) or run scripts/test")
         });
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let input = input.to_owned();
@@ -77,6 +78,20 @@ pub enum Parser {
     OpenMetrics,
 }
 
+/// The environment variable naming the Python interpreter the reference parsers run under.
+pub const PYTHON_ENV: &str = "MICROPROFILE_PYTHON";
+
+/// The Python interpreter for the reference parsers: `$MICROPROFILE_PYTHON`, else `python3` on
+/// `PATH`. `scripts/test` sets the variable to an interpreter that imports both parsers (the
+/// system Python with the Debian package `python3-prometheus-client`, or a virtual environment
+/// under `target/`), so the tests never depend on which `python3` comes first on `PATH`.
+pub fn python() -> String {
+    std::env::var(PYTHON_ENV)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".to_owned())
+}
+
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/parse_exposition.py")
 }
@@ -89,9 +104,14 @@ pub fn python_parse(parser: Parser, text: &str) -> Result<Vec<ParsedFamily>, Str
     };
     let script = script();
     let script = script.to_str().expect("utf-8 path");
-    let (ok, stdout, stderr) = run_with_stdin("python3", &[script, which], text);
+    let python = python();
+    let (ok, stdout, stderr) = run_with_stdin(&python, &[script, which], text);
     if stderr.contains("No module named") {
-        panic!("python3 lacks prometheus_client: `pip install prometheus_client` (or run .ci/run)\n{stderr}");
+        panic!(
+            "`{python}` cannot import prometheus_client's parsers: run scripts/test (it installs them), \
+             install the Debian package python3-prometheus-client, or set {PYTHON_ENV} to a Python \
+             that has prometheus_client\n{stderr}"
+        );
     }
     if !ok {
         return Err(format!(
