@@ -15,7 +15,10 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use microprofile::http::{negotiate, respond, MetricsResponse, ALLOW};
+use microprofile::http::{
+    negotiate, negotiate_content_type, respond, MetricsResponse, ALLOW,
+    OPENMETRICS_0_0_1_CONTENT_TYPE,
+};
 use microprofile::{Format, Metadata, Registry, Scope};
 
 /// The families of the registry below: scope, declared name, exposed name.
@@ -201,7 +204,15 @@ fn check(response: &MetricsResponse, expected: &Expected, head: bool, context: &
     }
     match expected {
         Expected::Ok(families, format) => {
-            assert_eq!(response.header("content-type"), Some(format.content_type()));
+            // OpenMetrics may be labelled with the draft version 0.0.1 (checked exactly on the
+            // structured header below).
+            let content_type = response.header("content-type");
+            assert!(
+                content_type == Some(format.content_type())
+                    || (*format == Format::OpenMetrics
+                        && content_type == Some(OPENMETRICS_0_0_1_CONTENT_TYPE)),
+                "{context}: {content_type:?}"
+            );
             if !head {
                 // OpenMetrics names a counter family without its `_total` suffix.
                 let families: BTreeSet<&str> = families
@@ -228,8 +239,8 @@ fn check(response: &MetricsResponse, expected: &Expected, head: bool, context: &
 }
 
 /// A well-formed `Accept` header, three input bytes per media range, with the format the
-/// documented rules pick for it (`None`: `406`).
-fn structured_accept(bytes: &[u8]) -> (String, Option<Format>) {
+/// documented rules pick for it (`None`: `406`) and the `Content-Type` they label it with.
+fn structured_accept(bytes: &[u8]) -> (String, Option<(Format, &'static str)>) {
     const RANGES: [&str; 8] = [
         "*/*",
         "text/*",
@@ -245,6 +256,8 @@ fn structured_accept(bytes: &[u8]) -> (String, Option<Format>) {
     let mut header = String::new();
     // Per format (Prometheus, OpenMetrics): the most specific matching range, then its best q.
     let mut best: [Option<(u8, u16)>; 2] = [None, None];
+    // OpenMetrics is labelled 0.0.1 when every range deciding its q-value names 0.0.1.
+    let mut draft = false;
     for chunk in bytes.chunks_exact(3) {
         let (a, b, c) = (chunk[0], chunk[1], chunk[2]);
         let range = RANGES[usize::from(a & 7)];
@@ -304,11 +317,21 @@ fn structured_accept(bytes: &[u8]) -> (String, Option<Format>) {
             specificity("text", "plain", &["0.0.4"]),
             specificity("application", "openmetrics-text", &["1.0.0", "0.0.1"]),
         ];
-        for (slot, matched) in best.iter_mut().zip(matches) {
+        for (i, (slot, matched)) in best.iter_mut().zip(matches).enumerate() {
             let Some(s) = matched else { continue };
+            let names_draft = version == Some("0.0.1");
             *slot = match *slot {
-                Some((t, q)) if t > s || (t == s && q >= quality) => Some((t, q)),
-                _ => Some((s, quality)),
+                Some((t, q)) if t == s && q == quality => {
+                    draft &= i != 1 || names_draft;
+                    Some((t, q))
+                }
+                Some((t, q)) if t > s || (t == s && q > quality) => Some((t, q)),
+                _ => {
+                    if i == 1 {
+                        draft = names_draft;
+                    }
+                    Some((s, quality))
+                }
             };
         }
     }
@@ -316,9 +339,11 @@ fn structured_accept(bytes: &[u8]) -> (String, Option<Format>) {
     let q = |slot: Option<(u8, u16)>| slot.map_or(0, |(_, q)| q);
     let (prometheus, openmetrics) = (q(best[0]), q(best[1]));
     let expected = if ranges == 0 || (prometheus > 0 && prometheus >= openmetrics) {
-        Some(Format::Prometheus)
+        Some((Format::Prometheus, Format::Prometheus.content_type()))
+    } else if openmetrics > prometheus && draft {
+        Some((Format::OpenMetrics, OPENMETRICS_0_0_1_CONTENT_TYPE))
     } else if openmetrics > prometheus {
-        Some(Format::OpenMetrics)
+        Some((Format::OpenMetrics, Format::OpenMetrics.content_type()))
     } else {
         None
     };
@@ -334,8 +359,17 @@ fuzz_target!(|data: &[u8]| {
     let accept = parts.next();
 
     // Negotiation, exactly, on a well-formed header.
-    let (header, format) = structured_accept(accept.unwrap_or_default().as_bytes());
-    assert_eq!(negotiate(Some(&header)), format, "Accept: {header:?}");
+    let (header, expected) = structured_accept(accept.unwrap_or_default().as_bytes());
+    assert_eq!(
+        negotiate(Some(&header)),
+        expected.map(|(format, _)| format),
+        "Accept: {header:?}"
+    );
+    assert_eq!(
+        negotiate_content_type(Some(&header)).map(|n| (n.format, n.content_type)),
+        expected,
+        "Accept: {header:?}"
+    );
     // Documented fixed points, and malformed ranges are ignored.
     assert_eq!(negotiate(None), Some(Format::Prometheus));
     assert_eq!(negotiate(Some("")), Some(Format::Prometheus));

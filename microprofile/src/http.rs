@@ -31,8 +31,10 @@
 //!
 //! [`negotiate`] reads the `Accept` header with its q-values (RFC 9110): Prometheus text
 //! (`text/plain; version=0.0.4`) is served when there is no `Accept` header, for `*/*` and on
-//! ties; OpenMetrics (`application/openmetrics-text; version=1.0.0`) when the client prefers it;
+//! ties; OpenMetrics (`application/openmetrics-text; version=1.0.0`) when the client prefers it,
+//! labelled `version=0.0.1` when that is the version it asked for ([`negotiate_content_type`]);
 //! `406` when the client accepts neither.
+
 
 use crate::encoding::Format;
 use crate::metadata::Scope;
@@ -140,7 +142,7 @@ pub fn respond(
             false,
         );
     }
-    let Some(format) = negotiate(accept) else {
+    let Some(negotiated) = negotiate_content_type(accept) else {
         return MetricsResponse::error(
             406,
             "Not Acceptable: metrics are offered as text/plain;version=0.0.4 and application/openmetrics-text;version=1.0.0",
@@ -177,9 +179,12 @@ pub fn respond(
         (Some(scope), Some(name)) => Selection::Metric(scope, name),
     };
     let mut body = String::new();
-    match (registry.encode(&mut body, format, selection), metric_name) {
+    match (
+        registry.encode(&mut body, negotiated.format, selection),
+        metric_name,
+    ) {
         (Ok(0), Some(name)) => not_found_metric(name, head),
-        (Ok(_), _) => MetricsResponse::new(200, format.content_type(), body, head),
+        (Ok(_), _) => MetricsResponse::new(200, negotiated.content_type, body, head),
         (Err(_), _) => MetricsResponse::error(500, "Internal Server Error: encoding failed", head),
     }
 }
@@ -404,8 +409,24 @@ fn parse_quality(text: &str) -> Option<u16> {
     (thousandths <= 1000).then_some(thousandths)
 }
 
+/// The `Content-Type` of OpenMetrics 0.0.1, the draft of 1.0.0 that Prometheus still offers to
+/// accept. Its text is written exactly as 1.0.0 (Prometheus' own client library does the same and
+/// differs only in this header), so only the header tells them apart.
+pub const OPENMETRICS_0_0_1_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=0.0.1; charset=utf-8";
+
+/// The outcome of [`negotiate_content_type`]: the format to write and the exact `Content-Type`
+/// to send with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The format of the body.
+    pub format: Format,
+    /// The `Content-Type` header, with the version the client asked for.
+    pub content_type: &'static str,
+}
+
 /// Picks the format to send for an `Accept` header, or `None` when the client accepts none of
-/// them (answer `406`).
+/// them (answer `406`). [`negotiate_content_type`] also gives the `Content-Type` to send.
 ///
 /// No header, an empty one, or one with no well-formed media range gives Prometheus text. For
 /// each format, the most specific matching range sets its q-value (`q=0` excludes it); the format
@@ -428,34 +449,75 @@ fn parse_quality(text: &str) -> Option<u16> {
 /// assert_eq!(negotiate(Some("application/json")), None);
 /// ```
 pub fn negotiate(accept: Option<&str>) -> Option<Format> {
+    negotiate_content_type(accept).map(|n| n.format)
+}
+
+/// [`negotiate`], with the `Content-Type` to answer with.
+///
+/// OpenMetrics is labelled `version=1.0.0` unless the range that decided its q-value (the most
+/// specific matching one, of those the highest q-value) names `version=0.0.1` and no range as
+/// specific and with the same q-value names `1.0.0`: then it is labelled
+/// [`version=0.0.1`](OPENMETRICS_0_0_1_CONTENT_TYPE), with the same body. A range with no
+/// version (`application/openmetrics-text`, `application/*`, `*/*`) gets the current version,
+/// 1.0.0.
+///
+/// ```
+/// use microprofile::http::{negotiate_content_type, OPENMETRICS_0_0_1_CONTENT_TYPE};
+/// use microprofile::Format;
+/// let draft = negotiate_content_type(Some("application/openmetrics-text; version=0.0.1")).unwrap();
+/// assert_eq!(draft.format, Format::OpenMetrics);
+/// assert_eq!(draft.content_type, OPENMETRICS_0_0_1_CONTENT_TYPE);
+/// let scrape = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75";
+/// assert_eq!(
+///     negotiate_content_type(Some(scrape)).unwrap().content_type,
+///     Format::OpenMetrics.content_type(),
+/// );
+/// ```
+pub fn negotiate_content_type(accept: Option<&str>) -> Option<Negotiated> {
+    let served = |format: Format| Negotiated {
+        format,
+        content_type: format.content_type(),
+    };
     let Some(accept) = accept else {
-        return Some(Format::Prometheus);
+        return Some(served(Format::Prometheus));
     };
     let ranges: Vec<MediaRange<'_>> = accept.split(',').filter_map(parse_media_range).collect();
     if ranges.is_empty() {
-        return Some(Format::Prometheus);
+        return Some(served(Format::Prometheus));
     }
-    let mut best: Option<(u16, Format)> = None;
+    let mut best: Option<(u16, Negotiated)> = None;
     for offer in &OFFERS {
-        let mut chosen: Option<(u8, u16)> = None;
+        // Specificity, q-value, and whether the deciding range(s) asked for the draft 0.0.1 only.
+        let mut chosen: Option<(u8, u16, bool)> = None;
         for range in &ranges {
             if let Some(specificity) = range.specificity(offer) {
+                let draft = range.version == Some(OPENMETRICS_DRAFT);
+                let this = (specificity, range.quality);
                 chosen = match chosen {
-                    Some((s, q)) if s > specificity || (s == specificity && q >= range.quality) => {
-                        Some((s, q))
-                    }
-                    _ => Some((specificity, range.quality)),
+                    Some((s, q, d)) if (s, q) == this => Some((s, q, d && draft)),
+                    Some((s, q, d)) if (s, q) > this => Some((s, q, d)),
+                    _ => Some((specificity, range.quality, draft)),
                 };
             }
         }
-        if let Some((_, quality)) = chosen {
+        if let Some((_, quality, draft)) = chosen {
             if quality > 0 && best.is_none_or(|(q, _)| quality > q) {
-                best = Some((quality, offer.format));
+                let negotiated = match offer.format {
+                    Format::OpenMetrics if draft => Negotiated {
+                        format: Format::OpenMetrics,
+                        content_type: OPENMETRICS_0_0_1_CONTENT_TYPE,
+                    },
+                    format => served(format),
+                };
+                best = Some((quality, negotiated));
             }
         }
     }
-    best.map(|(_, format)| format)
+    best.map(|(_, negotiated)| negotiated)
 }
+
+/// The `version` of OpenMetrics' draft; only `application/openmetrics-text` serves it.
+const OPENMETRICS_DRAFT: &str = "0.0.1";
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -787,6 +849,45 @@ mod tests {
                 Some(get.body.len().to_string().as_str())
             );
         }
+    }
+
+    /// OpenMetrics 0.0.1 (the draft of 1.0.0) is served when asked for, with the same body and
+    /// its own version in `Content-Type`, as Prometheus' client library does.
+    #[test]
+    fn openmetrics_version_served_is_the_one_asked_for() {
+        let registry = registry();
+        const V1: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        const V0: &str = "application/openmetrics-text; version=0.0.1; charset=utf-8";
+        let one = respond(&registry, "GET", "/metrics", None, Some(PROMETHEUS_SCRAPE));
+        for (accept, expected) in [
+            (PROMETHEUS_SCRAPE, V1),
+            ("application/openmetrics-text", V1),
+            ("application/*", V1),
+            ("application/openmetrics-text;version=1.0.0", V1),
+            ("application/openmetrics-text; version=0.0.1", V0),
+            ("application/openmetrics-text;version=\"0.0.1\"", V0),
+            ("application/openmetrics-text;version=0.0.1;q=0.5, text/plain;q=0.1", V0),
+            // Equally specific and equally preferred: the current version.
+            ("application/openmetrics-text;version=0.0.1, application/openmetrics-text;version=1.0.0", V1),
+            ("application/openmetrics-text;version=1.0.0;q=0.5, application/openmetrics-text;version=0.0.1", V0),
+            // The most specific range decides.
+            ("application/openmetrics-text;version=0.0.1;q=0.5, application/openmetrics-text", V0),
+        ] {
+            let r = respond(&registry, "GET", "/metrics", None, Some(accept));
+            assert_eq!(r.status, 200, "{accept}");
+            assert_eq!(r.header("content-type"), Some(expected), "{accept}");
+            assert_eq!(r.body, one.body, "{accept}");
+            let negotiated = negotiate_content_type(Some(accept)).unwrap();
+            assert_eq!(
+                (negotiated.format, negotiated.content_type),
+                (Format::OpenMetrics, expected),
+                "{accept}"
+            );
+        }
+        assert_eq!(
+            negotiate_content_type(None).map(|n| n.content_type),
+            Some(Format::Prometheus.content_type())
+        );
     }
 
     #[test]

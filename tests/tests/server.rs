@@ -11,6 +11,8 @@ use microprofile::{
     Format, Metadata, Registry, Scope, Selection, Server, ServerBuilder, ServerError, Value,
 };
 
+/// What Prometheus' own client library sends for the OpenMetrics draft version.
+const OPENMETRICS_0_0_1: &str = "application/openmetrics-text; version=0.0.1; charset=utf-8";
 const PROMETHEUS_SCRAPE: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 fn registry() -> &'static Registry {
@@ -300,12 +302,24 @@ fn negotiation() {
             Some("text/plain;q=0.2, application/openmetrics-text;q=0.3"),
             openmetrics,
         ),
+        (
+            Some("application/openmetrics-text; version=0.0.1"),
+            Some(OPENMETRICS_0_0_1),
+        ),
+        (
+            Some("application/openmetrics-text;version=1.0.0;q=0.5, application/openmetrics-text;version=0.0.1"),
+            Some(OPENMETRICS_0_0_1),
+        ),
     ] {
         let reply = send(addr, "GET", "/metrics/application", accept);
         assert_eq!(reply.status, 200, "{accept:?}");
         assert_eq!(reply.header("content-type"), expected, "{accept:?}");
         assert_eq!(reply.header("vary"), Some("Accept"));
-        assert_eq!(reply.body.ends_with("# EOF\n"), expected == openmetrics);
+        assert_eq!(
+            reply.body.ends_with("# EOF\n"),
+            expected != prometheus,
+            "{accept:?}"
+        );
     }
     let reply = send(
         addr,
@@ -317,6 +331,15 @@ fn negotiation() {
         reply.body,
         "# HELP hits Hits.\n# TYPE hits counter\nhits_total{mp_scope=\"application\"} 3\n# EOF\n"
     );
+    // OpenMetrics 0.0.1 is the draft of 1.0.0: the same body, labelled with the version asked for.
+    let draft = send(
+        addr,
+        "GET",
+        "/metrics/application/hits",
+        Some("application/openmetrics-text; version=0.0.1"),
+    );
+    assert_eq!(draft.header("content-type"), Some(OPENMETRICS_0_0_1));
+    assert_eq!(draft.body, reply.body);
     // Two Accept headers count as one list.
     let reply = parse(&send_complete(
         addr,
