@@ -13,21 +13,56 @@
 //! (plain `http://` only), with connect, read and write timeouts: a push never blocks longer
 //! than them and never panics.
 //!
+//! # What is pushed
+//!
+//! A push sends one [`Selection`] of one [`Registry`], so a job pushes only what it means to:
+//! - the scope its instrumented functions are declared in: `#[counted(scope = "nightly_backup")]`
+//!   on them, then `Selection::Scope(&Scope::new("nightly_backup")?)` of the
+//!   [`global()`](crate::global) registry (the attribute macros always register in the global
+//!   registry; a custom scope is how a job's metrics are told apart from the rest of the binary);
+//! - the application scope, `Selection::Scope(&Scope::Application)`: every instrumented
+//!   function of the binary, without the base and vendor metrics;
+//! - a [`Registry`] of its own with [`Selection::All`], for metrics made by hand.
+//!
+//! `Selection::All` of the global registry pushes everything: every instrumented function of
+//! the binary and the library's vendor metrics.
+//!
+//! # Where to call what
+//!
+//! | where | call |
+//! |---|---|
+//! | end of a batch job, a thread that may block | [`Pushgateway::push`] / [`push_add`](Pushgateway::push_add) / [`delete`](Pushgateway::delete): blocking, for at most the timeouts; the error is returned |
+//! | async code, a request handler, a loop that must not stall | [`BackgroundPusher::push`] (from [`Pushgateway::background`]): returns at once; one thread sends; failures are counted; dropping it, or [`BackgroundPusher::finish`] at the end of the job, sends what is queued |
+//!
 //! ```no_run
 //! use microprofile::push::{GroupingKey, Pushgateway};
 //! use microprofile::{Scope, Selection};
+//!
+//! #[microprofile::counted(scope = "nightly_backup")]
+//! fn back_up_table(name: &str) { /* … */ }
+//!
+//! back_up_table("orders");
 //! let gateway = Pushgateway::new("http://127.0.0.1:9091")?;
 //! let key = GroupingKey::new("nightly_backup")?.instance("db-1")?;
-//! gateway.push(microprofile::global(), Selection::Scope(&Scope::Application), &key)?;
+//! let scope = Scope::new("nightly_backup").expect("a valid scope name");
+//! gateway.push(microprofile::global(), Selection::Scope(&scope), &key)?;
 //! # Ok::<(), microprofile::push::PushError>(())
 //! ```
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
+use crate::counter::Counter;
+use crate::metadata::{Metadata, Scope};
 use crate::naming;
-use crate::registry::{Registry, Selection};
+use crate::registry::{Handle, Registry, Selection};
 use crate::Format;
 
 /// What a push can fail at.
@@ -65,6 +100,21 @@ pub enum PushError {
     /// The answer was not HTTP.
     #[error("Pushgateway sent a malformed response: {0}")]
     BadResponse(String),
+    /// A [`BackgroundPusher`] already holds [`MAX_QUEUED`] different pushes not yet sent (the
+    /// gateway is slow or down); this one was not queued.
+    #[error("{MAX_QUEUED} pushes are already waiting for the Pushgateway; this one was dropped")]
+    QueueFull,
+    /// Pushes of a [`BackgroundPusher`] failed (reported by [`BackgroundPusher::finish`]).
+    #[error("{failures} background pushes failed; the last: {last}")]
+    Background {
+        /// How many failed.
+        failures: u64,
+        /// The message of the last failure.
+        last: String,
+    },
+    /// The background thread could not be started.
+    #[error("could not start the push thread: {0}")]
+    Thread(String),
 }
 
 /// The grouping key of a push: the job and further labels (usually `instance`).
@@ -240,7 +290,24 @@ impl Pushgateway {
         self
     }
 
+    /// A [`BackgroundPusher`] for this gateway: pushes handed to it return at once and are
+    /// sent by one thread of its own.
+    pub fn background(&self) -> Result<BackgroundPusher, PushError> {
+        BackgroundPusher::new(self.clone())
+    }
+
     /// `PUT`: the group's metrics become exactly the selected ones.
+    ///
+    /// A blocking socket call (for at most the timeouts): call it at the end of a batch job or
+    /// in a thread of its own. In async code, or wherever the caller must not block, use
+    /// [`Pushgateway::background`] and [`BackgroundPusher::push`].
+    ///
+    /// The selection decides what is pushed: a [`Registry`] of the job's own metrics with
+    /// [`Selection::All`], or one scope of the global registry, e.g. the custom scope the job's
+    /// instrumented functions are declared in (`#[counted(scope = "nightly_backup")]`):
+    /// `Selection::Scope(&Scope::new("nightly_backup")?)`. `Selection::All` on
+    /// [`global()`](crate::global) pushes every instrumented function of the binary, and its
+    /// base and vendor metrics.
     pub fn push(
         &self,
         registry: &Registry,
@@ -340,6 +407,255 @@ impl Pushgateway {
                 status,
                 body: body.trim().to_owned(),
             })
+        }
+    }
+}
+
+/// The most different pushes a [`BackgroundPusher`] keeps waiting.
+pub const MAX_QUEUED: usize = 64;
+
+/// Pushes from a thread of its own, so that the caller never waits for the gateway: each call
+/// encodes the selected metrics (no I/O) and queues them. Made by [`Pushgateway::background`].
+///
+/// Bounded: a push to the same group, with the same method and selection, as one still waiting
+/// replaces that one's body (the gateway would get the newer values anyway); past
+/// [`MAX_QUEUED`] different waiting pushes, a push is refused with [`PushError::QueueFull`].
+/// Failures (unreachable gateway, timeouts, refusals) are counted in
+/// `microprofile_push_failures_total` (scope vendor, registered in the global registry when the
+/// first pusher is made), and the last one is kept for [`BackgroundPusher::last_error`]; a
+/// failed push is not retried (the next push of the group carries newer values).
+///
+/// Dropping the pusher, or [`BackgroundPusher::finish`], sends what is queued and ends the
+/// thread: this blocks while the queued pushes are sent; if the gateway turns out to be
+/// unreachable (or silent past the timeouts), the push under way is the last one tried and the
+/// rest are given up and counted as failed, so a dead gateway holds the program for one
+/// request's timeouts, not one per waiting push. Do it where blocking is acceptable: at the
+/// end of `main` or of a batch job, or in `spawn_blocking`.
+///
+/// ```no_run
+/// use microprofile::push::{GroupingKey, Pushgateway};
+/// use microprofile::{Registry, Metadata, Selection};
+/// let pusher = Pushgateway::new("http://127.0.0.1:9091")?.background()?;
+/// let key = GroupingKey::new("importer")?;
+/// let registry = Registry::new();
+/// let rows = registry.counter(Metadata::new("importer_rows")).unwrap();
+/// for _batch in 0..3 {
+///     rows.inc_by(1_000);
+///     pusher.push(&registry, Selection::All, &key)?; // returns at once, even in async code
+/// }
+/// pusher.finish()?; // the last push is sent before the job exits
+/// # Ok::<(), microprofile::push::PushError>(())
+/// ```
+pub struct BackgroundPusher {
+    shared: Arc<PushShared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for BackgroundPusher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackgroundPusher")
+            .field("gateway", &self.shared.gateway)
+            .field("queued", &self.shared.queue.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct PushShared {
+    gateway: Pushgateway,
+    queue: Mutex<VecDeque<PushJob>>,
+    /// Set by [`BackgroundPusher::finish`] or drop: send what is queued, then end.
+    closing: AtomicBool,
+    failures: Handle<Counter>,
+    /// The failures of this pusher (the vendor counter adds up every pusher's).
+    own_failures: std::sync::atomic::AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+struct PushJob {
+    method: &'static str,
+    key: GroupingKey,
+    /// The selection as it was given, so that a newer push of the same one replaces it.
+    selection: (Option<Scope>, Option<String>),
+    body: String,
+}
+
+/// The vendor counter of failed background pushes, registered once in the global registry.
+fn failures_counter() -> Handle<Counter> {
+    static FAILURES: OnceLock<Handle<Counter>> = OnceLock::new();
+    FAILURES
+        .get_or_init(|| {
+            crate::global()
+                .counter(
+                    Metadata::new("microprofile_push_failures")
+                        .description(
+                            "Pushes to a Pushgateway from a background pusher that failed.",
+                        )
+                        .scope(Scope::Vendor),
+                )
+                // The name is taken by another metric: count anyway, unexposed.
+                .unwrap_or_else(|_| Handle::Shared(Arc::new(Counter::new())))
+        })
+        .clone()
+}
+
+impl BackgroundPusher {
+    fn new(gateway: Pushgateway) -> Result<BackgroundPusher, PushError> {
+        let shared = Arc::new(PushShared {
+            gateway,
+            queue: Mutex::new(VecDeque::new()),
+            closing: AtomicBool::new(false),
+            failures: failures_counter(),
+            own_failures: std::sync::atomic::AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        });
+        let thread_shared = shared.clone();
+        let thread = thread::Builder::new()
+            .name("mp-push".to_owned())
+            .spawn(move || push_loop(&thread_shared))
+            .map_err(|e| PushError::Thread(e.to_string()))?;
+        Ok(BackgroundPusher {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a `PUT` of the selected metrics ([`Pushgateway::push`]); returns at once.
+    pub fn push(
+        &self,
+        registry: &Registry,
+        selection: Selection<'_>,
+        key: &GroupingKey,
+    ) -> Result<(), PushError> {
+        let body = registry.encode_to_string(Format::Prometheus, selection);
+        self.enqueue("PUT", key, selection, body)
+    }
+
+    /// Queues a `POST` of the selected metrics ([`Pushgateway::push_add`]); returns at once.
+    pub fn push_add(
+        &self,
+        registry: &Registry,
+        selection: Selection<'_>,
+        key: &GroupingKey,
+    ) -> Result<(), PushError> {
+        let body = registry.encode_to_string(Format::Prometheus, selection);
+        self.enqueue("POST", key, selection, body)
+    }
+
+    /// Queues a `DELETE` of the group ([`Pushgateway::delete`]); returns at once.
+    pub fn delete(&self, key: &GroupingKey) -> Result<(), PushError> {
+        self.enqueue("DELETE", key, Selection::All, String::new())
+    }
+
+    fn enqueue(
+        &self,
+        method: &'static str,
+        key: &GroupingKey,
+        selection: Selection<'_>,
+        body: String,
+    ) -> Result<(), PushError> {
+        let selection = match selection {
+            Selection::All => (None, None),
+            Selection::Scope(scope) => (Some(scope.clone()), None),
+            Selection::Metric(scope, name) => (Some(scope.clone()), Some(name.to_owned())),
+        };
+        {
+            let mut queue = self.shared.queue.lock();
+            let full = queue.len() >= MAX_QUEUED;
+            let same = queue
+                .iter_mut()
+                .find(|j| j.method == method && j.key == *key && j.selection == selection);
+            match same {
+                Some(job) => job.body = body,
+                None if full => {
+                    drop(queue);
+                    self.shared.failed(&PushError::QueueFull);
+                    return Err(PushError::QueueFull);
+                }
+                None => queue.push_back(PushJob {
+                    method,
+                    key: key.clone(),
+                    selection,
+                    body,
+                }),
+            }
+        }
+        if let Some(thread) = &self.thread {
+            thread.thread().unpark();
+        }
+        Ok(())
+    }
+
+    /// Pushes that failed so far, this pusher's (including those refused with
+    /// [`PushError::QueueFull`]).
+    pub fn failures(&self) -> u64 {
+        self.shared.own_failures.load(Ordering::Relaxed)
+    }
+
+    /// The message of the last failure, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared.last_error.lock().clone()
+    }
+
+    /// Pushes queued and not yet sent (the one being sent is not counted).
+    pub fn queued(&self) -> usize {
+        self.shared.queue.lock().len()
+    }
+
+    /// Sends what is queued, ends the thread and waits for it (see the type's documentation for
+    /// how long); `Err` with the last failure if any push of this pusher failed since it was
+    /// made.
+    pub fn finish(mut self) -> Result<(), PushError> {
+        self.shutdown();
+        match (self.failures(), self.last_error()) {
+            (0, _) | (_, None) => Ok(()),
+            (failures, Some(last)) => Err(PushError::Background { failures, last }),
+        }
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.closing.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for BackgroundPusher {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl PushShared {
+    fn failed(&self, error: &PushError) {
+        self.failures.inc();
+        self.own_failures.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock() = Some(error.to_string());
+    }
+}
+
+fn push_loop(shared: &PushShared) {
+    loop {
+        let job = shared.queue.lock().pop_front();
+        match job {
+            Some(job) => {
+                if let Err(e) = shared.gateway.request(job.method, &job.key, &job.body) {
+                    let unreachable = matches!(e, PushError::Io { .. });
+                    shared.failed(&e);
+                    if unreachable && shared.closing.load(Ordering::Acquire) {
+                        // Closing with the gateway unreachable: give up the rest rather than
+                        // hold the program for one timeout per waiting push.
+                        let given_up = std::mem::take(&mut *shared.queue.lock());
+                        for _ in given_up {
+                            shared.failed(&e);
+                        }
+                    }
+                }
+            }
+            None if shared.closing.load(Ordering::Acquire) => return,
+            // Woken by a push or by closing (an unpark before this park is not lost).
+            None => thread::park(),
         }
     }
 }

@@ -203,3 +203,281 @@ fn pushes_one_scope_and_reports_refusals() {
         other => panic!("expected a 400 from the gateway, got {other:?}"),
     }
 }
+
+// ---- Pushing without blocking the caller (BackgroundPusher) ----
+
+const ISOLATED_ENV: &str = "MICROPROFILE_TEST_PUSH_ISOLATED";
+const PUSH_THREAD: &str = "mp-push";
+
+/// How many threads of this process have this name (as the kernel shows it).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|comm| comm.trim_end() == name)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A server that accepts connections and never answers: a gateway as slow as can be.
+fn black_hole() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+fn vendor_failures() -> f64 {
+    let text = microprofile::global().encode_to_string(
+        microprofile::Format::Prometheus,
+        Selection::Metric(&Scope::Vendor, "microprofile_push_failures"),
+    );
+    text.lines()
+        .find(|l| l.starts_with("microprofile_push_failures_total{"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn background_push_never_blocks_on_a_silent_gateway() {
+    let exe = std::env::current_exe().unwrap();
+    let status = Command::new(exe)
+        .args([
+            "--exact",
+            "background_push_never_blocks_isolated",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ISOLATED_ENV, "1")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "isolated test failed: {status}");
+}
+
+/// Alone in a child process, so that the thread count and the vendor counter see no other test.
+#[test]
+fn background_push_never_blocks_isolated() {
+    if std::env::var_os(ISOLATED_ENV).is_none() {
+        return;
+    }
+    let port = black_hole();
+    let gateway = Pushgateway::new(&format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .timeout(Duration::from_millis(500));
+    let registry = Registry::new();
+    let rows = registry.counter(Metadata::new("push_test_rows")).unwrap();
+    // The blocking form waits for the timeout.
+    let key = GroupingKey::new("silent").unwrap();
+    let start = Instant::now();
+    assert!(matches!(
+        gateway.push(&registry, Selection::All, &key),
+        Err(PushError::Io { .. })
+    ));
+    assert!(start.elapsed() >= Duration::from_millis(500));
+
+    let pusher = gateway.background().unwrap();
+    // (The thread names itself once it runs.)
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while threads_named(PUSH_THREAD) != 1 {
+        assert!(Instant::now() < deadline, "{}", threads_named(PUSH_THREAD));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut slowest = Duration::ZERO;
+    // The same group again and again: one waiting push, its body replaced.
+    for _ in 0..100 {
+        rows.inc();
+        let start = Instant::now();
+        pusher.push(&registry, Selection::All, &key).unwrap();
+        slowest = slowest.max(start.elapsed());
+    }
+    assert!(pusher.queued() <= 1, "{}", pusher.queued());
+    // Different groups fill the bounded queue; past it, pushes are refused at once and counted.
+    let mut refused = 0;
+    for i in 0..100 {
+        let key = GroupingKey::new("silent")
+            .unwrap()
+            .instance(i.to_string())
+            .unwrap();
+        let start = Instant::now();
+        match pusher.push(&registry, Selection::All, &key) {
+            Ok(()) => {}
+            Err(PushError::QueueFull) => refused += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+        slowest = slowest.max(start.elapsed());
+    }
+    assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+    assert!(refused >= 100 - microprofile::push::MAX_QUEUED, "{refused}");
+    assert!(pusher.queued() <= microprofile::push::MAX_QUEUED);
+    // Closing with a dead gateway: the push under way times out, the rest are given up.
+    let start = Instant::now();
+    let failures = match pusher.finish() {
+        Err(PushError::Background { failures, last }) => {
+            assert!(!last.is_empty());
+            failures
+        }
+        other => panic!("expected the failures, got {other:?}"),
+    };
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(failures > refused as u64, "{failures}");
+    assert_eq!(vendor_failures(), failures as f64);
+    // No thread left.
+    assert_eq!(threads_named(PUSH_THREAD), 0);
+}
+
+/// A real Pushgateway: pushes return at once, the last values arrive; dropping the pusher sends
+/// what is queued and ends its thread.
+#[test]
+fn background_push_arrives() {
+    let gateway = Gateway::start();
+    let pusher = Pushgateway::new(&gateway.url())
+        .unwrap()
+        .background()
+        .unwrap();
+    let registry = Registry::new();
+    let rows = registry
+        .counter(Metadata::new("push_test_bg_rows"))
+        .unwrap();
+    let key = GroupingKey::new("bg").unwrap();
+    for _ in 0..50 {
+        rows.inc();
+        let start = Instant::now();
+        pusher.push(&registry, Selection::All, &key).unwrap();
+        assert!(start.elapsed() < Duration::from_millis(50));
+    }
+    let other = GroupingKey::new("bg_other").unwrap();
+    pusher.push_add(&registry, Selection::All, &other).unwrap();
+    drop(pusher);
+    let lines = gateway.metrics();
+    assert!(
+        has(
+            &lines,
+            "push_test_bg_rows_total{instance=\"\",job=\"bg\",mp_scope=\"application\"} 50"
+        ),
+        "{lines:#?}"
+    );
+    assert!(has(
+        &lines,
+        "push_test_bg_rows_total{instance=\"\",job=\"bg_other\",mp_scope=\"application\"} 50"
+    ));
+    // A delete in the background, and `finish` reports success.
+    let pusher = Pushgateway::new(&gateway.url())
+        .unwrap()
+        .background()
+        .unwrap();
+    pusher.delete(&key).unwrap();
+    pusher.finish().unwrap();
+    assert!(!gateway.metrics().iter().any(|l| l.contains("job=\"bg\"")));
+}
+
+// ---- Pushing only what a job means to push ----
+
+/// A step of the job, declared in the job's own scope.
+#[microprofile::counted(name = "push_test_job_steps", scope = "push_job")]
+fn job_step() {}
+
+/// Instrumented code of the same binary that the job must not push.
+#[microprofile::counted(name = "push_test_unrelated_calls")]
+fn unrelated() {}
+
+/// Lines of the gateway's exposition that belong to this job's group.
+fn group_lines(gateway: &Gateway, job: &str) -> Vec<String> {
+    let needle = format!("job=\"{job}\"");
+    gateway
+        .get("/metrics")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains(&needle))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The global registry holds every instrumented function of the binary (and the vendor
+/// metrics); a job pushes only its own scope, or only the application scope, or a registry of
+/// its own.
+#[test]
+fn pushes_only_the_scope_or_registry_the_job_means_to() {
+    let gateway = Gateway::start();
+    let client = Pushgateway::new(&gateway.url()).unwrap();
+    job_step();
+    job_step();
+    unrelated();
+
+    // The job's own scope: its metrics and nothing else of the binary.
+    let scope = Scope::new("push_job").unwrap();
+    let key = GroupingKey::new("scoped_job").unwrap();
+    client
+        .push(microprofile::global(), Selection::Scope(&scope), &key)
+        .unwrap();
+    let lines = group_lines(&gateway, "scoped_job");
+    assert!(
+        has(
+            &lines,
+            "push_test_job_steps_total{instance=\"\",job=\"scoped_job\",mp_scope=\"push_job\"} 2"
+        ),
+        "{lines:#?}"
+    );
+    // `push_time_seconds` and `push_failure_time_seconds` are the gateway's own.
+    let ours: Vec<_> = lines
+        .iter()
+        .filter(|l| !l.starts_with("push_time_seconds") && !l.starts_with("push_failure_time"))
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:#?}");
+
+    // The application scope: the binary's instrumented functions, no vendor or base metrics.
+    let key = GroupingKey::new("app_job").unwrap();
+    client
+        .push(
+            microprofile::global(),
+            Selection::Scope(&Scope::Application),
+            &key,
+        )
+        .unwrap();
+    let lines = group_lines(&gateway, "app_job");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("push_test_unrelated_calls_total{")),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().all(|l| !l.contains("mp_scope=\"vendor\"")
+        && !l.contains("mp_scope=\"base\"")
+        && !l.contains("mp_scope=\"push_job\"")));
+
+    // A registry of the job's own, in the background.
+    let registry = Registry::new();
+    registry
+        .gauge(Metadata::new("push_test_own_last_run"))
+        .unwrap()
+        .set(7);
+    let key = GroupingKey::new("own_job").unwrap();
+    let pusher = client.background().unwrap();
+    pusher.push(&registry, Selection::All, &key).unwrap();
+    pusher.finish().unwrap();
+    let lines = group_lines(&gateway, "own_job");
+    let ours: Vec<_> = lines
+        .iter()
+        .filter(|l| !l.starts_with("push_time_seconds") && !l.starts_with("push_failure_time"))
+        .collect();
+    assert_eq!(
+        ours,
+        ["push_test_own_last_run{instance=\"\",job=\"own_job\",mp_scope=\"application\"} 7"],
+        "{lines:#?}"
+    );
+}
