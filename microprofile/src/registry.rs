@@ -363,6 +363,20 @@ impl Registry {
         }
     }
 
+    /// Registers `static` metrics declared with [`StaticMetric::new`] now rather than at the
+    /// registry's creation: for a subsystem's vendor metrics, which should appear only once the
+    /// program uses the subsystem. Refusals are recorded as for [`register!`](crate::register).
+    /// Call it once per set (behind a `std::sync::Once`): a second call reports conflicts.
+    pub(crate) fn register_statics_now(&self, statics: &'static [StaticMetric]) {
+        for s in statics {
+            if let Err(error) =
+                self.insert(&s.metadata, Source::Static(s.metric), Some(s.site), false)
+            {
+                self.record_error(error);
+            }
+        }
+    }
+
     fn record_error(&self, error: Error) {
         crate::internal::REGISTRATION_ERRORS.inc();
         eprintln!("microprofile: {error}");

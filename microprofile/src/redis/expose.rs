@@ -418,6 +418,7 @@ impl RedisExposition {
     /// Exposes these namespaces of the Redis at `url`, each in the scope
     /// [`scope_for_namespace`] gives it. Does not connect yet.
     pub fn new<S: AsRef<str>>(url: &str, namespaces: &[S]) -> Result<RedisExposition, StoreError> {
+        super::register_vendor_metrics();
         let target = resp::Target::parse(url).map_err(|reason| StoreError::InvalidUrl {
             url: url.to_owned(),
             reason,

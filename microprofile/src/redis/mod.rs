@@ -97,6 +97,7 @@ pub use store::{
 
 use crate::counter::Counter;
 use crate::metadata::{Metadata, Scope};
+use crate::registry::StaticMetric;
 
 /// Deltas the shared store had to drop because more fields than
 /// [`StoreConfig::max_pending_fields`] were waiting for Redis.
@@ -110,38 +111,54 @@ pub static DECODE_ERRORS: Counter = Counter::new();
 /// Reads of namespaces from Redis that failed (the last values were kept).
 pub static READ_ERRORS: Counter = Counter::new();
 
-crate::register!(
-    DROPPED_UPDATES,
-    Metadata::new("microprofile_redis_dropped_updates")
-        .description("Deltas the Redis shared store dropped because too many fields were waiting to be sent.")
-        .scope(Scope::Vendor)
-);
-crate::register!(
-    TRANSFER_ERRORS,
-    Metadata::new("microprofile_redis_transfer_errors")
-        .description("Transfers to the Redis shared store that failed; their deltas were kept.")
-        .scope(Scope::Vendor)
-);
-crate::register!(
-    TRANSFERS,
-    Metadata::new("microprofile_redis_transfers")
-        .description("Transfers to the Redis shared store that succeeded.")
-        .scope(Scope::Vendor)
-);
-crate::register!(
-    READ_ERRORS,
-    Metadata::new("microprofile_redis_read_errors")
-        .description("Reads of namespaces from Redis that failed; the last values were served.")
-        .scope(Scope::Vendor)
-);
-crate::register!(
-    DECODE_ERRORS,
-    Metadata::new("microprofile_redis_decode_errors")
-        .description(
-            "Fields read from the Redis shared store that could not be decoded or exposed."
-        )
-        .scope(Scope::Vendor)
-);
+/// The counters above, registered in the global registry by [`register_vendor_metrics`] when a
+/// [`SharedStore`] or [`RedisExposition`] is first made, not at start-up: a program that never
+/// uses Redis does not expose them.
+static VENDOR_METRICS: [StaticMetric; 5] = [
+    StaticMetric::new(
+        &DROPPED_UPDATES,
+        Metadata::new("microprofile_redis_dropped_updates")
+            .description("Deltas the Redis shared store dropped because too many fields were waiting to be sent.")
+            .scope(Scope::Vendor),
+        crate::site!(),
+    ),
+    StaticMetric::new(
+        &TRANSFER_ERRORS,
+        Metadata::new("microprofile_redis_transfer_errors")
+            .description("Transfers to the Redis shared store that failed; their deltas were kept.")
+            .scope(Scope::Vendor),
+        crate::site!(),
+    ),
+    StaticMetric::new(
+        &TRANSFERS,
+        Metadata::new("microprofile_redis_transfers")
+            .description("Transfers to the Redis shared store that succeeded.")
+            .scope(Scope::Vendor),
+        crate::site!(),
+    ),
+    StaticMetric::new(
+        &READ_ERRORS,
+        Metadata::new("microprofile_redis_read_errors")
+            .description("Reads of namespaces from Redis that failed; the last values were served.")
+            .scope(Scope::Vendor),
+        crate::site!(),
+    ),
+    StaticMetric::new(
+        &DECODE_ERRORS,
+        Metadata::new("microprofile_redis_decode_errors")
+            .description(
+                "Fields read from the Redis shared store that could not be decoded or exposed.",
+            )
+            .scope(Scope::Vendor),
+        crate::site!(),
+    ),
+];
+
+/// Registers the shared store's vendor metrics in the global registry, once per process.
+pub(crate) fn register_vendor_metrics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| crate::registry::global().register_statics_now(&VENDOR_METRICS));
+}
 
 /// What the shared store can refuse or fail at.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

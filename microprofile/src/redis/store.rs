@@ -337,6 +337,7 @@ impl SharedStore {
     /// A store for this configuration. Does not connect (the first transfer does), so it never
     /// blocks; fails only on an invalid URL or namespace.
     pub fn new(config: StoreConfig) -> Result<SharedStore, StoreError> {
+        super::register_vendor_metrics();
         if config.namespace.is_empty() {
             return Err(StoreError::InvalidNamespace {
                 namespace: config.namespace,
