@@ -36,7 +36,8 @@
 //!
 //! # Metrics
 //!
-//! The full table of names, types, units and labels is in the crate's README.
+//! The full table of names, types, units and labels is in the crate's README (`README.md` in the
+//! package, shown on its crates.io page).
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(

@@ -30,17 +30,29 @@ use args::Kind;
 /// `tags(…)`, `scope`, `outcome`, `skip` (below). With `outcome`, a call is counted when it
 /// ends, into the series of its outcome (`ok`, `error`, `panic`, `cancelled`).
 ///
-/// ```ignore
+/// ```
+/// use microprofile::{counted, global, Format, Scope, Selection, Value};
+///
 /// /// Orders placed.
-/// #[microprofile::counted(name = "orders", tags(shop = "main"))]
+/// #[counted(name = "orders", tags(shop = "main"))]
 /// fn place_order() { /* … */ }
 /// // orders_total{shop="main",mp_scope="application"}
 ///
-/// #[microprofile::counted] // name: "<module path>.charge", exposed as `<module>_charge_total`
+/// #[counted] // name: "<module path>.charge", exposed as `<module>_charge_total`
 /// fn charge() {}
 ///
-/// #[microprofile::counted(absolute, outcome)] // name: "parse", exposed as `parse_total{outcome="ok"}`…
+/// #[counted(absolute, outcome)] // name: "parse", exposed as `parse_total{outcome="ok"}`…
 /// fn parse(s: &str) -> Result<u32, std::num::ParseIntError> { s.parse() }
+///
+/// place_order();
+/// let _ = parse("42");
+/// let families = global().snapshot(Selection::Metric(&Scope::Application, "orders"));
+/// assert_eq!(families[0].info.name, "orders_total");
+/// assert_eq!(families[0].info.description, "Orders placed."); // the doc comment
+/// assert_eq!(families[0].series[0].value, Value::Counter(1.0));
+/// let text = global().encode_to_string(Format::Prometheus, Selection::All);
+/// assert!(text.contains(r#"parse_total{outcome="ok",mp_scope="application"} 1"#));
+/// # charge();
 /// ```
 ///
 /// Per call: one relaxed atomic add.
@@ -59,14 +71,25 @@ pub fn counted(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// `buckets = linear(0.1, 0.1, 10)`, or `quantiles = [0.5, 0.99]`, and `skip` (below). `unit` may
 /// only be `"seconds"`.
 ///
-/// ```ignore
-/// #[microprofile::timed(name = "outbound_http_latency_seconds", tags(region = "eu-west-1", path = "/foo"))]
-/// async fn call_foo() -> Result<(), Error> { /* … */ }
+/// ```
+/// use microprofile::{global, timed, Format, Selection};
+/// # #[derive(Debug)]
+/// # struct Error;
+///
+/// #[timed(name = "outbound_http_latency_seconds", tags(region = "eu-west-1", path = "/foo"))]
+/// fn call_foo() -> u32 { 42 }
 /// // outbound_http_latency_seconds_bucket{path="/foo",region="eu-west-1",mp_scope="application",le="0.005"} …
 ///
-/// #[microprofile::timed(name = "fetch", tags(path = path), outcome)]
-/// async fn fetch(path: &str) -> Result<Vec<u8>, Error> { /* … */ }
+/// #[timed(name = "fetch", tags(path = path), outcome, buckets = exponential(0.001, 2.0, 10))]
+/// async fn fetch(path: &str) -> Result<Vec<u8>, Error> { Ok(path.as_bytes().to_vec()) }
 /// // fetch_seconds_count{outcome="ok",path="/a",mp_scope="application"} …
+///
+/// call_foo();
+/// let text = global().encode_to_string(Format::Prometheus, Selection::All);
+/// assert!(text.contains(
+///     r#"outbound_http_latency_seconds_count{path="/foo",region="eu-west-1",mp_scope="application"} 1"#
+/// ));
+/// # let _ = fetch("/a"); // a future: it records when awaited
 /// ```
 ///
 /// Works on free functions, `async fn`, methods (`&self`, `&mut self`, `self`), associated
@@ -88,10 +111,15 @@ pub fn timed(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// Arguments: `name`, `absolute`, `description`, `unit`, `tags(…)`, `scope`, `skip`. The gauge goes back
 /// down when the call returns, panics, or (for `async fn`) when the future is dropped.
 ///
-/// ```ignore
-/// #[microprofile::concurrent_gauge(name = "uploads_in_flight")]
-/// async fn upload(data: Vec<u8>) { /* … */ }
-/// // uploads_in_flight{mp_scope="application"} 0
+/// ```
+/// use microprofile::{concurrent_gauge, global, Format, Selection};
+///
+/// #[concurrent_gauge(name = "uploads_in_flight")]
+/// async fn upload(data: Vec<u8>) -> usize { data.len() }
+///
+/// let text = global().encode_to_string(Format::Prometheus, Selection::All);
+/// assert!(text.contains(r#"uploads_in_flight{mp_scope="application"} 0"#));
+/// # let _ = upload(vec![]);
 /// ```
 ///
 #[doc = include_str!("arguments.md")]
@@ -106,16 +134,31 @@ pub fn concurrent_gauge(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// returning a number. `unit` is required, as in MicroProfile (`"none"` for a plain number).
 /// Arguments: `name`, `absolute`, `description`, `unit`, `tags(…)` (fixed values), `scope`.
 ///
-/// ```ignore
+/// ```
+/// use microprofile::{gauge, global, Format, Selection};
+/// use std::sync::Mutex;
+///
+/// static QUEUE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+///
 /// /// Jobs waiting in the queue.
-/// #[microprofile::gauge(name = "queue_depth", unit = "none")]
-/// fn queue_depth() -> usize { QUEUE.len() }
-/// // queue_depth{mp_scope="application"} 3
+/// #[gauge(name = "queue_depth", unit = "none")]
+/// fn queue_depth() -> usize { QUEUE.lock().map_or(0, |queue| queue.len()) }
+///
+/// struct Pool { idle: Vec<u32> }
+/// static POOL: Pool = Pool { idle: Vec::new() };
 ///
 /// impl Pool {
-///     #[microprofile::gauge(name = "pool_idle", unit = "none")]
+///     fn global() -> &'static Pool { &POOL }
+///
+///     /// Idle connections.
+///     #[gauge(name = "pool_idle", unit = "none")]
 ///     fn idle() -> usize { Pool::global().idle.len() } // `Pool::`, not `Self::`
 /// }
+///
+/// QUEUE.lock().unwrap().extend([1, 2, 3]);
+/// let text = global().encode_to_string(Format::Prometheus, Selection::All);
+/// assert!(text.contains(r#"queue_depth{mp_scope="application"} 3"#));
+/// assert!(text.contains(r#"pool_idle{mp_scope="application"} 0"#));
 /// ```
 ///
 /// It may be a free function or an associated function (of an inherent or a trait `impl`, generic
@@ -146,19 +189,28 @@ pub fn gauge(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// Field types: `Counter`, `FloatCounter`, `Gauge`, `FloatGauge`, `ConcurrentGauge`, `Timer`,
 /// `Histogram`, `Summary`, and `Family<Labels, M>` of one of them.
 ///
-/// ```ignore
-/// use microprofile::{Counter, Family, Metrics, Timer};
+/// ```
+/// use microprofile::{global, Counter, Family, Format, LabelSet, LabelValue, Metrics, Selection, Timer};
+///
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, LabelValue)]
+/// enum Method { Get, Post }
+///
+/// #[derive(Clone, PartialEq, Eq, Hash, LabelSet)]
+/// struct HttpLabels { method: Method, status: u16 }
+///
 /// #[derive(Metrics)]
 /// #[metrics(register = HTTP, prefix = "http_")]
 /// struct HttpMetrics {
 ///     /// Requests served.
 ///     requests: Family<HttpLabels, Counter>,
 ///     /// Time to first byte.
-///     #[metric(buckets = exponential(0.001, 2.0, 12))]
+///     #[metric(buckets = exponential(0.001, 2.0, 12), tags(server = "edge"))]
 ///     latency: Timer,
 /// }
+///
 /// HTTP.requests.with(&HttpLabels { method: Method::Get, status: 200 }).inc();
-/// // http_requests_total{method="Get",status="200",mp_scope="application"} 1
+/// let text = global().encode_to_string(Format::Prometheus, Selection::All);
+/// assert!(text.contains(r#"http_requests_total{method="Get",status="200",mp_scope="application"} 1"#));
 /// ```
 #[proc_macro_derive(Metrics, attributes(metrics, metric))]
 pub fn derive_metrics(input: TokenStream) -> TokenStream {
@@ -177,11 +229,18 @@ pub fn derive_metrics(input: TokenStream) -> TokenStream {
 /// only of `bool`s and `#[derive(LabelValue)]` enums has a fixed cardinality (the product of the
 /// fields') and its family indexes series densely, with no hashing.
 ///
-/// ```ignore
-/// #[derive(Clone, PartialEq, Eq, Hash, microprofile::LabelSet)]
-/// struct HttpLabels { method: Method, status: u16 }
+/// ```
+/// use microprofile::{Counter, Family, LabelSet, LabelValue};
+///
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, LabelValue)]
+/// enum Method { Get, Post }
+///
+/// #[derive(Clone, PartialEq, Eq, Hash, LabelSet)]
+/// struct HttpLabels { method: Method, status: u16, #[label(rename = "type")] kind: &'static str }
+///
 /// static REQUESTS: Family<HttpLabels, Counter> = Family::new(Counter::new());
-/// REQUESTS.with(&HttpLabels { method: Method::Get, status: 200 }).inc();
+/// REQUESTS.with(&HttpLabels { method: Method::Get, status: 200, kind: "api" }).inc();
+/// assert_eq!(REQUESTS.with(&HttpLabels { method: Method::Get, status: 200, kind: "api" }).get(), 1);
 /// ```
 #[proc_macro_derive(LabelSet, attributes(label))]
 pub fn derive_label_set(input: TokenStream) -> TokenStream {
@@ -194,9 +253,14 @@ pub fn derive_label_set(input: TokenStream) -> TokenStream {
 /// Implements `LabelValue` for an enum of unit variants: the value is the variant's name, or the
 /// one given with `#[label(rename = "…")]`. Its cardinality is the number of variants.
 ///
-/// ```ignore
-/// #[derive(Clone, Copy, PartialEq, Eq, Hash, microprofile::LabelValue)]
+/// ```
+/// use microprofile::LabelValue;
+///
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, LabelValue)]
 /// enum Method { #[label(rename = "GET")] Get, #[label(rename = "POST")] Post }
+///
+/// assert_eq!(Method::Get.to_label_string(), "GET");
+/// assert_eq!(Method::CARDINALITY, Some(2));
 /// ```
 #[proc_macro_derive(LabelValue, attributes(label))]
 pub fn derive_label_value(input: TokenStream) -> TokenStream {

@@ -1,8 +1,89 @@
-//! # microprofile
+//! Metrics for Rust services, inspired by Eclipse MicroProfile Metrics: put an attribute on a
+//! function and its count, duration or value is exposed as Prometheus text or OpenMetrics, with
+//! names, tags and units checked at compile time. Metrics are `static`s, registered with no call at
+//! run time, in one global [`Registry`] split into the scopes base (host metrics), vendor (process
+//! and library metrics) and application (yours).
 //!
-//! Metrics instrumentation inspired by Eclipse MicroProfile Metrics: metrics declared once as
-//! `static`s (by hand or with the attribute macros), collected into one global registry split into
-//! the scopes base, vendor and application, and exposed as Prometheus text or OpenMetrics.
+//! ```
+//! use microprofile::{counted, gauge, timed, Format, Selection};
+//!
+//! /// Orders placed.
+//! #[counted(name = "orders", outcome)]
+//! fn place_order(id: u32) -> Result<u32, String> { Ok(id) }
+//!
+//! /// Latency of outbound HTTP calls.
+//! #[timed(name = "outbound_http_latency_seconds", tags(region = "eu-west-1"))]
+//! fn call_foo() { /* … */ }
+//!
+//! /// Jobs waiting in the queue.
+//! #[gauge(name = "queue_depth", unit = "none")] // read at scrape time
+//! fn queue_depth() -> usize { 3 }
+//!
+//! let _ = place_order(7);
+//! call_foo();
+//! let text = microprofile::global().encode_to_string(Format::Prometheus, Selection::All);
+//! assert!(text.contains(r#"orders_total{outcome="ok",mp_scope="application"} 1"#));
+//! assert!(text.contains(r#"queue_depth{mp_scope="application"} 3"#));
+//! ```
+//!
+//! Serving that text is one more line: `let _server = microprofile::Server::start()?;` (feature
+//! `server`, on by default) serves `/metrics` on `127.0.0.1:9981` (or the address in
+//! `MICROPROFILE_ADDR`) from a thread of its own, until the handle is dropped.
+//!
+//! # Map of the crate
+//!
+//! **Instrumenting code.** The attributes [`#[counted]`](macro@counted) (calls),
+//! [`#[timed]`](macro@timed) (durations, into a histogram or a summary),
+//! [`#[gauge]`](macro@gauge) (a function's return value, read at scrape time) and
+//! [`#[concurrent_gauge]`](macro@concurrent_gauge) (calls in flight) go on functions, methods and
+//! whole `impl` blocks. [`#[derive(Metrics)]`](derive@Metrics) declares a struct of metrics and
+//! registers it; [`#[derive(LabelSet)]`](derive@LabelSet) and
+//! [`#[derive(LabelValue)]`](derive@LabelValue) make typed label sets for a [`Family`].
+//!
+//! **Metrics, the registry and scopes.** The metric types: [`Counter`], [`FloatCounter`],
+//! [`Gauge`], [`FloatGauge`], [`ConcurrentGauge`], [`CallbackGauge`], [`Histogram`], [`Timer`]
+//! and [`Summary`]; [`Family`] (in [`family`]) holds one of them per label set. A metric is
+//! described by its [`Metadata`] (name, description, unit, tags, [`Scope`]; the rules are in
+//! [`naming`]) and declared as a `static` with [`register!`], or created at run time through a
+//! [`Registry`] (which returns a [`Handle`]). [`global()`] is the registry the attributes and
+//! [`register!`] use; [`GlobalTags`] adds the tags of `MP_METRICS_TAGS` to every series. Host
+//! and process metrics (scopes base and vendor) are in the crate
+//! [`microprofile-base`](https://docs.rs/microprofile-base).
+//!
+//! **Encoders.** [`Registry::encode`] and [`Registry::encode_to_string`] write the
+//! [`Selection`] (everything, a scope, one metric) in a [`Format`]: Prometheus text 0.0.4 or
+//! OpenMetrics 1.0. [`Registry::snapshot`] and [`Registry::visit`] give the values to code.
+//!
+//! **Serving.** [`http`] is the routing and content negotiation every transport shares
+//! (`/metrics`, `/metrics/{scope}`, `/metrics/{scope}/{name}`), [`auth`] the bearer or basic
+//! authentication of the endpoint.
+//! - The built-in listener, [`Server`] (feature `server`): hyper on a thread of its own, for
+//!   programs with or without an async runtime.
+//! - [`web`] (features `tower`, `axum`): a tower layer measuring every request of a service
+//!   ([`web::HttpMetricsLayer`]), an axum router serving `/metrics` ([`web::router`]) and
+//!   [`web::serve`] to run an axum application with the listener's limits.
+//! - TLS for both, with rustls: [`tls`] (feature `tls`).
+//!
+//! **Many processes and batch jobs.** [`redis`] (feature `redis`): a shared store adding up the
+//! metrics of many processes in Redis ([`redis::SharedStore`]), exposed by the listener or by
+//! the `microprofile-exporter` binary. [`push`] (feature `push`): pushing a registry or a scope
+//! to a Prometheus Pushgateway ([`push::Pushgateway`]).
+//!
+//! # Features
+//!
+//! | feature | adds | default |
+//! |---|---|---|
+//! | `server` | the built-in listener [`Server`] (hyper 1, tokio on its own thread) | yes |
+//! | `tower` | [`web::HttpMetricsLayer`], a tower `Layer` recording latency, count and in-flight requests | no |
+//! | `axum` | [`web::router`] and, with `server`, [`web::serve`]; the route template as the layer's `route` label (implies `tower`) | no |
+//! | `tls` | [`tls::TlsConfig`] for [`ServerBuilder::tls`] and [`web::serve_tls`] (rustls, *ring*; implies `server`) | no |
+//! | `redis` | the shared store [`redis`] and, with `server`, the `microprofile-exporter` binary | no |
+//! | `push` | the Pushgateway client [`push`] | no |
+//!
+//! # Declaring metrics by hand
+//!
+//! Without the attributes, a metric is a `static` and [`register!`] adds it to the global
+//! registry, also with no call at run time:
 //!
 //! ```
 //! use microprofile::{Counter, Format, Metadata, Selection, Timer};
@@ -21,6 +102,61 @@
 //! assert!(text.contains("requests_total{mp_scope=\"application\"} 1"));
 //! assert!(text.contains("outbound_http_latency_seconds_count{path=\"/foo\",region=\"eu-west-1\",mp_scope=\"application\"} 1"));
 //! ```
+//!
+// The links to feature-gated items resolve to the items when their feature is on (docs.rs builds
+// with every feature) and to the features table otherwise, so that `cargo doc` with any set of
+// features has no broken link.
+#![cfg_attr(feature = "server", doc = "[`Server`]: crate::Server")]
+#![cfg_attr(not(feature = "server"), doc = "[`Server`]: #features")]
+#![cfg_attr(
+    feature = "tls",
+    doc = "[`ServerBuilder::tls`]: crate::ServerBuilder::tls"
+)]
+#![cfg_attr(not(feature = "tls"), doc = "[`ServerBuilder::tls`]: #features")]
+#![cfg_attr(feature = "tower", doc = "[`web`]: crate::web")]
+#![cfg_attr(not(feature = "tower"), doc = "[`web`]: #features")]
+#![cfg_attr(
+    feature = "tower",
+    doc = "[`web::HttpMetricsLayer`]: crate::web::HttpMetricsLayer"
+)]
+#![cfg_attr(not(feature = "tower"), doc = "[`web::HttpMetricsLayer`]: #features")]
+#![cfg_attr(feature = "axum", doc = "[`web::router`]: crate::web::router")]
+#![cfg_attr(not(feature = "axum"), doc = "[`web::router`]: #features")]
+#![cfg_attr(
+    all(feature = "axum", feature = "server"),
+    doc = "[`web::serve`]: crate::web::serve"
+)]
+#![cfg_attr(
+    not(all(feature = "axum", feature = "server")),
+    doc = "[`web::serve`]: #features"
+)]
+#![cfg_attr(
+    all(feature = "axum", feature = "tls"),
+    doc = "[`web::serve_tls`]: crate::web::serve_tls"
+)]
+#![cfg_attr(
+    not(all(feature = "axum", feature = "tls")),
+    doc = "[`web::serve_tls`]: #features"
+)]
+#![cfg_attr(feature = "tls", doc = "[`tls`]: crate::tls")]
+#![cfg_attr(not(feature = "tls"), doc = "[`tls`]: #features")]
+#![cfg_attr(feature = "tls", doc = "[`tls::TlsConfig`]: crate::tls::TlsConfig")]
+#![cfg_attr(not(feature = "tls"), doc = "[`tls::TlsConfig`]: #features")]
+#![cfg_attr(feature = "redis", doc = "[`redis`]: crate::redis")]
+#![cfg_attr(not(feature = "redis"), doc = "[`redis`]: #features")]
+#![cfg_attr(
+    feature = "redis",
+    doc = "[`redis::SharedStore`]: crate::redis::SharedStore"
+)]
+#![cfg_attr(not(feature = "redis"), doc = "[`redis::SharedStore`]: #features")]
+#![cfg_attr(feature = "push", doc = "[`push`]: crate::push")]
+#![cfg_attr(not(feature = "push"), doc = "[`push`]: #features")]
+#![cfg_attr(
+    feature = "push",
+    doc = "[`push::Pushgateway`]: crate::push::Pushgateway"
+)]
+#![cfg_attr(not(feature = "push"), doc = "[`push::Pushgateway`]: #features")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -52,16 +188,20 @@ mod metadata;
 pub mod metric;
 pub mod naming;
 #[cfg(feature = "push")]
+#[cfg_attr(docsrs, doc(cfg(feature = "push")))]
 pub mod push;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 mod registry;
 #[cfg(feature = "server")]
 mod server;
 mod summary;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod web;
 
 pub use counter::{Counter, FloatCounter};
@@ -76,6 +216,7 @@ pub use metadata::{Metadata, MetricType, Scope, Site, Str};
 pub use metric::{Collect, Metric, NewLike};
 pub use registry::{global, FamilyInfo, Handle, Registry, Selection, StaticMetric};
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use server::{Server, ServerBuilder, ServerError, ServerHandle, ADDR_ENV, DEFAULT_ADDR};
 pub use summary::{Summary, DEFAULT_QUANTILES, DEFAULT_WINDOW};
 
@@ -90,80 +231,8 @@ pub mod __private {
     pub use inventory;
 }
 
-/// ```
-/// use microprofile::{global, timed, Scope, Selection, Value};
-///
-/// #[timed(name = "outbound_http_latency_seconds", tags(region = "eu-west-1", path = "/foo"))]
-/// fn call_foo() -> u32 { 42 }
-///
-/// /// Fetches a page.
-/// #[timed(name = "fetch", tags(route = route), outcome, buckets = exponential(0.001, 2.0, 10))]
-/// async fn fetch(route: &str) -> Result<usize, String> { Ok(route.len()) }
-///
-/// call_foo();
-/// let text = global().encode_to_string(microprofile::Format::Prometheus, Selection::All);
-/// assert!(text.contains("outbound_http_latency_seconds_count{path=\"/foo\",region=\"eu-west-1\",mp_scope=\"application\"} 1"));
-/// # let _ = fetch("/a");
-/// ```
-pub use microprofile_macros::timed;
-
-/// ```
-/// use microprofile::{counted, global, Scope, Selection, Value};
-///
-/// /// Orders placed.
-/// #[counted(name = "orders", tags(shop = "main"))]
-/// fn place_order() {}
-///
-/// place_order();
-/// let families = global().snapshot(Selection::Metric(&Scope::Application, "orders"));
-/// assert_eq!(families[0].info.name, "orders_total");
-/// assert_eq!(families[0].info.description, "Orders placed.");
-/// assert_eq!(families[0].series[0].value, Value::Counter(1.0));
-/// ```
-pub use microprofile_macros::counted;
-
-/// ```
-/// use microprofile::{gauge, global, Scope, Selection, Value};
-///
-/// /// Jobs waiting.
-/// #[gauge(name = "queue_depth", unit = "none")]
-/// fn queue_depth() -> usize { 3 }
-///
-/// let families = global().snapshot(Selection::Metric(&Scope::Application, "queue_depth"));
-/// assert_eq!(families[0].series[0].value, Value::Gauge(3.0));
-/// ```
-pub use microprofile_macros::gauge;
-
-/// ```
-/// #[microprofile::concurrent_gauge(name = "uploads_in_flight")]
-/// async fn upload(data: Vec<u8>) -> usize { data.len() }
-/// # let _ = upload(vec![]);
-/// ```
-pub use microprofile_macros::concurrent_gauge;
-
-/// ```
-/// use microprofile::{Counter, Family, LabelSet, LabelValue, Metrics, Timer};
-///
-/// #[derive(Clone, Copy, PartialEq, Eq, Hash, LabelValue)]
-/// enum Method { #[label(rename = "GET")] Get, #[label(rename = "POST")] Post }
-///
-/// #[derive(Clone, PartialEq, Eq, Hash, LabelSet)]
-/// struct HttpLabels { method: Method, status: u16 }
-///
-/// #[derive(Metrics)]
-/// #[metrics(register = HTTP, prefix = "http_")]
-/// struct HttpMetrics {
-///     /// Requests served.
-///     requests: Family<HttpLabels, Counter>,
-///     /// Time to first byte.
-///     #[metric(buckets = [0.01, 0.1, 1.0], tags(server = "edge"))]
-///     latency: Timer,
-/// }
-///
-/// HTTP.requests.with(&HttpLabels { method: Method::Get, status: 200 }).inc();
-/// let text = microprofile::global().encode_to_string(microprofile::Format::Prometheus, microprofile::Selection::All);
-/// assert!(text.contains("http_requests_total{method=\"GET\",status=\"200\",mp_scope=\"application\"} 1"));
-/// ```
-pub use microprofile_macros::Metrics;
-
-pub use microprofile_macros::{LabelSet, LabelValue};
+// The macros' documentation (prose, arguments, tested examples) is in microprofile-macros; a
+// doc comment here would come before it on the re-exported pages.
+pub use microprofile_macros::{
+    concurrent_gauge, counted, gauge, timed, LabelSet, LabelValue, Metrics,
+};

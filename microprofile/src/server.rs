@@ -92,6 +92,7 @@ pub enum ServerError {
     Auth(#[from] AuthError),
     /// The TLS certificate or key (given, or named in the environment) cannot be used.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("cannot start the metrics server: {0}")]
     Tls(#[from] crate::tls::TlsError),
     /// The runtime or the thread could not be created.
@@ -222,6 +223,7 @@ impl ServerBuilder {
     /// when both are set, plain HTTP otherwise. The TLS handshake must complete within the
     /// [header read timeout](Self::header_read_timeout).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
         self.tls = Some(Some(tls));
         self

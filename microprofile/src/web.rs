@@ -383,10 +383,13 @@ where
 }
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use self::router::{router, MetricsRouter};
 #[cfg(all(feature = "axum", feature = "tls"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "axum", feature = "tls"))))]
 pub use self::serve::serve_tls;
 #[cfg(all(feature = "axum", feature = "server"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "axum", feature = "server"))))]
 pub use self::serve::{serve, Serve};
 
 #[cfg(all(feature = "axum", feature = "server"))]
@@ -549,6 +552,7 @@ mod serve {
 
         /// Serves HTTPS with this certificate and key (feature `tls`; see [`crate::tls`]).
         #[cfg(feature = "tls")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
         pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
             self.tls = Some(tls);
             self

@@ -318,7 +318,7 @@ fn background_push_never_blocks_isolated() {
         }
         slowest = slowest.max(start.elapsed());
     }
-    assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+    assert!(slowest < Duration::from_millis(200), "{slowest:?}");
     assert!(refused >= 100 - microprofile::push::MAX_QUEUED, "{refused}");
     assert!(pusher.queued() <= microprofile::push::MAX_QUEUED);
     // Closing with a dead gateway: the push under way times out, the rest are given up.
@@ -359,7 +359,7 @@ fn background_push_arrives() {
         rows.inc();
         let start = Instant::now();
         pusher.push(&registry, Selection::All, &key).unwrap();
-        assert!(start.elapsed() < Duration::from_millis(50));
+        assert!(start.elapsed() < Duration::from_millis(200));
     }
     let other = GroupingKey::new("bg_other").unwrap();
     pusher.push_add(&registry, Selection::All, &other).unwrap();

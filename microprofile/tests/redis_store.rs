@@ -590,7 +590,8 @@ fn background_transfer_never_blocks_isolated() {
         "{:?}",
         start.elapsed()
     );
-    // The trigger returns at once, also while its thread is stuck in a transfer.
+    // The trigger returns at once, also while its thread is stuck in a transfer (the bound
+    // leaves room for a loaded machine; a blocking call takes the 2 s timeout).
     let mut slowest = Duration::ZERO;
     for _ in 0..200 {
         counter.inc();
@@ -599,12 +600,12 @@ fn background_transfer_never_blocks_isolated() {
         slowest = slowest.max(start.elapsed());
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+    assert!(slowest < Duration::from_millis(200), "{slowest:?}");
     assert_eq!(redis_support::threads_named(BACKGROUND_THREAD), 1);
     // The future form returns at once too, and resolves to the failure.
     let start = Instant::now();
     let future = store.transfer_async();
-    assert!(start.elapsed() < Duration::from_millis(50));
+    assert!(start.elapsed() < Duration::from_millis(200));
     assert!(matches!(
         redis_support::block_on(future),
         Err(StoreError::Unavailable { .. })
@@ -639,7 +640,7 @@ fn background_transfer_retries_until_redis_is_back() {
     counter.inc_by(3);
     let start = Instant::now();
     store.transfer_in_background().unwrap();
-    assert!(start.elapsed() < Duration::from_millis(50));
+    assert!(start.elapsed() < Duration::from_millis(200));
     let deadline = Instant::now() + Duration::from_secs(5);
     while microprofile::redis::TRANSFER_ERRORS.get() == errors_before || store.pending_fields() == 0
     {
@@ -681,7 +682,7 @@ fn background_requests_coalesce_while_a_transfer_runs() {
         store.transfer_in_background().unwrap();
         slowest = slowest.max(start.elapsed());
     }
-    assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+    assert!(slowest < Duration::from_millis(200), "{slowest:?}");
     let future = store.transfer_async();
     // Can be awaited in a spawned task of a multi-threaded runtime.
     fn assert_send<T: Send + 'static>(_: &T) {}
@@ -719,6 +720,15 @@ fn background_transfer_outlives_the_store_isolated() {
     store.transfer_in_background().unwrap();
     drop(counter);
     drop(store);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.hget("bg_orphan", "c:v:").as_deref() != Some("7") {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            server.hgetall("bg_orphan")
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // (Checked after the data arrived: by then the thread has run, and named itself.)
     redis_support::assert_threads_end(BACKGROUND_THREAD);
-    assert_eq!(value(&server, "bg_orphan", "c:v:"), 7.0);
 }
