@@ -468,7 +468,15 @@ fn generate(kind: Kind, args: &MetricArgs, mut function: ItemFn) -> TokenStream 
         (Some(lit), _) => lit.to_token_stream(),
         (None, Some(_)) => fn_name.to_token_stream(),
         (None, None) => {
-            quote!(::core::concat!(::core::module_path!(), ".", #fn_name))
+            // `<module path, `::` as `.`>.<function>`, computed at compile time (MicroProfile's
+            // `<package>.<class>.<method>`; `a::b` would otherwise be exposed `a__b`).
+            quote!({
+                const __MICROPROFILE_NAME_LEN: usize =
+                    ::microprofile::__private::default_name_len(::core::module_path!(), #fn_name);
+                const __MICROPROFILE_NAME: [u8; __MICROPROFILE_NAME_LEN] =
+                    ::microprofile::__private::default_name_bytes(::core::module_path!(), #fn_name);
+                ::microprofile::__private::default_name_str(&__MICROPROFILE_NAME)
+            })
         }
     };
     let description = args

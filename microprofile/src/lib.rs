@@ -227,6 +227,7 @@ pub mod __private {
         cardinality_product, CallGuard, CallRecorder, CountedByOutcome, CountedFamily,
         InFlightFamily, SetOutcome, Timed, TimedByOutcome, TimedFamily,
     };
+    pub use crate::internal::{default_name_bytes, default_name_len, default_name_str};
     pub use crate::*;
     pub use inventory;
 }

@@ -116,6 +116,29 @@ fn free_fn_default_and_absolute_names() {
     assert_eq!(info[0].description, "Counts the free function.");
 }
 
+mod api {
+    pub mod v2 {
+        #[microprofile::counted]
+        pub fn fetch() {}
+    }
+}
+
+/// The default name is the module path with `::` written `.`, then the function: exposed with
+/// single underscores (`macros_api_v2_fetch_total`, not `macros__api__v2_fetch_total`).
+#[test]
+fn default_names_of_nested_modules_use_dots() {
+    api::v2::fetch();
+    assert_eq!(counter("macros.api.v2.fetch", &[]), 1.0);
+    let info = global().families(Selection::Metric(
+        &Scope::Application,
+        "macros.api.v2.fetch",
+    ));
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0].name, "macros_api_v2_fetch_total");
+    let text = global().encode_to_string(microprofile::Format::Prometheus, Selection::All);
+    assert!(!text.contains("__"), "a double underscore in {text}");
+}
+
 // --- the example users copy first ------------------------------------------------------------------
 
 #[timed(
