@@ -350,6 +350,9 @@ fn background_push_arrives() {
         .unwrap()
         .background()
         .unwrap();
+    // Shareable between threads and async tasks.
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    assert_send_sync(&pusher);
     let registry = Registry::new();
     let rows = registry
         .counter(Metadata::new("push_test_bg_rows"))
