@@ -55,7 +55,10 @@ fn queue_depth() -> u64 {
 
 /// Requests handled by the demo service.
 #[counted(name = "demo_requests")]
-#[concurrent_gauge(name = "demo_requests_in_flight")]
+#[concurrent_gauge(
+    name = "demo_requests_in_flight",
+    description = "Requests of the demo service being handled."
+)]
 pub fn handle_request(i: u64) -> u64 {
     call_outbound("eu-west-1", "/foo", i);
     if i % 3 == 0 {

@@ -129,7 +129,15 @@ pub struct MetricArgs {
     pub buckets: Option<(Vec<f64>, Span)>,
     pub quantiles: Option<(Vec<f64>, Span)>,
     pub outcome: Option<Span>,
+    /// Set by an attribute stacked above this one on the same function ([`STACKED`]): the doc
+    /// comment is the description of the first attribute only.
+    pub stacked: bool,
 }
+
+/// A hidden flag the first of several attributes stacked on one function adds to the ones after
+/// it, so that only the first takes the doc comment as its description. Not for users: it is
+/// not listed among the keys, and a `description = "…"` of its own still applies.
+pub const STACKED: &str = "__microprofile_stacked";
 
 /// The raw argument list: `key`, `key = value`, `key(...)`, separated by commas.
 pub struct RawArgs(pub Punctuated<Meta, Token![,]>);
@@ -200,6 +208,10 @@ impl MetricArgs {
                 continue;
             };
             let key_span = meta.path().span();
+            if key == STACKED && matches!(meta, Meta::Path(_)) {
+                args.stacked = true;
+                continue;
+            }
             if !kind.keys().contains(&key.as_str()) {
                 errors.push(syn::Error::new(key_span, unknown_key_message(&key, kind)));
                 continue;

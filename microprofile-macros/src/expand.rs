@@ -73,6 +73,8 @@ pub fn instrument(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStre
             return quote!(#errors #item);
         }
     };
+    let mut function = function;
+    mark_stacked(&mut function.attrs);
     let args = match raw {
         Some(raw) => MetricArgs::from_raw(raw, kind, &mut errors),
         None => MetricArgs::default(),
@@ -89,6 +91,42 @@ pub fn instrument(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStre
         return quote!(#errors #function);
     }
     generate(kind, &args, function)
+}
+
+/// Adds the hidden [`args::STACKED`] flag to the instrumentation attributes left on the function
+/// (the ones stacked below this one, expanded after it), so that the doc comment is the
+/// description of the first attribute only: `/// Requests handled.` above `#[counted]` and
+/// `#[concurrent_gauge]` describes the counter, not the gauge of requests in flight.
+fn mark_stacked(attrs: &mut [syn::Attribute]) {
+    for attr in attrs {
+        let is_ours = attr.path().segments.last().is_some_and(|last| {
+            matches!(
+                last.ident.to_string().as_str(),
+                "counted" | "timed" | "concurrent_gauge" | "gauge"
+            )
+        });
+        if !is_ours {
+            continue;
+        }
+        let flag = Ident::new(args::STACKED, Span::call_site());
+        attr.meta = match &attr.meta {
+            syn::Meta::Path(path) => syn::parse_quote!(#path(#flag)),
+            syn::Meta::List(list) => {
+                let path = &list.path;
+                let tokens = &list.tokens;
+                let ends_with_comma = tokens.clone().into_iter().last().is_some_and(
+                    |t| matches!(t, proc_macro2::TokenTree::Punct(p) if p.as_char() == ','),
+                );
+                if tokens.is_empty() || ends_with_comma {
+                    syn::parse_quote!(#path(#tokens #flag))
+                } else {
+                    syn::parse_quote!(#path(#tokens, #flag))
+                }
+            }
+            // `#[timed = …]` is not ours to read; its own expansion reports it.
+            syn::Meta::NameValue(_) => continue,
+        };
+    }
 }
 
 fn attribute_kind(attr: &syn::Attribute) -> Option<Kind> {
@@ -479,10 +517,12 @@ fn generate(kind: Kind, args: &MetricArgs, mut function: ItemFn) -> TokenStream 
             })
         }
     };
-    let description = args
-        .description
-        .clone()
-        .unwrap_or_else(|| args::doc_description(&function.attrs));
+    // The doc comment describes the first of stacked attributes only (see `mark_stacked`).
+    let description = match (&args.description, args.stacked) {
+        (Some(description), _) => description.clone(),
+        (None, false) => args::doc_description(&function.attrs),
+        (None, true) => String::new(),
+    };
     let site_span = function.sig.ident.span();
     let site = quote_spanned! {site_span=>
         ::microprofile::__private::Site {

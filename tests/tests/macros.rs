@@ -139,6 +139,27 @@ fn default_names_of_nested_modules_use_dots() {
     assert!(!text.contains("__"), "a double underscore in {text}");
 }
 
+/// Orders taken.
+#[counted(name = "stacked_orders")]
+#[concurrent_gauge(name = "stacked_orders_in_flight")]
+#[timed(name = "stacked_order_time", description = "Time to take an order.")]
+fn take_order() {}
+
+/// Of stacked attributes, the first takes the doc comment as its description; the others have
+/// none unless they give `description = "…"`.
+#[test]
+fn stacked_attributes_do_not_share_the_doc_comment() {
+    take_order();
+    let description = |name: &str| {
+        let info = global().families(Selection::Metric(&Scope::Application, name));
+        assert_eq!(info.len(), 1, "{name}");
+        info[0].description.clone()
+    };
+    assert_eq!(description("stacked_orders"), "Orders taken.");
+    assert_eq!(description("stacked_orders_in_flight"), "");
+    assert_eq!(description("stacked_order_time"), "Time to take an order.");
+}
+
 // --- the example users copy first ------------------------------------------------------------------
 
 #[timed(
