@@ -34,11 +34,25 @@
 //! ties; OpenMetrics (`application/openmetrics-text; version=1.0.0`) when the client prefers it,
 //! labelled `version=0.0.1` when that is the version it asked for ([`negotiate_content_type`]);
 //! `406` when the client accepts neither.
-
+//!
+//! # Compression
+//!
+//! [`respond_encoded`] (features `server` or `axum`) is [`respond`] plus the `Accept-Encoding`
+//! header: a `200` body of at least [`MIN_COMPRESSED_BYTES`] goes out gzipped when the client
+//! accepts gzip (Prometheus sends `Accept-Encoding: gzip`), with `content-encoding: gzip` and
+//! `vary: Accept, Accept-Encoding`; [`negotiate_encoding`] has the rules (q-values, `identity`,
+//! `*`). The built-in listener, the axum router and the exporter all answer through it.
 
 use crate::encoding::Format;
 use crate::metadata::Scope;
 use crate::registry::{Registry, Selection};
+
+// Content codings (gzip) live in their own file: negotiation of `Accept-Encoding` and the
+// compressed response the transports send.
+mod compress;
+pub use compress::{negotiate_encoding, ContentCoding, MIN_COMPRESSED_BYTES};
+#[cfg(any(feature = "server", feature = "axum"))]
+pub use compress::{respond_encoded, EncodedResponse};
 
 /// The methods the metrics endpoint serves, as sent in `Allow`.
 pub const ALLOW: &str = "GET, HEAD";

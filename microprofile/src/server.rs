@@ -1,7 +1,8 @@
 //! The built-in listener (feature `server`): hyper 1 on a current-thread tokio runtime of its own
 //! thread, so programs without an async runtime can serve `/metrics` with one call.
 //!
-//! All routing and negotiation is [`crate::http::respond`]; this module only moves bytes.
+//! All routing, negotiation and compression is [`crate::http::respond_encoded`]; this module
+//! only moves bytes.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ::http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
+use ::http::header::{HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION};
 use ::http::{Method, Request, Response, StatusCode};
 use bytes::Bytes;
 use http_body_util::Full;
@@ -25,7 +26,7 @@ use crate::auth::{Auth, AuthError};
 use crate::conn::Limits;
 use crate::counter::Counter;
 use crate::gauge::ConcurrentGauge;
-use crate::http::MetricsResponse;
+use crate::http::EncodedResponse;
 use crate::metadata::{Metadata, Scope};
 use crate::registry::{global, Registry};
 
@@ -478,47 +479,54 @@ where
     }
 }
 
-/// Checks the credentials, hands the request to [`crate::http::respond`] and turns its answer
-/// into a hyper response.
+/// Checks the credentials, hands the request to [`crate::http::respond_encoded`] and turns its
+/// answer into a hyper response.
 fn answer(config: &ServerBuilder, request: &Request<Incoming>) -> Response<Full<Bytes>> {
     REQUESTS.inc();
+    let head = request.method() == Method::HEAD;
+    let accept_encoding = join_headers(request.headers(), ACCEPT_ENCODING);
     let authorization = request
         .headers()
         .get(AUTHORIZATION)
         .map(|value| value.as_bytes());
-    if let Err(mut refused) = config
+    if let Err(refused) = config
         .auth
         .as_ref()
         .map_or(Ok(()), |auth| auth.check(authorization))
     {
-        if request.method() == Method::HEAD {
-            refused.body.clear();
-        }
-        return into_response(refused);
+        return into_response(refused.encode(accept_encoding.as_deref(), head));
     }
-    let mut accept: Option<String> = None;
-    for value in request.headers().get_all(ACCEPT) {
-        let value = String::from_utf8_lossy(value.as_bytes());
-        match &mut accept {
-            Some(joined) => {
-                joined.push(',');
-                joined.push_str(&value);
-            }
-            None => accept = Some(value.into_owned()),
-        }
-    }
+    let accept = join_headers(request.headers(), ACCEPT);
     let uri = request.uri();
-    let answer = crate::http::respond(
+    let answer = crate::http::respond_encoded(
         config.registry,
         request.method().as_str(),
         uri.path(),
         uri.query(),
         accept.as_deref(),
+        accept_encoding.as_deref(),
     );
     into_response(answer)
 }
 
-fn into_response(answer: MetricsResponse) -> Response<Full<Bytes>> {
+/// The values of every `name` header joined with `,`, as [`crate::http::respond_encoded`] takes
+/// them (a list header may be sent as several).
+fn join_headers(headers: &::http::HeaderMap, name: HeaderName) -> Option<String> {
+    let mut joined: Option<String> = None;
+    for value in headers.get_all(name) {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        match &mut joined {
+            Some(joined) => {
+                joined.push(',');
+                joined.push_str(&value);
+            }
+            None => joined = Some(value.into_owned()),
+        }
+    }
+    joined
+}
+
+fn into_response(answer: EncodedResponse) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(answer.body)));
     *response.status_mut() =
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

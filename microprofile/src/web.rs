@@ -18,8 +18,9 @@
 //!
 //! `router()` serves the routes of the built-in listener (`/metrics`, `/metrics/{scope}`,
 //! `/metrics/{scope}/{name}`, `?scope=&name=`), with the same negotiation, status codes and headers:
-//! its handler passes the request's method, path, query and `Accept` header to
-//! [`crate::http::respond`], as the built-in listener does. Authentication comes from the
+//! its handler passes the request's method, path, query, `Accept` and `Accept-Encoding` headers
+//! to [`crate::http::respond_encoded`], as the built-in listener does, so a large scrape that
+//! accepts gzip goes out gzipped (see [`crate::http`]). Authentication comes from the
 //! environment (see [`crate::auth`]) unless set with `MetricsRouter::auth`.
 //!
 //! # Serving
@@ -688,7 +689,7 @@ mod serve {
 mod router {
     use std::sync::Arc;
 
-    use ::http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
+    use ::http::header::{HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION};
     use ::http::{HeaderMap, Method, StatusCode, Uri};
     use axum::body::Body;
     use axum::response::Response;
@@ -696,7 +697,7 @@ mod router {
     use axum::Router;
 
     use crate::auth::{Auth, AuthError};
-    use crate::http::MetricsResponse;
+    use crate::http::{EncodedResponse, MetricsResponse};
     use crate::registry::{global, Registry};
 
     /// An axum [`Router`] serving the global registry under `/metrics`, with the authentication
@@ -782,6 +783,7 @@ mod router {
 
         fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
             let head = method == Method::HEAD;
+            let accept_encoding = join_headers(headers, ACCEPT_ENCODING);
             let answer = match &self.auth {
                 Err(error) => {
                     let body = format!(
@@ -795,29 +797,31 @@ mod router {
                         ],
                         body,
                     }
+                    .encode(accept_encoding.as_deref(), head)
                 }
                 Ok(auth) => match auth.check(headers.get(AUTHORIZATION).map(|v| v.as_bytes())) {
-                    Err(refused) => refused,
+                    Err(refused) => refused.encode(accept_encoding.as_deref(), head),
                     Ok(()) => {
-                        let accept = join_accept(headers);
-                        crate::http::respond(
+                        let accept = join_headers(headers, ACCEPT);
+                        crate::http::respond_encoded(
                             self.registry,
                             method.as_str(),
                             uri.path(),
                             uri.query(),
                             accept.as_deref(),
+                            accept_encoding.as_deref(),
                         )
                     }
                 },
             };
-            into_response(answer, head)
+            into_response(answer)
         }
     }
 
-    /// Several `Accept` headers joined with `,`, as [`crate::http::respond`] takes them.
-    fn join_accept(headers: &HeaderMap) -> Option<String> {
+    /// Several `name` headers joined with `,`, as [`crate::http::respond_encoded`] takes them.
+    fn join_headers(headers: &HeaderMap, name: HeaderName) -> Option<String> {
         let mut joined: Option<String> = None;
-        for value in headers.get_all(ACCEPT) {
+        for value in headers.get_all(name) {
             let value = String::from_utf8_lossy(value.as_bytes());
             match &mut joined {
                 Some(joined) => {
@@ -830,9 +834,8 @@ mod router {
         joined
     }
 
-    fn into_response(answer: MetricsResponse, head: bool) -> Response {
-        let body = if head { String::new() } else { answer.body };
-        let mut response = Response::new(Body::from(body));
+    fn into_response(answer: EncodedResponse) -> Response {
+        let mut response = Response::new(Body::from(answer.body));
         *response.status_mut() =
             StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         for (name, value) in answer.headers {

@@ -302,3 +302,91 @@ fn builtin_listener_serves_a_namespace() {
         assert!(body.contains(line), "{line}");
     }
 }
+
+/// A raw exchange whose body may be binary (gzip): the head as text, the body as bytes.
+fn request_bytes(port: u16, method: &str, path: &str, headers: &str) -> (String, Vec<u8>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    (head, raw[split + 4..].to_vec())
+}
+
+fn head_header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+    })
+}
+
+/// The exporter answers through the built-in listener, so a scrape that accepts gzip (as
+/// Prometheus' does) is sent gzipped, and decodes to the uncompressed text.
+#[test]
+fn exporter_gzips_scrapes() {
+    let redis = RedisServer::start();
+    write_sample(&redis, "shop", 3);
+    let store = SharedStore::new(StoreConfig::new(redis.url(), "shop")).unwrap();
+    for i in 0..100 {
+        store
+            .counter(&format!("items_{i}"), &[("shelf", "top")])
+            .unwrap()
+            .inc_by(i);
+    }
+    store.transfer().unwrap();
+    let (_exporter, port) = start_exporter(&redis, "shop");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !get(port, "/metrics/shop").body.contains("items_99_total") {
+        assert!(Instant::now() < deadline, "the namespace is not served");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let accept =
+        "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5\r\n";
+    let (plain_head, plain) = request_bytes(port, "GET", "/metrics/shop", accept);
+    assert_eq!(head_header(&plain_head, "content-encoding"), None);
+    let gzip = format!("{accept}Accept-Encoding: gzip\r\n");
+    let (head, body) = request_bytes(port, "GET", "/metrics/shop", &gzip);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(
+        head_header(&head, "content-encoding").as_deref(),
+        Some("gzip")
+    );
+    assert_eq!(
+        head_header(&head, "vary").as_deref(),
+        Some("Accept, Accept-Encoding")
+    );
+    assert_eq!(
+        head_header(&head, "content-length"),
+        Some(body.len().to_string())
+    );
+    assert!(
+        body.len() < plain.len() / 3,
+        "{} of {}",
+        body.len(),
+        plain.len()
+    );
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut text)
+        .unwrap();
+    assert_eq!(text, plain);
+    assert!(String::from_utf8(text).unwrap().ends_with("# EOF\n"));
+    // HEAD: the GET's headers, no body.
+    let (head_only, empty) = request_bytes(port, "HEAD", "/metrics/shop", &gzip);
+    assert!(empty.is_empty());
+    for name in ["content-encoding", "content-length", "content-type", "vary"] {
+        assert_eq!(
+            head_header(&head_only, name),
+            head_header(&head, name),
+            "{name}"
+        );
+    }
+}

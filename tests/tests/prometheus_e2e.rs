@@ -13,14 +13,19 @@
 //! - `tls`: the same over HTTPS (`web::serve_tls`, the test CA of `tests/tls`), with the token.
 //! - `listener`: the built-in listener, over HTTPS with basic auth.
 //!
+//! Prometheus asks for gzip (`Accept-Encoding: gzip`); the test checks that the axum service's
+//! scrapes went out gzipped, so every value it reads came through gzip.
+//!
 //! A missing `prometheus` binary fails the test with a message saying what to install.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::{header::ACCEPT, HeaderValue, Request};
+use axum::http::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, USER_AGENT};
+use axum::http::{HeaderValue, Request};
 use axum::routing::get;
 use axum::Router;
 use microprofile::auth::Auth;
@@ -45,12 +50,47 @@ fn tls_fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The service under test, as an application would build it.
+/// The service under test, as an application would build it (plus a recorder of how its
+/// scrapes were sent).
 fn app(auth: Auth) -> Router {
     Router::new()
         .route("/work", get(|| async { "done" }))
         .merge(MetricsRouter::new().auth(auth).into_router())
         .layer(HttpMetricsLayer::new())
+        .layer(axum::middleware::from_fn(record_scrape_encoding))
+}
+
+/// `(Accept-Encoding, Content-Encoding)` of every successful scrape by Prometheus (told apart by
+/// its `User-Agent`).
+static SCRAPE_ENCODINGS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+async fn record_scrape_encoding(
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let headers = request.headers();
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let from_prometheus = header(USER_AGENT).starts_with("Prometheus/");
+    let accept_encoding = header(ACCEPT_ENCODING);
+    let response = next.run(request).await;
+    if from_prometheus && response.status() == 200 {
+        let content_encoding = response
+            .headers()
+            .get(CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if let Ok(mut seen) = SCRAPE_ENCODINGS.lock() {
+            seen.push((accept_encoding, content_encoding));
+        }
+    }
+    response
 }
 
 /// Serves `app` on a free loopback port of `runtime`.
@@ -450,6 +490,18 @@ fn real_prometheus_scrapes_the_axum_service() {
                 prometheus.query(&format!("{series}{{job=\"{name}\",mp_scope=\"{scope}\"}}"));
             assert_eq!(found.len(), 1, "{series} in job {name}: {found:?}");
         }
+    }
+
+    // Prometheus asks for gzip, and its scrapes (far above the threshold) were sent gzipped:
+    // every value checked above came through gzip.
+    let seen = SCRAPE_ENCODINGS
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
+    assert!(seen.len() >= 5, "{seen:?}");
+    for (accept_encoding, content_encoding) in &seen {
+        assert!(accept_encoding.contains("gzip"), "{seen:?}");
+        assert_eq!(content_encoding, "gzip", "{seen:?}");
     }
 
     // Nothing of the protected target was stored from the scrape without credentials.

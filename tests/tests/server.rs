@@ -314,7 +314,7 @@ fn negotiation() {
         let reply = send(addr, "GET", "/metrics/application", accept);
         assert_eq!(reply.status, 200, "{accept:?}");
         assert_eq!(reply.header("content-type"), expected, "{accept:?}");
-        assert_eq!(reply.header("vary"), Some("Accept"));
+        assert_eq!(reply.header("vary"), Some("Accept, Accept-Encoding"));
         assert_eq!(
             reply.body.ends_with("# EOF\n"),
             expected != prometheus,
