@@ -725,8 +725,22 @@ mod tests {
         let lines = samples(&base);
         assert_eq!(lines.len(), 1, "{base}");
         assert!(lines[0].starts_with("cpu_available_processors{mp_scope=\"base\"} "));
-        // Families are still described.
-        assert!(base.contains("# TYPE memory_total_bytes gauge"));
+        // A family with no series is left out whole, in both formats: no HELP or TYPE alone.
+        assert!(!base.contains("memory_total_bytes"), "{base}");
+        let registry = Registry::new();
+        Arc::new(Collector::with_root(&root.0))
+            .register_into(&registry)
+            .unwrap();
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let text = registry.encode_to_string(format, Selection::All);
+            for family in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+                let name = family.split(' ').next().unwrap();
+                assert!(
+                    samples(&text).iter().any(|l| l.starts_with(name)),
+                    "{format:?}: {name} has no sample in\n{text}"
+                );
+            }
+        }
         let vendor = scrape(Collector::with_root(&root.0), Scope::Vendor);
         assert!(!samples(&vendor).iter().any(|l| l.starts_with("process_")));
         // A root that does not exist at all behaves the same.
@@ -944,6 +958,9 @@ mod tests {
         assert_eq!(collector.cgroup_memory_limit(), Some(2097152));
         root.write("sys/fs/cgroup/unified/outer/app/memory.max", "max\n");
         assert_eq!(collector.cgroup_memory_limit(), None);
+        // No limit: the family is left out, not written as HELP and TYPE with no sample.
+        let text = scrape(Collector::with_root(&root.0), Scope::Base);
+        assert!(!text.contains("memory_cgroup_limit_bytes"), "{text}");
         // A cgroup path from another namespace is read at the mount itself.
         root.write("proc/self/cgroup", "0::/../../elsewhere\n");
         root.write("sys/fs/cgroup/unified/memory.max", "4096\n");

@@ -228,8 +228,9 @@ fn scope_suffix(registry: &Registry, info: &FamilyInfo, scope: &Scope) -> String
 }
 
 impl Registry {
-    /// Writes the selected metrics in `format`. Returns how many families were written (0 when
-    /// the selection matched nothing).
+    /// Writes the selected metrics in `format`. Returns how many families the selection matched
+    /// (0 when it matched nothing). A family with no series at the moment is matched but not
+    /// written at all, in either format: no `# HELP` or `# TYPE` without a sample.
     ///
     /// ```
     /// use microprofile::{Format, Metadata, Registry, Selection};
@@ -267,7 +268,10 @@ impl Registry {
                 _ => &info.name,
             };
             let type_word = info.metric_type.exposition_type();
-            write_metadata(out, format, family_name, type_word, help, &info.unit)?;
+            // Written with the first series: a family with none at the moment (a labelled family
+            // before its first update, a host figure with no source) is left out whole, since
+            // HELP and TYPE with no sample say nothing and some consumers flag them.
+            let mut metadata = Some((family_name, type_word, help));
             let is_summary = info.metric_type == MetricType::Summary;
             if is_summary {
                 max_name.clear();
@@ -305,6 +309,19 @@ impl Registry {
                         if result.is_err() {
                             return;
                         }
+                        if let Some((family_name, type_word, help)) = metadata.take() {
+                            result = write_metadata(
+                                out,
+                                format,
+                                family_name,
+                                type_word,
+                                help,
+                                &info.unit,
+                            );
+                            if result.is_err() {
+                                return;
+                            }
+                        }
                         let mut writer = SampleWriter {
                             out: &mut *out,
                             format,
@@ -319,7 +336,7 @@ impl Registry {
                     });
                 result?;
             }
-            if is_summary {
+            if is_summary && metadata.is_none() {
                 let max_help = format!("Largest observation of {} in the window.", info.name);
                 write_metadata(out, format, &max_name, "gauge", &max_help, "")?;
                 out.write_str(&max_lines)?;
@@ -530,6 +547,51 @@ impl Visitor for ValueReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A collector with no series at the moment, of any type.
+    struct NoSeries(MetricType);
+
+    impl crate::metric::Collect for NoSeries {
+        fn collect_type(&self) -> MetricType {
+            self.0
+        }
+        fn collect(&self, _: &mut dyn FnMut(&str, &dyn crate::metric::Metric)) {}
+        fn check(&self) -> Result<(), crate::Error> {
+            Ok(())
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    /// A family with no series is not written, in either format: no HELP, TYPE or UNIT alone,
+    /// and no `_max` gauge of a summary with no series.
+    #[test]
+    fn families_with_no_series_are_left_out() {
+        let registry = Registry::new();
+        for (name, metric_type) in [
+            ("empty_gauge", MetricType::Gauge),
+            ("empty_counter", MetricType::Counter),
+            ("empty_summary", MetricType::Summary),
+            ("empty_histogram", MetricType::Histogram),
+        ] {
+            let metadata = crate::Metadata::new(name).unit("bytes");
+            registry
+                .register(metadata, std::sync::Arc::new(NoSeries(metric_type)))
+                .unwrap();
+        }
+        registry
+            .counter(crate::Metadata::new("hits"))
+            .unwrap()
+            .inc();
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let mut text = String::new();
+            let matched = registry.encode(&mut text, format, Selection::All).unwrap();
+            assert_eq!(matched, 5, "{format:?}");
+            assert!(!text.contains("empty"), "{format:?}: {text}");
+            assert!(text.contains("# TYPE hits"), "{format:?}: {text}");
+        }
+    }
 
     #[test]
     fn rendered_labels_round_trip() {
