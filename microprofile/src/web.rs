@@ -43,7 +43,8 @@
 //! | `http_server_requests_total` | counter | `method`, `route`, `status` |
 //! | `http_server_active_requests` | gauge | none |
 //!
-//! These names are stable. The labels are bounded by construction:
+//! These names are stable. The labels are bounded by construction (constant labels given to
+//! [`HttpMetricsLayerBuilder::constant_label`] come on top, on all three):
 //! - `method`: `GET`, `HEAD`, `POST`, `PUT`, `DELETE`, `CONNECT`, `OPTIONS`, `TRACE`, `PATCH`, or
 //!   `OTHER` for any other method.
 //! - `route`: the route template that matched (axum's `MatchedPath`,
@@ -61,11 +62,44 @@
 //! Install the layer with `Router::layer`, so it runs after routing and sees the matched route.
 //! Wrapped around a whole `Router` from outside (`ServiceBuilder`, `Layer::layer(router)`), it
 //! sees no route and labels every request `unmatched`.
+//!
+//! # The layer's options
+//!
+//! [`HttpMetricsLayer::new`] records every route with the default buckets (5 ms to 10 s) and no
+//! constant label. [`HttpMetricsLayer::builder`] sets, each checked by
+//! [`build`](HttpMetricsLayerBuilder::build) (a typed [`LayerError`], nothing panics):
+//! - [`buckets`](HttpMetricsLayerBuilder::buckets): the duration histogram's bounds in seconds.
+//! - [`exclude_metrics_routes`](HttpMetricsLayerBuilder::exclude_metrics_routes) (the scrapes of
+//!   [`router()`], otherwise `route="/metrics/{*rest}"`),
+//!   [`exclude_route`](HttpMetricsLayerBuilder::exclude_route) (one template) and
+//!   [`exclude_prefix`](HttpMetricsLayerBuilder::exclude_prefix) (templates under a path): such
+//!   requests are neither timed, counted nor in flight. They match the route template, so they
+//!   need the layer to see it (installed with `Router::layer`).
+//! - [`constant_label`](HttpMetricsLayerBuilder::constant_label): a label with a fixed value on
+//!   every series, with the naming rules of tags; `method`, `route` and `status` are taken.
+//!
+//! ```
+//! # #[cfg(feature = "axum")] {
+//! use axum::{routing::get, Router};
+//! use microprofile::web::HttpMetricsLayer;
+//!
+//! let layer = HttpMetricsLayer::builder()
+//!     .buckets([0.001, 0.01, 0.1, 1.0])
+//!     .exclude_metrics_routes()
+//!     .constant_label("team", "checkout")
+//!     .build()
+//!     .expect("valid layer options");
+//! let app: Router = Router::new()
+//!     .route("/hello", get(|| async { "hello" }))
+//!     .merge(microprofile::web::router())
+//!     .layer(layer);
+//! # }
+//! ```
 
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -150,6 +184,27 @@ fn route_label<B>(request: &Request<B>) -> Cow<'static, str> {
     }
 }
 
+/// What a layer's metrics are registered with. Layers of one registry with the same settings
+/// share their metrics; other constant labels make other series of the same families.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct MetricsConfig {
+    /// `None`: the default buckets of [`Timer::new`].
+    buckets: Option<Vec<f64>>,
+    /// Sorted by name.
+    labels: Vec<(String, String)>,
+}
+
+impl MetricsConfig {
+    fn metadata(&self, name: &'static str, description: &'static str) -> Metadata {
+        self.labels.iter().fold(
+            Metadata::new(name)
+                .description(description)
+                .scope(Scope::Vendor),
+            |metadata, (label, value)| metadata.with_tag(label.clone(), value.clone()),
+        )
+    }
+}
+
 /// The layer's metrics in one registry.
 struct HttpMetrics {
     duration: Arc<Family<RequestLabels, Timer>>,
@@ -158,64 +213,74 @@ struct HttpMetrics {
 }
 
 impl HttpMetrics {
-    /// Registers the metrics in `registry`. A registration refused (the names are taken by
-    /// metrics of another type) is reported on stderr; the layer then still records, unexposed.
-    fn register(registry: &Registry) -> HttpMetrics {
-        let duration = Arc::new(Family::new(Timer::new()));
+    /// Registers the metrics in `registry`. When `strict`, the first registration refused is
+    /// returned; otherwise it is reported on stderr, and the layer still records, unexposed.
+    fn register(
+        registry: &Registry,
+        config: &MetricsConfig,
+        strict: bool,
+    ) -> Result<HttpMetrics, crate::Error> {
+        let timer = match &config.buckets {
+            Some(buckets) => Timer::try_with_buckets(buckets.clone())?,
+            None => Timer::new(),
+        };
+        let duration = Arc::new(Family::new(timer));
         let requests = Arc::new(Family::new(Counter::new()));
-        let report = |error: crate::Error| {
+        let refused = |error: crate::Error| {
+            if strict {
+                return Err(error);
+            }
             eprintln!("microprofile: the HTTP request metrics are not exposed: {error}");
+            Ok(())
         };
         if let Err(error) = registry.register(
-            Metadata::new(REQUEST_DURATION)
-                .description("Duration of HTTP requests served, until the response head.")
-                .scope(Scope::Vendor),
+            config.metadata(
+                REQUEST_DURATION,
+                "Duration of HTTP requests served, until the response head.",
+            ),
             duration.clone(),
         ) {
-            report(error);
+            refused(error)?;
         }
         if let Err(error) = registry.register(
-            Metadata::new(REQUESTS)
-                .description("HTTP requests served.")
-                .scope(Scope::Vendor),
+            config.metadata(REQUESTS, "HTTP requests served."),
             requests.clone(),
         ) {
-            report(error);
+            refused(error)?;
         }
-        let active = registry
-            .gauge(
-                Metadata::new(ACTIVE_REQUESTS)
-                    .description("HTTP requests being served now.")
-                    .scope(Scope::Vendor),
-            )
-            .unwrap_or_else(|error| {
-                report(error);
+        let active = match registry
+            .gauge(config.metadata(ACTIVE_REQUESTS, "HTTP requests being served now."))
+        {
+            Ok(active) => active,
+            Err(error) => {
+                refused(error)?;
                 Handle::Shared(Arc::new(Gauge::new()))
-            });
-        HttpMetrics {
+            }
+        };
+        Ok(HttpMetrics {
             duration,
             requests,
             active,
-        }
+        })
     }
 
-    /// The metrics of `registry`, registered on first use.
-    fn of(registry: &'static Registry) -> Arc<HttpMetrics> {
-        static GLOBAL: OnceLock<Arc<HttpMetrics>> = OnceLock::new();
-        static OTHERS: Mutex<Vec<(usize, Arc<HttpMetrics>)>> = Mutex::new(Vec::new());
-        if std::ptr::eq(registry, global()) {
-            return GLOBAL
-                .get_or_init(|| Arc::new(HttpMetrics::register(registry)))
-                .clone();
-        }
+    /// The metrics of `registry` with `config`, registered on first use.
+    fn of(
+        registry: &'static Registry,
+        config: &MetricsConfig,
+        strict: bool,
+    ) -> Result<Arc<HttpMetrics>, crate::Error> {
+        type Cache = Vec<(usize, MetricsConfig, Arc<HttpMetrics>)>;
+        // Layers are made once per service, not per request: a list is enough.
+        static CACHE: Mutex<Cache> = Mutex::new(Vec::new());
         let key = registry as *const Registry as usize;
-        let mut others = OTHERS.lock();
-        if let Some((_, metrics)) = others.iter().find(|(k, _)| *k == key) {
-            return metrics.clone();
+        let mut cache = CACHE.lock();
+        if let Some((_, _, metrics)) = cache.iter().find(|(k, c, _)| *k == key && c == config) {
+            return Ok(metrics.clone());
         }
-        let metrics = Arc::new(HttpMetrics::register(registry));
-        others.push((key, metrics.clone()));
-        metrics
+        let metrics = Arc::new(HttpMetrics::register(registry, config, strict)?);
+        cache.push((key, config.clone(), metrics.clone()));
+        Ok(metrics)
     }
 }
 
@@ -249,11 +314,14 @@ impl Drop for InFlight {
 #[derive(Clone)]
 pub struct HttpMetricsLayer {
     metrics: Arc<HttpMetrics>,
+    exclusions: Arc<Exclusions>,
 }
 
 impl std::fmt::Debug for HttpMetricsLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpMetricsLayer").finish_non_exhaustive()
+        f.debug_struct("HttpMetricsLayer")
+            .field("exclusions", &self.exclusions)
+            .finish_non_exhaustive()
     }
 }
 
@@ -264,16 +332,236 @@ impl Default for HttpMetricsLayer {
 }
 
 impl HttpMetricsLayer {
-    /// Records into the global registry.
+    /// Records into the global registry, with the default buckets, every route and no constant
+    /// label. A registration the registry refuses (the names are taken by metrics of another
+    /// type) is reported on stderr and the layer records unexposed; [`builder`](Self::builder)
+    /// returns such errors instead.
     pub fn new() -> HttpMetricsLayer {
         HttpMetricsLayer::with_registry(global())
     }
 
     /// Records into `registry`. Every layer of one registry shares the same metrics.
     pub fn with_registry(registry: &'static Registry) -> HttpMetricsLayer {
+        let config = MetricsConfig::default();
+        let metrics = HttpMetrics::of(registry, &config, false).unwrap_or_else(|_| {
+            // Not strict: registration errors were reported, not returned; only invalid
+            // buckets could fail, and the defaults are valid. Record unexposed all the same.
+            Arc::new(HttpMetrics {
+                duration: Arc::new(Family::new(Timer::new())),
+                requests: Arc::new(Family::new(Counter::new())),
+                active: Handle::Shared(Arc::new(Gauge::new())),
+            })
+        });
         HttpMetricsLayer {
-            metrics: HttpMetrics::of(registry),
+            metrics,
+            exclusions: Arc::new(Exclusions::default()),
         }
+    }
+
+    /// A builder for a layer with other buckets, routes left out, or constant labels.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), microprofile::web::LayerError> {
+    /// use microprofile::web::HttpMetricsLayer;
+    ///
+    /// let layer = HttpMetricsLayer::builder()
+    ///     .buckets([0.005, 0.025, 0.1, 0.5, 2.5])
+    ///     .exclude_metrics_routes()   // the scrapes of `web::router()`
+    ///     .exclude_prefix("/internal") // `/internal`, `/internal/{*rest}`, ...
+    ///     .constant_label("team", "checkout")
+    ///     .build()?;
+    /// # let _ = layer;
+    ///
+    /// // Names are checked as for any metric.
+    /// assert!(HttpMetricsLayer::builder().constant_label("le", "1").build().is_err());
+    /// assert!(HttpMetricsLayer::builder().buckets([1.0, 0.5]).build().is_err());
+    /// assert!(HttpMetricsLayer::builder().exclude_route("metrics").build().is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> HttpMetricsLayerBuilder {
+        HttpMetricsLayerBuilder::new()
+    }
+}
+
+/// The route templates [`router()`](crate::web::router) serves, as the layer sees them when the
+/// router is merged at the root: what
+/// [`exclude_metrics_routes`](HttpMetricsLayerBuilder::exclude_metrics_routes) leaves out.
+pub const METRICS_ROUTES: [&str; 3] = ["/metrics", "/metrics/", "/metrics/{*rest}"];
+
+/// Why [`HttpMetricsLayerBuilder::build`] refused the options.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayerError {
+    /// Buckets that are not strictly increasing finite numbers, a constant label whose name
+    /// breaks the naming rules (or is one of the layer's own `method`, `route` and `status`),
+    /// or a registration the registry refused (for example the same constant labels again with
+    /// other buckets, or other label names than another layer of the registry uses).
+    #[error("cannot build the HTTP metrics layer: {0}")]
+    Metric(#[from] crate::Error),
+    /// A route to leave out that is not a route template or prefix.
+    #[error("cannot build the HTTP metrics layer: invalid route {route:?} to leave out: {reason}")]
+    InvalidRoute {
+        /// The route as given.
+        route: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// Configures an [`HttpMetricsLayer`]; made by [`HttpMetricsLayer::builder`]. Nothing is
+/// checked or registered until [`build`](Self::build).
+///
+/// The defaults are those of [`HttpMetricsLayer::new`]: the global registry, the buckets of
+/// [`Timer::new`] (5 ms to 10 s), every route recorded, no constant label.
+#[derive(Clone)]
+pub struct HttpMetricsLayerBuilder {
+    registry: &'static Registry,
+    config: MetricsConfig,
+    exclusions: Exclusions,
+}
+
+impl std::fmt::Debug for HttpMetricsLayerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpMetricsLayerBuilder")
+            .field("buckets", &self.config.buckets)
+            .field("constant_labels", &self.config.labels)
+            .field("exclusions", &self.exclusions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HttpMetricsLayerBuilder {
+    fn default() -> Self {
+        HttpMetricsLayerBuilder::new()
+    }
+}
+
+impl HttpMetricsLayerBuilder {
+    /// The defaults (see the type's docs).
+    pub fn new() -> HttpMetricsLayerBuilder {
+        HttpMetricsLayerBuilder {
+            registry: global(),
+            config: MetricsConfig::default(),
+            exclusions: Exclusions::default(),
+        }
+    }
+
+    /// The registry to record into (default: [`global()`](crate::global)).
+    pub fn registry(mut self, registry: &'static Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// The upper bounds, in seconds, of the request-duration histogram's buckets (finite and
+    /// strictly increasing; `+Inf` is implicit). See [`crate::Buckets`] for generated lists.
+    pub fn buckets(mut self, bounds: impl Into<Vec<f64>>) -> Self {
+        self.config.buckets = Some(bounds.into());
+        self
+    }
+
+    /// Leaves out requests whose route template (the `route` label) is exactly `route`: they
+    /// are neither timed, nor counted, nor in flight. A template starts with `/`
+    /// (`/health`, `/users/{id}`); [`UNMATCHED_ROUTE`] leaves out requests no route matched.
+    pub fn exclude_route(mut self, route: impl Into<String>) -> Self {
+        self.exclusions.routes.push(route.into());
+        self
+    }
+
+    /// Leaves out requests whose route template starts with `prefix` at a segment boundary:
+    /// `/internal` leaves out `/internal`, `/internal/` and `/internal/{*rest}`, not
+    /// `/internals`. The prefix starts with `/`.
+    pub fn exclude_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.exclusions.prefixes.push(prefix.into());
+        self
+    }
+
+    /// Leaves out the scrapes of the metrics router ([`METRICS_ROUTES`]: `/metrics`,
+    /// `/metrics/` and `/metrics/{*rest}`), which would otherwise be recorded as
+    /// `route="/metrics/{*rest}"`. For the router nested under another path
+    /// (`Router::nest("/admin", router())`), use `exclude_prefix("/admin/metrics")`.
+    pub fn exclude_metrics_routes(mut self) -> Self {
+        self.exclusions
+            .routes
+            .extend(METRICS_ROUTES.iter().map(|r| (*r).to_owned()));
+        self
+    }
+
+    /// Adds a label with a fixed value to every series of the layer's three metrics (as a tag
+    /// of their metadata, so the naming rules of tags apply). Layers of one registry with other
+    /// values make other series of the same families; they must use the same label names.
+    pub fn constant_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.labels.push((name.into(), value.into()));
+        self
+    }
+
+    /// Checks the options, registers the metrics (or finds those of an earlier layer with the
+    /// same registry, buckets and constant labels) and makes the layer.
+    ///
+    /// # Errors
+    ///
+    /// [`LayerError::InvalidRoute`] for a route or prefix not starting with `/`;
+    /// [`LayerError::Metric`] for invalid buckets, an invalid, reserved or repeated constant
+    /// label name, or a registration the registry refuses. When a registration is refused, the
+    /// metrics registered before it stay registered.
+    pub fn build(self) -> Result<HttpMetricsLayer, LayerError> {
+        let HttpMetricsLayerBuilder {
+            registry,
+            mut config,
+            exclusions,
+        } = self;
+        for route in &exclusions.routes {
+            if !route.starts_with('/') && route != UNMATCHED_ROUTE {
+                return Err(LayerError::InvalidRoute {
+                    route: route.clone(),
+                    reason: "a route template starts with `/` (or is `unmatched`)",
+                });
+            }
+        }
+        for prefix in &exclusions.prefixes {
+            if !prefix.starts_with('/') {
+                return Err(LayerError::InvalidRoute {
+                    route: prefix.clone(),
+                    reason: "a route prefix starts with `/`",
+                });
+            }
+        }
+        if let Some(buckets) = &config.buckets {
+            crate::histogram::Buckets::check(buckets)?;
+        }
+        for (name, _) in &config.labels {
+            if RequestLabels::NAMES.contains(&name.as_str()) {
+                return Err(LayerError::Metric(crate::Error::InvalidTagName {
+                    name: name.clone(),
+                    reason: "`method`, `route` and `status` are the labels the layer sets itself",
+                }));
+            }
+        }
+        // The registry's own check (names, reserved names, a name given twice).
+        config.metadata(REQUESTS, "").validate()?;
+        config.labels.sort();
+        let metrics = HttpMetrics::of(registry, &config, true)?;
+        Ok(HttpMetricsLayer {
+            metrics,
+            exclusions: Arc::new(exclusions),
+        })
+    }
+}
+
+/// The routes a layer leaves out.
+#[derive(Debug, Clone, Default)]
+struct Exclusions {
+    routes: Vec<String>,
+    prefixes: Vec<String>,
+}
+
+impl Exclusions {
+    fn excludes(&self, route: &str) -> bool {
+        self.routes.iter().any(|r| r == route)
+            || self.prefixes.iter().any(|prefix| {
+                route.strip_prefix(prefix.as_str()).is_some_and(|rest| {
+                    rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/')
+                })
+            })
     }
 }
 
@@ -283,6 +571,7 @@ impl<S> tower_layer::Layer<S> for HttpMetricsLayer {
         HttpMetricsService {
             inner,
             metrics: self.metrics.clone(),
+            exclusions: self.exclusions.clone(),
         }
     }
 }
@@ -292,6 +581,7 @@ impl<S> tower_layer::Layer<S> for HttpMetricsLayer {
 pub struct HttpMetricsService<S> {
     inner: S,
     metrics: Arc<HttpMetrics>,
+    exclusions: Arc<Exclusions>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for HttpMetricsService<S> {
@@ -317,6 +607,12 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let method = method_label(request.method());
         let route = route_label(&request);
+        if self.exclusions.excludes(&route) {
+            return ResponseFuture {
+                inner: self.inner.call(request),
+                recording: None,
+            };
+        }
         let in_flight = InFlight::enter(self.metrics.clone());
         let start = Instant::now();
         ResponseFuture {
@@ -879,5 +1175,44 @@ mod tests {
             crate::family::render(&labels),
             "method=\"GET\",route=\"/\",status=\"error\""
         );
+    }
+
+    #[test]
+    fn exclusions_match_templates_and_segment_prefixes() {
+        let exclusions = Exclusions {
+            routes: vec!["/health".to_owned(), UNMATCHED_ROUTE.to_owned()],
+            prefixes: vec!["/internal".to_owned(), "/admin/".to_owned()],
+        };
+        for excluded in [
+            "/health",
+            "unmatched",
+            "/internal",
+            "/internal/",
+            "/internal/{*rest}",
+            "/internal/a/b",
+            "/admin/",
+            "/admin/{id}",
+        ] {
+            assert!(exclusions.excludes(excluded), "{excluded}");
+        }
+        for kept in [
+            "/health/",
+            "/healthz",
+            "/internals",
+            "/internal_x",
+            "/admin",
+            "/",
+            "",
+            "/metrics/{*rest}",
+        ] {
+            assert!(!exclusions.excludes(kept), "{kept}");
+        }
+        assert!(!Exclusions::default().excludes("/anything"));
+        let everything = Exclusions {
+            routes: Vec::new(),
+            prefixes: vec!["/".to_owned()],
+        };
+        assert!(everything.excludes("/x/y") && everything.excludes("/"));
+        assert!(!everything.excludes(UNMATCHED_ROUTE));
     }
 }
