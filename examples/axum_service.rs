@@ -10,7 +10,8 @@
 //!
 //! The address is `127.0.0.1:3000`, or the first argument (`0.0.0.0:3000` exposes the service to
 //! the network, and says so). `MICROPROFILE_BEARER_TOKEN` or `MICROPROFILE_BASIC_AUTH` protect
-//! `/metrics` (see `microprofile::auth`). Ctrl-C stops it.
+//! `/metrics` (see `microprofile::auth`). It is served with `microprofile::web::serve`, which
+//! applies the built-in listener's limits and timeouts. Ctrl-C stops it.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -116,7 +117,9 @@ async fn main() -> ExitCode {
         }
     };
     println!("axum_service: try http://{local}/items/7, metrics at http://{local}/metrics");
-    let served = axum::serve(listener, app(local))
+    // `web::serve` rather than `axum::serve`: the built-in listener's limits and timeouts (a
+    // client that sends half a request and stalls is closed after 10 s; axum's would be kept).
+    let served = microprofile::web::serve(listener, app(local))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

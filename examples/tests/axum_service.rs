@@ -3,7 +3,7 @@
 //! outbound-call timer and the layer's bounded series, pass promtool and both Python parsers, and
 //! stop cleanly on Ctrl-C (SIGINT).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -55,6 +55,12 @@ fn axum_service_records_handlers_outbound_calls_and_requests() {
         .and_then(|rest| rest.split('/').next())
         .and_then(|addr| addr.parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+
+    // A client that sends half a request head and then nothing: `web::serve` (as the README
+    // recommends) closes it after its 10 s header read timeout; `axum::serve` would keep it.
+    let mut idle = std::net::TcpStream::connect(addr).unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let idle_since = Instant::now();
 
     let get = |path: &str| http_get(addr, path, None).unwrap();
     for id in 1..=4 {
@@ -124,6 +130,17 @@ fn axum_service_records_handlers_outbound_calls_and_requests() {
     assert!(!prom.body.contains("wp-login"));
     // Base and vendor metrics of microprofile-base are there too.
     assert!(prom.body.contains("mp_scope=\"base\""));
+
+    idle.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut rest = Vec::new();
+    // Closed (EOF, or a reset), possibly after a 408, well before the read timeout.
+    let _ = idle.read_to_end(&mut rest);
+    let held = idle_since.elapsed();
+    assert!(
+        held < Duration::from_secs(15),
+        "the idle connection was held {held:?}"
+    );
 
     // Ctrl-C: SIGINT ends it cleanly.
     assert!(Command::new("kill")
