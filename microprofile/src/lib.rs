@@ -217,7 +217,9 @@ pub use metric::{Collect, Metric, NewLike};
 pub use registry::{global, FamilyInfo, Handle, Registry, Selection, StaticMetric};
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
-pub use server::{Server, ServerBuilder, ServerError, ServerHandle, ADDR_ENV, DEFAULT_ADDR};
+pub use server::{
+    BindAddr, Server, ServerBuilder, ServerError, ServerHandle, ADDR_ENV, DEFAULT_ADDR,
+};
 pub use summary::{Summary, DEFAULT_QUANTILES, DEFAULT_WINDOW};
 
 /// Paths the macros expand to. Not a public API: it may change in any release.

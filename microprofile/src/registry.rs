@@ -367,6 +367,7 @@ impl Registry {
     /// registry's creation: for a subsystem's vendor metrics, which should appear only once the
     /// program uses the subsystem. Refusals are recorded as for [`register!`](crate::register).
     /// Call it once per set (behind a `std::sync::Once`): a second call reports conflicts.
+    #[cfg(feature = "redis")]
     pub(crate) fn register_statics_now(&self, statics: &'static [StaticMetric]) {
         for s in statics {
             if let Err(error) =

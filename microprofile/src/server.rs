@@ -65,6 +65,91 @@ crate::register!(
         .scope(Scope::Vendor)
 );
 
+/// The address [`ServerBuilder::addr`] binds: a socket address, or text `host:port` resolved
+/// when the listener starts (text that does not resolve is [`ServerError::InvalidBuilderAddr`]
+/// from [`ServerBuilder::start`], never a panic). Anything [`SocketAddr`] converts from, and
+/// `&str` and `String`, convert into it:
+///
+/// ```no_run
+/// use microprofile::Server;
+/// let _a = Server::builder().addr("127.0.0.1:9981").start();
+/// let _b = Server::builder().addr(([127, 0, 0, 1], 9981)).start();
+/// let _c = Server::builder().addr(String::from("localhost:9981")).start();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BindAddr {
+    /// This address.
+    Socket(SocketAddr),
+    /// `host:port` (a literal address or a host name), resolved at start; the first address
+    /// it resolves to is bound.
+    HostPort(String),
+}
+
+impl BindAddr {
+    fn resolve(&self) -> Result<SocketAddr, ServerError> {
+        let text = match self {
+            BindAddr::Socket(addr) => return Ok(*addr),
+            BindAddr::HostPort(text) => text.trim(),
+        };
+        let invalid = |reason: String| ServerError::InvalidBuilderAddr {
+            value: text.to_owned(),
+            reason,
+        };
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Ok(addr);
+        }
+        match text.to_socket_addrs() {
+            Ok(mut addrs) => addrs
+                .next()
+                .ok_or_else(|| invalid("the host name resolves to no address".to_owned())),
+            Err(e) => Err(invalid(e.to_string())),
+        }
+    }
+}
+
+impl From<&str> for BindAddr {
+    fn from(text: &str) -> Self {
+        BindAddr::HostPort(text.to_owned())
+    }
+}
+
+impl From<String> for BindAddr {
+    fn from(text: String) -> Self {
+        BindAddr::HostPort(text)
+    }
+}
+
+impl From<&String> for BindAddr {
+    fn from(text: &String) -> Self {
+        BindAddr::HostPort(text.clone())
+    }
+}
+
+/// The conversions into [`SocketAddr`] that std offers, so `addr(([127, 0, 0, 1], 0))` and the
+/// like keep working.
+macro_rules! bind_addr_from_socket_addr {
+    ($($from:ty),* $(,)?) => {$(
+        impl From<$from> for BindAddr {
+            fn from(addr: $from) -> Self {
+                BindAddr::Socket(SocketAddr::from(addr))
+            }
+        }
+    )*};
+}
+
+bind_addr_from_socket_addr!(
+    SocketAddr,
+    std::net::SocketAddrV4,
+    std::net::SocketAddrV6,
+    (std::net::IpAddr, u16),
+    (std::net::Ipv4Addr, u16),
+    (std::net::Ipv6Addr, u16),
+    ([u8; 4], u16),
+    ([u8; 16], u16),
+    ([u16; 8], u16),
+);
+
 /// Why the listener could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -73,6 +158,14 @@ pub enum ServerError {
     #[error("invalid {ADDR_ENV} {value:?}: {reason} (expected `host:port`, for example `127.0.0.1:9981` or `[::1]:9981`)")]
     InvalidAddr {
         /// The value as found in the environment.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The text given to [`ServerBuilder::addr`] is not a `host:port` that resolves.
+    #[error("invalid listen address {value:?} given to ServerBuilder::addr: {reason} (expected `host:port`, for example `127.0.0.1:9981`, `[::1]:9981` or `localhost:9981`)")]
+    InvalidBuilderAddr {
+        /// The text as given.
         value: String,
         /// What is wrong with it.
         reason: String,
@@ -155,7 +248,7 @@ impl Server {
 ///   response, so it cannot hold its slot either.
 #[derive(Clone)]
 pub struct ServerBuilder {
-    addr: Option<SocketAddr>,
+    addr: Option<BindAddr>,
     registry: &'static Registry,
     /// `None`: read from the environment at start.
     auth: Option<Auth>,
@@ -196,10 +289,13 @@ impl fmt::Debug for ServerBuilder {
 }
 
 impl ServerBuilder {
-    /// The address to listen on; port 0 picks a free one (see [`ServerHandle::local_addr`]).
-    /// Given here, it wins over [`ADDR_ENV`]. A non-loopback address exposes the metrics to the
-    /// network and is reported on stderr at start.
-    pub fn addr(mut self, addr: impl Into<SocketAddr>) -> Self {
+    /// The address to listen on: a [`SocketAddr`] (or what converts into one, as
+    /// `([127, 0, 0, 1], 9981)`) or text `host:port` (`"127.0.0.1:9981"`, `"localhost:9981"`),
+    /// resolved at [`start`](Self::start), where text that does not resolve is an error (see
+    /// [`BindAddr`]). Port 0 picks a free one (see [`ServerHandle::local_addr`]). Given here, it
+    /// wins over [`ADDR_ENV`]. A non-loopback address exposes the metrics to the network and is
+    /// reported on stderr at start.
+    pub fn addr(mut self, addr: impl Into<BindAddr>) -> Self {
         self.addr = Some(addr.into());
         self
     }
@@ -287,8 +383,8 @@ impl ServerBuilder {
         if self.tls.is_none() {
             self.tls = Some(crate::tls::TlsConfig::from_env()?);
         }
-        let addr = match self.addr {
-            Some(addr) => addr,
+        let addr = match &self.addr {
+            Some(addr) => addr.resolve()?,
             None => {
                 let value = std::env::var_os(ADDR_ENV);
                 let value = match value.as_deref().map(|v| v.to_str()) {
@@ -579,6 +675,37 @@ mod tests {
         assert_eq!(builder.limits.max_connections, 1);
         assert_eq!(builder.limits.header_read_timeout, Duration::from_millis(1));
         assert!(format!("{builder:?}").contains("max_connections: 1"));
+    }
+
+    /// `addr` takes text too, resolved at start; text that does not resolve is an error from
+    /// `start`, not a panic.
+    #[test]
+    fn addresses_as_text() {
+        let server = Server::builder()
+            .registry(Box::leak(Box::new(Registry::new())))
+            .auth(Auth::None)
+            .addr("127.0.0.1:0")
+            .start()
+            .unwrap();
+        assert!(server.local_addr().ip().is_loopback());
+        assert_ne!(server.local_addr().port(), 0);
+        server.shutdown();
+        let server = Server::builder()
+            .auth(Auth::None)
+            .addr(String::from("localhost:0"))
+            .start()
+            .unwrap();
+        assert!(server.local_addr().ip().is_loopback());
+        server.shutdown();
+        // No host names that would need a DNS server: the tests stay on loopback.
+        for bad in ["nonsense", "127.0.0.1", "127.0.0.1:99999", "", "host:port"] {
+            let error = Server::builder().addr(bad).start().unwrap_err();
+            assert!(
+                matches!(&error, ServerError::InvalidBuilderAddr { value, .. } if value == bad),
+                "{bad}: {error}"
+            );
+            assert!(error.to_string().contains("ServerBuilder::addr"), "{error}");
+        }
     }
 
     #[test]
