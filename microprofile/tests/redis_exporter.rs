@@ -74,9 +74,9 @@ fn start_exporter(redis: &RedisServer, namespaces: &str) -> (Exporter, u16) {
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--max-age",
-            "50",
+            "50ms",
             "--refresh",
-            "0.1",
+            "100ms",
         ])
         .env_remove("MP_METRICS_TAGS")
         .env_remove("MP_METRICS_APPNAME")
@@ -249,6 +249,16 @@ fn exporter_usage_errors() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    let usage = String::from_utf8_lossy(&out.stdout);
+    assert!(usage.contains("default 127.0.0.1:9982"), "{usage}");
+    assert!(usage.contains("--max-age DURATION"), "{usage}");
+    // An unknown unit is a usage error.
+    let out = Command::new(env!("CARGO_BIN_EXE_microprofile-exporter"))
+        .args(["--max-age", "1.5h2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a duration"));
 }
 
 /// An application serving a namespace through its own built-in listener.

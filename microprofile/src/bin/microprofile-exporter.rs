@@ -2,8 +2,12 @@
 //! OpenMetrics, through the built-in listener (same routes, negotiation and output).
 //!
 //! ```text
-//! microprofile-exporter --redis redis://127.0.0.1:6379 --namespace shop,billing --listen 127.0.0.1:9981
+//! microprofile-exporter --redis redis://127.0.0.1:6379 --namespace shop,billing --listen 127.0.0.1:9982
 //! ```
+//!
+//! It listens on `127.0.0.1:9982` by default, beside the built-in listener's `9981`, so an
+//! application and the exporter can run on one host with their defaults. Durations take a unit:
+//! `--max-age 250ms`, `--refresh 5s`, `--timeout 2s` (`ms`, `s`, `m` or `h`, fractions allowed).
 //!
 //! Each namespace is served in the scope of the same name (`/metrics/shop`); `/metrics` serves
 //! every namespace, plus the exporter's own vendor metrics (`/metrics/vendor`).
@@ -16,17 +20,54 @@ use microprofile::Server;
 
 const USAGE: &str = "\
 usage: microprofile-exporter [--redis URL] [--namespace NS[,NS...]] [--listen ADDR]
-                             [--max-age MS] [--refresh SECONDS] [--timeout MS]
+                             [--max-age DURATION] [--refresh DURATION] [--timeout DURATION]
 
-  --redis URL        Redis holding the shared store (default $MICROPROFILE_REDIS_URL,
-                     else redis://127.0.0.1:6379)
-  --namespace LIST   namespaces to serve, comma-separated (default $MICROPROFILE_NAMESPACE,
-                     else microprofile); each is served in the scope of the same name
-  --listen ADDR      address to serve on (default 127.0.0.1:9981)
-  --max-age MS       a scrape reads Redis again when the values are older (default 250)
-  --refresh SECONDS  background refresh interval (default 5)
-  --timeout MS       Redis connect and read timeout (default 2000)
+  --redis URL          Redis holding the shared store (default $MICROPROFILE_REDIS_URL,
+                       else redis://127.0.0.1:6379)
+  --namespace LIST     namespaces to serve, comma-separated (default $MICROPROFILE_NAMESPACE,
+                       else microprofile); each is served in the scope of the same name
+  --listen ADDR        address to serve on (default 127.0.0.1:9982; the built-in listener of
+                       an application uses 9981)
+  --max-age DURATION   a scrape reads Redis again when the values are older (default 250ms)
+  --refresh DURATION   background refresh interval (default 5s)
+  --timeout DURATION   Redis connect and read timeout (default 2s)
+
+A DURATION is a number and a unit: 500ms, 2s, 1.5s, 1m, 1h. A bare number is still read as
+before (milliseconds for --max-age and --timeout, seconds for --refresh), with a warning.
 ";
+
+/// The default `--listen`: not the built-in listener's 9981, so that an application serving
+/// its own metrics and the exporter can both run on one host with their defaults.
+const DEFAULT_LISTEN: &str = "127.0.0.1:9982";
+
+/// Reads a duration with a unit (`500ms`, `2s`, `1.5s`, `1m`, `1h`). A bare number is the old
+/// form of the flag, in `bare_unit` (`"ms"` or `"s"`); it is accepted with a warning on stderr.
+fn parse_duration(flag: &str, text: &str, bare_unit: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit = unit.trim();
+    let invalid = || format!("{flag}: {text:?} is not a duration such as 500ms, 2s or 1m");
+    let value: f64 = number.parse().map_err(|_| invalid())?;
+    let unit = if unit.is_empty() {
+        eprintln!(
+            "microprofile-exporter: warning: {flag} {text} without a unit is deprecated; write {text}{bare_unit}"
+        );
+        bare_unit
+    } else {
+        unit
+    };
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(invalid()),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
+}
 
 struct Options {
     redis: String,
@@ -42,7 +83,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
         redis: env("MICROPROFILE_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
         namespaces: Vec::new(),
-        listen: "127.0.0.1:9981".to_owned(),
+        listen: DEFAULT_LISTEN.to_owned(),
         max_age: Duration::from_millis(250),
         refresh: Duration::from_secs(5),
         timeout: Duration::from_secs(2),
@@ -63,25 +104,18 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 .or_else(|| args.next())
                 .ok_or_else(|| format!("{flag} needs a value"))
         };
-        let millis = |v: String| {
-            v.parse::<u64>()
-                .map(Duration::from_millis)
-                .map_err(|_| format!("{flag}: {v:?} is not a whole number"))
-        };
         match flag.as_str() {
             "--redis" => options.redis = value()?,
             "--namespace" | "--namespaces" => namespaces = value()?,
             "--listen" => options.listen = value()?,
-            "--max-age" => options.max_age = millis(value()?)?,
-            "--timeout" => options.timeout = millis(value()?)?,
+            "--max-age" => options.max_age = parse_duration(&flag, &value()?, "ms")?,
+            "--timeout" => options.timeout = parse_duration(&flag, &value()?, "ms")?,
             "--refresh" => {
-                let v = value()?;
-                options.refresh = v
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|s| s.is_finite() && *s > 0.0)
-                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                    .ok_or_else(|| format!("--refresh: {v:?} is not a positive number"))?;
+                let refresh = parse_duration(&flag, &value()?, "s")?;
+                if refresh.is_zero() {
+                    return Err("--refresh: the interval must be more than zero".to_owned());
+                }
+                options.refresh = refresh;
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -150,5 +184,50 @@ fn main() -> ExitCode {
     );
     loop {
         std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Result<Options, String> {
+        parse(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn durations_take_units() {
+        let o = parsed(&["--max-age", "30s", "--refresh=500ms", "--timeout", "1.5s"]).unwrap();
+        assert_eq!(o.max_age, Duration::from_secs(30));
+        assert_eq!(o.refresh, Duration::from_millis(500));
+        assert_eq!(o.timeout, Duration::from_millis(1500));
+        let o = parsed(&["--refresh", "2m", "--max-age", "1h"]).unwrap();
+        assert_eq!(o.refresh, Duration::from_secs(120));
+        assert_eq!(o.max_age, Duration::from_secs(3600));
+        for bad in ["", "s", "10x", "-1s", "1..5s", "ms5"] {
+            assert!(parsed(&["--max-age", bad]).is_err(), "{bad:?}");
+        }
+        assert!(parsed(&["--refresh", "0s"]).is_err());
+    }
+
+    #[test]
+    fn bare_numbers_keep_their_old_units() {
+        let o = parsed(&["--max-age", "50", "--refresh", "0.1", "--timeout", "2000"]).unwrap();
+        assert_eq!(o.max_age, Duration::from_millis(50));
+        assert_eq!(o.refresh, Duration::from_millis(100));
+        assert_eq!(o.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn defaults_do_not_take_the_builtin_listeners_port() {
+        let o = parsed(&[]).unwrap();
+        assert_eq!(o.listen, "127.0.0.1:9982");
+        assert_ne!(
+            o.listen.parse::<std::net::SocketAddr>().unwrap(),
+            microprofile::DEFAULT_ADDR
+        );
+        assert_eq!(o.max_age, Duration::from_millis(250));
+        assert_eq!(o.refresh, Duration::from_secs(5));
+        assert_eq!(o.timeout, Duration::from_secs(2));
     }
 }
