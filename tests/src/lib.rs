@@ -43,6 +43,33 @@ pub fn promtool_check(text: &str) -> Result<(), String> {
     }
 }
 
+/// A small valid OpenMetrics exposition that a Prometheus text reader cannot take for valid: in
+/// OpenMetrics a counter's family is named without `_total` (`# TYPE io_bytes counter`) while
+/// its sample is `io_bytes_total`, which a text 0.0.4 reader sees as a sample of no described
+/// family.
+const OPENMETRICS_PROBE: &str =
+    "# HELP io_bytes Bytes read.\n# TYPE io_bytes counter\n# UNIT io_bytes bytes\nio_bytes_total 1\n# EOF\n";
+
+/// Whether this `promtool check metrics` reads OpenMetrics, found by feeding it
+/// [`OPENMETRICS_PROBE`]. promtool (2.42 here) parses its input as Prometheus text 0.0.4
+/// only: `# UNIT` and `# EOF` are read as comments,
+/// and the OpenMetrics counter above is reported as `io_bytes_total no help text`. So on such a
+/// promtool, OpenMetrics is checked by the strict Python parser alone.
+pub fn promtool_reads_openmetrics() -> bool {
+    static READS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *READS.get_or_init(|| promtool_check(OPENMETRICS_PROBE).is_ok())
+}
+
+/// `promtool check metrics` on an OpenMetrics exposition, where this promtool can read
+/// OpenMetrics ([`promtool_reads_openmetrics`]): `Ok(true)` when checked clean, `Ok(false)` when
+/// this promtool cannot read the format (nothing was checked), `Err` with its findings.
+pub fn promtool_check_openmetrics(text: &str) -> Result<bool, String> {
+    if !promtool_reads_openmetrics() {
+        return Ok(false);
+    }
+    promtool_check(text).map(|()| true)
+}
+
 /// One sample as the Python parser saw it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
@@ -182,14 +209,18 @@ pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Opti
     }
 }
 
-/// Checks an exposition with promtool (Prometheus text) and both Python parsers; returns the
-/// samples each parser read: (prometheus, openmetrics).
+/// Checks an exposition with promtool and both Python parsers; returns the samples each parser
+/// read: (prometheus, openmetrics). promtool checks the Prometheus text, and the OpenMetrics text
+/// too where it can read that format ([`promtool_check_openmetrics`]; promtool 2.42 cannot).
 pub fn check_both_formats(
     prometheus_text: &str,
     openmetrics_text: &str,
 ) -> (Vec<Sample>, Vec<Sample>) {
     if let Err(e) = promtool_check(prometheus_text) {
         panic!("{e}\n---\n{prometheus_text}");
+    }
+    if let Err(e) = promtool_check_openmetrics(openmetrics_text) {
+        panic!("{e}\n---\n{openmetrics_text}");
     }
     let prom = python_parse(Parser::Prometheus, prometheus_text).unwrap_or_else(|e| panic!("{e}"));
     let om = python_parse(Parser::OpenMetrics, openmetrics_text).unwrap_or_else(|e| panic!("{e}"));
@@ -342,5 +373,30 @@ pub mod raw {
         let _ = stream.write_all(request);
         let _ = stream.shutdown(Shutdown::Write);
         read_all(&mut stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `promtool check metrics` checks, as the README says: Prometheus text always; an
+    /// OpenMetrics exposition only if this promtool reads that format. The probe is valid
+    /// OpenMetrics (the strict Python parser takes it), so promtool's verdict on it is about the
+    /// format it reads, not about the text.
+    #[test]
+    fn promtool_checks_prometheus_text_and_openmetrics_only_where_it_can() {
+        promtool_check("# HELP hits_total Hits.\n# TYPE hits_total counter\nhits_total 1\n")
+            .unwrap();
+        python_parse(Parser::OpenMetrics, OPENMETRICS_PROBE).unwrap();
+        let reads = promtool_reads_openmetrics();
+        assert_eq!(reads, promtool_check(OPENMETRICS_PROBE).is_ok());
+        if !reads {
+            let findings = promtool_check(OPENMETRICS_PROBE).unwrap_err();
+            assert!(findings.contains("io_bytes_total"), "{findings}");
+            assert_eq!(promtool_check_openmetrics(OPENMETRICS_PROBE), Ok(false));
+        } else {
+            assert_eq!(promtool_check_openmetrics(OPENMETRICS_PROBE), Ok(true));
+        }
     }
 }
