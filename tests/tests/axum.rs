@@ -108,8 +108,7 @@ async fn router_answers_as_respond_does() {
             None => (uri, None),
         };
         // What every transport sends: `respond`, then the content coding (none asked for here).
-        let want =
-            microprofile::http::respond_encoded(registry, method, path, query, accept, None);
+        let want = microprofile::http::respond_encoded(registry, method, path, query, accept, None);
         assert_eq!(got.status, want.status, "{method} {uri} {accept:?}");
         assert_eq!(got.body.as_bytes(), want.body, "{method} {uri} {accept:?}");
         for (name, value) in &want.headers {
