@@ -51,7 +51,7 @@ const OPENMETRICS_PROBE: &str =
     "# HELP io_bytes Bytes read.\n# TYPE io_bytes counter\n# UNIT io_bytes bytes\nio_bytes_total 1\n# EOF\n";
 
 /// Whether this `promtool check metrics` reads OpenMetrics, found by feeding it
-/// [`OPENMETRICS_PROBE`]. promtool (2.42 here) parses its input as Prometheus text 0.0.4
+/// `OPENMETRICS_PROBE`. promtool (2.42 here) parses its input as Prometheus text 0.0.4
 /// only: `# UNIT` and `# EOF` are read as comments,
 /// and the OpenMetrics counter above is reported as `io_bytes_total no help text`. So on such a
 /// promtool, OpenMetrics is checked by the strict Python parser alone.
