@@ -182,8 +182,14 @@ fn find_metric<'t, L: LabelSet, M>(
 /// One shard: series found by a hash computed once per update (foldhash, seeded per family).
 type Shard<L, M> = RwLock<HashTable<Keyed<L, M>>>;
 
+/// A shard on cache lines of its own: every update takes its shard's read lock, an atomic on the
+/// lock word, and shards packed side by side (40 bytes each) would share those lines between
+/// threads updating series of different shards.
+#[repr(align(128))]
+struct PaddedShard<L, M>(Shard<L, M>);
+
 struct Hashed<L, M> {
-    shards: Box<[Shard<L, M>; SHARDS]>,
+    shards: Box<[PaddedShard<L, M>; SHARDS]>,
     hasher: foldhash::fast::RandomState,
     /// Series in all shards; only grows under a shard's write lock, checked against the limit.
     len: AtomicUsize,
@@ -234,7 +240,7 @@ impl<L: LabelSet, M> Hashed<L, M> {
         let index = (hash >> 60) as usize % SHARDS;
         // `index < SHARDS` always; the first shard stands in rather than a panic path.
         let [first, ..] = &*self.shards;
-        self.shards.get(index).unwrap_or(first)
+        &self.shards.get(index).unwrap_or(first).0
     }
 
     /// The label order of `live` (the series in the shards' iteration order at `generation`):
@@ -440,7 +446,9 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                 })
             }
             _ => Storage::Hashed(Hashed {
-                shards: Box::new(std::array::from_fn(|_| RwLock::new(HashTable::new()))),
+                shards: Box::new(std::array::from_fn(|_| {
+                    PaddedShard(RwLock::new(HashTable::new()))
+                })),
                 hasher: foldhash::fast::RandomState::default(),
                 len: AtomicUsize::new(0),
                 overflow: overflow_series(&self.template),
@@ -565,7 +573,11 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
                     + usize::from(dense.overflow.touched.load(Ordering::Relaxed))
             }
             Storage::Hashed(hashed) => {
-                hashed.shards.iter().map(|s| s.read().len()).sum::<usize>()
+                hashed
+                    .shards
+                    .iter()
+                    .map(|s| s.0.read().len())
+                    .sum::<usize>()
                     + usize::from(hashed.overflow.touched.load(Ordering::Relaxed))
             }
         }
@@ -681,7 +693,7 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
                 }
             }
             Storage::Hashed(hashed) => {
-                let guards: Vec<_> = hashed.shards.iter().map(|s| s.read()).collect();
+                let guards: Vec<_> = hashed.shards.iter().map(|s| s.0.read()).collect();
                 let live: Vec<&Keyed<L, M>> = guards.iter().flat_map(|g| g.iter()).collect();
                 // Read under every shard's read lock: no insert or remove is under way, and the
                 // tables are those of this generation.
