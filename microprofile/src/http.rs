@@ -54,6 +54,25 @@ pub use compress::{negotiate_encoding, ContentCoding, MIN_COMPRESSED_BYTES};
 #[cfg(any(feature = "server", feature = "axum"))]
 pub use compress::{respond_encoded, EncodedResponse};
 
+/// The values of every header of one name joined with `,`, as [`respond_encoded`] takes them (a
+/// list header may be sent as several). Bytes that are not UTF-8 are replaced. Shared by the
+/// built-in listener and the axum router, which hand over their header values as bytes.
+#[cfg(any(feature = "server", feature = "axum"))]
+pub(crate) fn join_header_values<'a>(values: impl Iterator<Item = &'a [u8]>) -> Option<String> {
+    let mut joined: Option<String> = None;
+    for value in values {
+        let value = String::from_utf8_lossy(value);
+        match &mut joined {
+            Some(joined) => {
+                joined.push(',');
+                joined.push_str(&value);
+            }
+            None => joined = Some(value.into_owned()),
+        }
+    }
+    joined
+}
+
 /// The methods the metrics endpoint serves, as sent in `Allow`.
 pub const ALLOW: &str = "GET, HEAD";
 

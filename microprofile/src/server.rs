@@ -608,18 +608,7 @@ fn answer(config: &ServerBuilder, request: &Request<Incoming>) -> Response<Full<
 /// The values of every `name` header joined with `,`, as [`crate::http::respond_encoded`] takes
 /// them (a list header may be sent as several).
 fn join_headers(headers: &::http::HeaderMap, name: HeaderName) -> Option<String> {
-    let mut joined: Option<String> = None;
-    for value in headers.get_all(name) {
-        let value = String::from_utf8_lossy(value.as_bytes());
-        match &mut joined {
-            Some(joined) => {
-                joined.push(',');
-                joined.push_str(&value);
-            }
-            None => joined = Some(value.into_owned()),
-        }
-    }
-    joined
+    crate::http::join_header_values(headers.get_all(name).iter().map(|v| v.as_bytes()))
 }
 
 fn into_response(answer: EncodedResponse) -> Response<Full<Bytes>> {

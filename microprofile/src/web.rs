@@ -1116,18 +1116,7 @@ mod router {
 
     /// Several `name` headers joined with `,`, as [`crate::http::respond_encoded`] takes them.
     fn join_headers(headers: &HeaderMap, name: HeaderName) -> Option<String> {
-        let mut joined: Option<String> = None;
-        for value in headers.get_all(name) {
-            let value = String::from_utf8_lossy(value.as_bytes());
-            match &mut joined {
-                Some(joined) => {
-                    joined.push(',');
-                    joined.push_str(&value);
-                }
-                None => joined = Some(value.into_owned()),
-            }
-        }
-        joined
+        crate::http::join_header_values(headers.get_all(name).iter().map(|v| v.as_bytes()))
     }
 
     fn into_response(answer: EncodedResponse) -> Response {
