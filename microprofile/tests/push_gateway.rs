@@ -7,8 +7,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod process_support;
+
 use microprofile::push::{GroupingKey, PushError, Pushgateway};
 use microprofile::{Metadata, Registry, Scope, Selection};
+use process_support::{run_isolated, threads_named, BlackHole};
 
 struct Gateway {
     child: Child,
@@ -209,34 +212,6 @@ fn pushes_one_scope_and_reports_refusals() {
 const ISOLATED_ENV: &str = "MICROPROFILE_TEST_PUSH_ISOLATED";
 const PUSH_THREAD: &str = "mp-push";
 
-/// How many threads of this process have this name (as the kernel shows it).
-fn threads_named(name: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .filter(|t| {
-                    std::fs::read_to_string(t.path().join("comm"))
-                        .is_ok_and(|comm| comm.trim_end() == name)
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-/// A server that accepts connections and never answers: a gateway as slow as can be.
-fn black_hole() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
-    port
-}
-
 fn vendor_failures() -> f64 {
     let text = microprofile::global().encode_to_string(
         microprofile::Format::Prometheus,
@@ -251,19 +226,7 @@ fn vendor_failures() -> f64 {
 
 #[test]
 fn background_push_never_blocks_on_a_silent_gateway() {
-    let exe = std::env::current_exe().unwrap();
-    let status = Command::new(exe)
-        .args([
-            "--exact",
-            "background_push_never_blocks_isolated",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ISOLATED_ENV, "1")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "isolated test failed: {status}");
+    run_isolated("background_push_never_blocks_isolated", ISOLATED_ENV);
 }
 
 /// Alone in a child process, so that the thread count and the vendor counter see no other test.
@@ -272,7 +235,7 @@ fn background_push_never_blocks_isolated() {
     if std::env::var_os(ISOLATED_ENV).is_none() {
         return;
     }
-    let port = black_hole();
+    let port = BlackHole::start().port;
     let gateway = Pushgateway::new(&format!("http://127.0.0.1:{port}"))
         .unwrap()
         .timeout(Duration::from_millis(500));
