@@ -191,6 +191,22 @@ pub fn samples(families: &[ParsedFamily]) -> Vec<Sample> {
     families.iter().flat_map(|f| f.samples.clone()).collect()
 }
 
+/// The value of the one line of `text` starting with `series ` (name and labels as exposed, in
+/// Prometheus text); panics if it appears more than once or its value does not parse.
+pub fn exposed_value(text: &str, series: &str) -> Option<f64> {
+    let prefix = format!("{series} ");
+    let found: Vec<f64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|e| panic!("{series}: value {v:?}: {e}"))
+        })
+        .collect();
+    assert!(found.len() <= 1, "{series} appears more than once:\n{text}");
+    found.first().copied()
+}
+
 /// The value of the one sample with this name and exactly these labels.
 pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let wanted: BTreeMap<String, String> = labels

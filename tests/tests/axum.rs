@@ -12,6 +12,7 @@ use axum::Router;
 use microprofile::auth::Auth;
 use microprofile::web::{HttpMetricsLayer, MetricsRouter};
 use microprofile::{Format, Metadata, Registry, Scope, Selection};
+use microprofile_tests::exposed_value;
 use tower::ServiceExt;
 
 fn leaked_registry() -> &'static Registry {
@@ -313,18 +314,6 @@ fn exposition(registry: &Registry) -> String {
     registry.encode_to_string(Format::Prometheus, Selection::All)
 }
 
-/// The value of the one line starting with `series ` (name and labels as exposed).
-fn value(text: &str, series: &str) -> Option<f64> {
-    let prefix = format!("{series} ");
-    let found: Vec<f64> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix(&prefix))
-        .map(|v| v.parse().unwrap())
-        .collect();
-    assert!(found.len() <= 1, "{series} appears more than once:\n{text}");
-    found.first().copied()
-}
-
 #[tokio::test]
 async fn layer_records_route_templates_methods_and_statuses() {
     let registry: &'static Registry = Box::leak(Box::new(Registry::new()));
@@ -356,7 +345,7 @@ async fn layer_records_route_templates_methods_and_statuses() {
     let text = exposition(registry);
 
     let count = |labels: &str| {
-        value(
+        exposed_value(
             &text,
             &format!("http_server_requests_total{{{labels},mp_scope=\"vendor\"}}"),
         )
@@ -393,7 +382,7 @@ async fn layer_records_route_templates_methods_and_statuses() {
     );
     // The timer has the same series, and its count agrees with the counter.
     assert_eq!(
-        value(
+        exposed_value(
             &text,
             "http_server_request_duration_seconds_count{method=\"GET\",route=\"/users/{id}\",status=\"200\",mp_scope=\"vendor\"}"
         ),
@@ -412,7 +401,7 @@ async fn layer_records_route_templates_methods_and_statuses() {
         .count();
     assert_eq!(series, 7, "{text}");
     assert_eq!(
-        value(&text, "http_server_active_requests{mp_scope=\"vendor\"}"),
+        exposed_value(&text, "http_server_active_requests{mp_scope=\"vendor\"}"),
         Some(0.0)
     );
     // The families pass promtool and both reference parsers.
@@ -425,7 +414,7 @@ async fn in_flight_gauge_survives_cancellation_and_panics() {
     let registry: &'static Registry = Box::leak(Box::new(Registry::new()));
     let app = app_with_layer(registry);
     let active = || {
-        value(
+        exposed_value(
             &exposition(registry),
             "http_server_active_requests{mp_scope=\"vendor\"}",
         )

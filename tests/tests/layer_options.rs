@@ -8,7 +8,7 @@ use axum::Router;
 use microprofile::auth::Auth;
 use microprofile::web::{HttpMetricsLayer, LayerError, MetricsRouter, METRICS_ROUTES};
 use microprofile::{Error, Format, Registry, Selection};
-use microprofile_tests::http_get;
+use microprofile_tests::{exposed_value, http_get};
 
 fn leaked_registry() -> &'static Registry {
     Box::leak(Box::new(Registry::new()))
@@ -55,18 +55,6 @@ fn get_ok(addr: SocketAddr, path: &str) -> String {
     r.body
 }
 
-/// The value of the one line starting with `series ` (name and labels as exposed).
-fn value(text: &str, series: &str) -> Option<f64> {
-    let prefix = format!("{series} ");
-    let found: Vec<f64> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix(&prefix))
-        .map(|v| v.parse().unwrap())
-        .collect();
-    assert!(found.len() <= 1, "{series} appears more than once:\n{text}");
-    found.first().copied()
-}
-
 #[test]
 fn options_over_a_real_server() {
     let runtime = runtime();
@@ -97,7 +85,7 @@ fn options_over_a_real_server() {
     // The constant labels come first (tags of the metadata), then the layer's, then the scope.
     let labels = "app=\"shop\",team=\"checkout\"";
     let count = |route: &str, status: &str| {
-        value(
+        exposed_value(
             &text,
             &format!(
                 "http_server_requests_total{{{labels},method=\"GET\",route=\"{route}\",status=\"{status}\",mp_scope=\"vendor\"}}"
@@ -108,7 +96,7 @@ fn options_over_a_real_server() {
     assert_eq!(count("/internals", "200"), Some(1.0), "{text}");
     assert_eq!(count("unmatched", "404"), Some(1.0), "{text}");
     assert_eq!(
-        value(
+        exposed_value(
             &text,
             &format!("http_server_active_requests{{{labels},mp_scope=\"vendor\"}}")
         ),
@@ -121,7 +109,7 @@ fn options_over_a_real_server() {
     assert!(!text.contains("route=\"/internal/health\""), "{text}");
     // The buckets given, not the defaults.
     let bucket = |le: &str| {
-        value(
+        exposed_value(
             &text,
             &format!(
                 "http_server_request_duration_seconds_bucket{{{labels},method=\"GET\",route=\"/work\",status=\"200\",mp_scope=\"vendor\",le=\"{le}\"}}"
@@ -176,13 +164,13 @@ fn defaults_are_unchanged() {
     let text = registry.encode_to_string(Format::Prometheus, Selection::All);
     let series = "{method=\"GET\",route=\"/work\",status=\"200\",mp_scope=\"vendor\"}";
     assert_eq!(
-        value(&text, &format!("http_server_requests_total{series}")),
+        exposed_value(&text, &format!("http_server_requests_total{series}")),
         Some(2.0),
         "{text}"
     );
     // Every route, the scrapes included; the default buckets (5 ms to 10 s).
     assert_eq!(
-        value(
+        exposed_value(
             &text,
             "http_server_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\",mp_scope=\"vendor\"}"
         ),
@@ -215,7 +203,7 @@ fn layers_with_other_label_values_share_the_families() {
     get_ok(b, "/work");
     let text = get_ok(a, "/metrics/vendor");
     let count = |team: &str| {
-        value(
+        exposed_value(
             &text,
             &format!("http_server_requests_total{{team=\"{team}\",method=\"GET\",route=\"/work\",status=\"200\",mp_scope=\"vendor\"}}"),
         )
