@@ -10,7 +10,7 @@
 //!
 //! The address is `127.0.0.1:3000`, or the first argument (`0.0.0.0:3000` exposes the service to
 //! the network, and says so). `MICROPROFILE_BEARER_TOKEN` or `MICROPROFILE_BASIC_AUTH` protect
-//! `/metrics` (see `microprofile::auth`). It is served with `microprofile::web::serve`, which
+//! `/metrics` (see `microprofile::serve::auth`). It is served with `microprofile::serve::serve`, which
 //! applies the built-in listener's limits and timeouts. Ctrl-C stops it.
 
 use std::net::SocketAddr;
@@ -82,8 +82,8 @@ fn app(upstream: SocketAddr) -> Router {
         .route("/items/{id}", get(item))
         .route("/stock/{id}", get(stock))
         .with_state(upstream)
-        .merge(microprofile::web::router())
-        .layer(microprofile::web::HttpMetricsLayer::new())
+        .merge(microprofile::serve::router())
+        .layer(microprofile::instrument::HttpMetricsLayer::new())
 }
 
 #[tokio::main]
@@ -119,7 +119,7 @@ async fn main() -> ExitCode {
     println!("axum_service: try http://{local}/items/7, metrics at http://{local}/metrics");
     // `web::serve` rather than `axum::serve`: the built-in listener's limits and timeouts (a
     // client that sends half a request and stalls is closed after 10 s; axum's would be kept).
-    let served = microprofile::web::serve(listener, app(local))
+    let served = microprofile::serve::serve(listener, app(local))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

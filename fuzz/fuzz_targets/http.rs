@@ -1,6 +1,6 @@
 //! The HTTP routing and `Accept` negotiation shared by the built-in listener and the axum router.
 //!
-//! The oracle is a model of what the docs of `microprofile::http` promise, written from those docs
+//! The oracle is a model of what the docs of `microprofile::serve` promise, written from those docs
 //! and not from the code: for any method, path, query and `Accept` header it predicts the status
 //! (`200`, `400`, `404`, `405` or `406`, by the documented order of checks) and which families a
 //! `200` serves, then checks the response against it: status, headers, body and `HEAD` being `GET`
@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use microprofile::http::{
+use microprofile::serve::{
     negotiate, negotiate_content_type, respond, MetricsResponse, ALLOW,
     OPENMETRICS_0_0_1_CONTENT_TYPE,
 };
@@ -84,7 +84,7 @@ fn decode(text: &str, plus_is_space: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The module docs of `microprofile::http`, as a function.
+/// The module docs of `microprofile::serve`, as a function.
 fn model(method: &str, path: &str, query: Option<&str>, accept: Option<&str>) -> Expected {
     let (path, query) = match (query, path.split_once('?')) {
         (None, Some((path, query))) => (path, Some(query)),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use microprofile::family::render;
+use microprofile::metric::family::render;
 use microprofile::metric::{Metric, Number, Visitor};
 use microprofile::{LabelSet, MetricType};
 

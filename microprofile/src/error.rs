@@ -1,6 +1,7 @@
 //! Typed errors of the run-time API.
 
-use crate::metadata::{MetricType, Site};
+use crate::metadata::site::Site;
+use crate::metric::kind::MetricType;
 
 /// Everything the run-time API can refuse, with what was wrong and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

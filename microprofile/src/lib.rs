@@ -40,45 +40,51 @@
 //! registers it; [`#[derive(LabelSet)]`](derive@LabelSet) and
 //! [`#[derive(LabelValue)]`](derive@LabelValue) make typed label sets for a [`Family`].
 //!
-//! **Metrics, the registry and scopes.** The metric types: [`Counter`], [`FloatCounter`],
-//! [`Gauge`], [`FloatGauge`], [`ConcurrentGauge`], [`CallbackGauge`], [`Histogram`], [`Timer`]
-//! and [`Summary`]; [`Family`] (in [`family`]) holds one of them per label set. A metric is
-//! described by its [`Metadata`] (name, description, unit, tags, [`Scope`]; the rules are in
-//! [`naming`]) and declared as a `static` with [`register!`], or created at run time through a
-//! [`Registry`] (which returns a [`Handle`]). [`global()`] is the registry the attributes and
-//! [`register!`] use; [`GlobalTags`] adds the tags of `MP_METRICS_TAGS` to every series. Host
-//! and process metrics (scopes base and vendor) are in the crate
-//! [`microprofile-base`](https://docs.rs/microprofile-base).
+//! **Metrics, the registry and scopes.** The metric types ([`metric`]): [`Counter`],
+//! [`FloatCounter`], [`Gauge`], [`FloatGauge`], [`ConcurrentGauge`], [`CallbackGauge`],
+//! [`Histogram`], [`Timer`] and [`Summary`]; [`Family`] (in [`metric::family`]) holds one of them
+//! per label set. A metric is described by its [`Metadata`] (name, description, unit, tags,
+//! [`Scope`]; the rules are in [`naming`]) and declared as a `static` with [`register!`], or
+//! created at run time through a [`Registry`] (which returns a [`Handle`]). [`global()`] is the
+//! registry the attributes and [`register!`] use; [`GlobalTags`] adds the tags of
+//! `MP_METRICS_TAGS` to every series. Host and process metrics (scopes base and vendor) are in
+//! the crate [`microprofile-base`](https://docs.rs/microprofile-base).
 //!
-//! **Encoders.** [`Registry::encode`] and [`Registry::encode_to_string`] write the
-//! [`Selection`] (everything, a scope, one metric) in a [`Format`]: Prometheus text 0.0.4 or
-//! OpenMetrics 1.0. [`Registry::snapshot`] and [`Registry::visit`] give the values to code.
+//! **Reading and encoding.** `Registry::gather` is the one read path every consumer uses:
+//! families with their metadata, series as label pairs (with the rendered text kept for the text
+//! encoders) and values, and a per-consumer `DeltaCursor` for sinks that send what changed.
+//! [`Registry::encode`] and [`Registry::encode_to_string`] write the [`Selection`] (everything, a
+//! scope, one metric) in a [`Format`]: Prometheus text 0.0.4 or OpenMetrics 1.0 ([`encoding`],
+//! with the content negotiation). [`Registry::snapshot`] and [`Registry::visit`] give the values
+//! to code.
 //!
-//! **Serving.** [`http`] is the routing and content negotiation every transport shares
-//! (`/metrics`, `/metrics/{scope}`, `/metrics/{scope}/{name}`), [`auth`] the bearer or basic
-//! authentication of the endpoint.
+//! **Serving** ([`serve`]). The endpoint is the routing every transport shares (`/metrics`,
+//! `/metrics/{scope}`, `/metrics/{scope}/{name}`), [`serve::auth`] its bearer or basic
+//! authentication.
 //! - The built-in listener, [`Server`] (feature `server`): hyper on a thread of its own, for
 //!   programs with or without an async runtime.
-//! - [`web`] (features `tower`, `axum`): a tower layer measuring every request of a service
-//!   ([`web::HttpMetricsLayer`]), an axum router serving `/metrics` ([`web::router`]) and
-//!   [`web::serve`] to run an axum application with the listener's limits.
-//! - TLS for both, with rustls: [`tls`] (feature `tls`).
+//! - An axum router serving `/metrics` ([`serve::router`], feature `axum`) and [`serve::serve`]
+//!   to run an axum application with the listener's limits.
+//! - TLS for both, with rustls: [`serve::tls`] (feature `tls`).
+//!
+//! **Instrumenting a service** ([`instrument`]): the macros' run time, and a tower layer measuring
+//! every request of a service ([`instrument::HttpMetricsLayer`], feature `tower`).
 //!
 //! **Many processes and batch jobs.** [`redis`] (feature `redis`): a shared store adding up the
 //! metrics of many processes in Redis ([`redis::SharedStore`]), exposed by the listener or by
-//! the `microprofile-exporter` binary. [`push`] (feature `push`): pushing a registry or a scope
-//! to a Prometheus Pushgateway ([`push::Pushgateway`]).
+//! the `microprofile-exporter` binary. [`export`]: sinks, such as pushing a registry or a scope
+//! to a Prometheus Pushgateway ([`export::push::Pushgateway`], feature `push`).
 //!
 //! # Features
 //!
 //! | feature | adds | default |
 //! |---|---|---|
 //! | `server` | the built-in listener [`Server`] (hyper 1, tokio on its own thread) | yes |
-//! | `tower` | [`web::HttpMetricsLayer`], a tower `Layer` recording latency, count and in-flight requests | no |
-//! | `axum` | [`web::router`] and, with `server`, [`web::serve`]; the route template as the layer's `route` label (implies `tower`) | no |
-//! | `tls` | [`tls::TlsConfig`] for [`ServerBuilder::tls`] and [`web::serve_tls`] (rustls, *ring*; implies `server`) | no |
+//! | `tower` | [`instrument::HttpMetricsLayer`], a tower `Layer` recording latency, count and in-flight requests | no |
+//! | `axum` | [`serve::router`] and, with `server`, [`serve::serve`]; the route template as the layer's `route` label (implies `tower`) | no |
+//! | `tls` | [`serve::tls::TlsConfig`] for [`ServerBuilder::tls`] and [`serve::serve_tls`] (rustls, *ring*; implies `server`) | no |
 //! | `redis` | the shared store [`redis`] and, with `server`, the `microprofile-exporter` binary | no |
-//! | `push` | the Pushgateway client [`push`] | no |
+//! | `push` | the Pushgateway client [`export::push`] | no |
 //!
 //! # Declaring metrics by hand
 //!
@@ -113,35 +119,39 @@
     doc = "[`ServerBuilder::tls`]: crate::ServerBuilder::tls"
 )]
 #![cfg_attr(not(feature = "tls"), doc = "[`ServerBuilder::tls`]: #features")]
-#![cfg_attr(feature = "tower", doc = "[`web`]: crate::web")]
-#![cfg_attr(not(feature = "tower"), doc = "[`web`]: #features")]
-#![cfg_attr(
-    feature = "tower",
-    doc = "[`web::HttpMetricsLayer`]: crate::web::HttpMetricsLayer"
-)]
-#![cfg_attr(not(feature = "tower"), doc = "[`web::HttpMetricsLayer`]: #features")]
-#![cfg_attr(feature = "axum", doc = "[`web::router`]: crate::web::router")]
-#![cfg_attr(not(feature = "axum"), doc = "[`web::router`]: #features")]
+#![cfg_attr(feature = "axum", doc = "[`serve::router`]: crate::serve::router")]
+#![cfg_attr(not(feature = "axum"), doc = "[`serve::router`]: #features")]
 #![cfg_attr(
     all(feature = "axum", feature = "server"),
-    doc = "[`web::serve`]: crate::web::serve"
+    doc = "[`serve::serve`]: crate::serve::serve"
 )]
 #![cfg_attr(
     not(all(feature = "axum", feature = "server")),
-    doc = "[`web::serve`]: #features"
+    doc = "[`serve::serve`]: #features"
 )]
 #![cfg_attr(
     all(feature = "axum", feature = "tls"),
-    doc = "[`web::serve_tls`]: crate::web::serve_tls"
+    doc = "[`serve::serve_tls`]: crate::serve::serve_tls"
 )]
 #![cfg_attr(
     not(all(feature = "axum", feature = "tls")),
-    doc = "[`web::serve_tls`]: #features"
+    doc = "[`serve::serve_tls`]: #features"
 )]
-#![cfg_attr(feature = "tls", doc = "[`tls`]: crate::tls")]
-#![cfg_attr(not(feature = "tls"), doc = "[`tls`]: #features")]
-#![cfg_attr(feature = "tls", doc = "[`tls::TlsConfig`]: crate::tls::TlsConfig")]
-#![cfg_attr(not(feature = "tls"), doc = "[`tls::TlsConfig`]: #features")]
+#![cfg_attr(feature = "tls", doc = "[`serve::tls`]: crate::serve::tls")]
+#![cfg_attr(not(feature = "tls"), doc = "[`serve::tls`]: #features")]
+#![cfg_attr(
+    feature = "tls",
+    doc = "[`serve::tls::TlsConfig`]: crate::serve::tls::TlsConfig"
+)]
+#![cfg_attr(not(feature = "tls"), doc = "[`serve::tls::TlsConfig`]: #features")]
+#![cfg_attr(
+    feature = "tower",
+    doc = "[`instrument::HttpMetricsLayer`]: crate::instrument::HttpMetricsLayer"
+)]
+#![cfg_attr(
+    not(feature = "tower"),
+    doc = "[`instrument::HttpMetricsLayer`]: #features"
+)]
 #![cfg_attr(feature = "redis", doc = "[`redis`]: crate::redis")]
 #![cfg_attr(not(feature = "redis"), doc = "[`redis`]: #features")]
 #![cfg_attr(
@@ -149,13 +159,18 @@
     doc = "[`redis::SharedStore`]: crate::redis::SharedStore"
 )]
 #![cfg_attr(not(feature = "redis"), doc = "[`redis::SharedStore`]: #features")]
-#![cfg_attr(feature = "push", doc = "[`push`]: crate::push")]
-#![cfg_attr(not(feature = "push"), doc = "[`push`]: #features")]
+#![cfg_attr(feature = "push", doc = "[`export`]: crate::export")]
+#![cfg_attr(not(feature = "push"), doc = "[`export`]: #features")]
+#![cfg_attr(feature = "push", doc = "[`export::push`]: crate::export::push")]
+#![cfg_attr(not(feature = "push"), doc = "[`export::push`]: #features")]
 #![cfg_attr(
     feature = "push",
-    doc = "[`push::Pushgateway`]: crate::push::Pushgateway"
+    doc = "[`export::push::Pushgateway`]: crate::export::push::Pushgateway"
 )]
-#![cfg_attr(not(feature = "push"), doc = "[`push::Pushgateway`]: #features")]
+#![cfg_attr(
+    not(feature = "push"),
+    doc = "[`export::push::Pushgateway`]: #features"
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
@@ -171,66 +186,57 @@
     )
 )]
 
-pub mod auth;
-#[cfg(feature = "server")]
-mod conn;
-mod counter;
-mod encoding;
+pub mod encoding;
 mod error;
-pub mod family;
-mod gauge;
-mod global_tags;
-mod histogram;
-pub mod http;
-mod instrument;
-mod internal;
+#[cfg(feature = "push")]
+#[cfg_attr(docsrs, doc(cfg(feature = "push")))]
+pub mod export;
+pub mod instrument;
 mod metadata;
 pub mod metric;
 pub mod naming;
-#[cfg(feature = "push")]
-#[cfg_attr(docsrs, doc(cfg(feature = "push")))]
-pub mod push;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 mod registry;
-#[cfg(feature = "server")]
-mod server;
-mod summary;
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub mod tls;
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub mod web;
+pub mod serve;
 
-pub use counter::{Counter, FloatCounter};
 pub use encoding::{FamilySnapshot, Format, SeriesSnapshot, SeriesVisitor, Value};
 pub use error::Error;
-pub use family::{Family, LabelSet, SeriesRef};
-pub use gauge::{CallbackGauge, ConcurrentGauge, FloatGauge, Gauge, InFlightGuard};
-pub use global_tags::GlobalTags;
-pub use histogram::{Buckets, Histogram, Observe, Timer, TimerGuard, DEFAULT_BUCKETS};
 pub use instrument::{LabelValue, Outcome};
-pub use metadata::{Metadata, MetricType, Scope, Site, Str};
-pub use metric::{Collect, Metric, NewLike};
+pub use metadata::{Metadata, Scope, Site, Str};
+pub use metric::counter::{Counter, FloatCounter};
+pub use metric::family::{Family, LabelSet, SeriesRef};
+pub use metric::gauge::{CallbackGauge, ConcurrentGauge, FloatGauge, Gauge, InFlightGuard};
+pub use metric::histogram::{Buckets, Histogram, Observe, Timer, TimerGuard, DEFAULT_BUCKETS};
+pub use metric::summary::{Summary, DEFAULT_QUANTILES, DEFAULT_WINDOW};
+pub use metric::{Collect, Metric, MetricType, NewLike};
+pub use registry::global_tags::GlobalTags;
 pub use registry::{global, FamilyInfo, Handle, Registry, Selection, StaticMetric};
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
-pub use server::{
+pub use serve::listener::{
     BindAddr, Server, ServerBuilder, ServerError, ServerHandle, ADDR_ENV, DEFAULT_ADDR,
 };
-pub use summary::{Summary, DEFAULT_QUANTILES, DEFAULT_WINDOW};
 
 /// Paths the macros expand to. Not a public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::instrument::default_name::{
+        default_name_bytes, default_name_len, default_name_str,
+    };
     pub use crate::instrument::{
         cardinality_product, CallGuard, CallRecorder, CountedByOutcome, CountedFamily,
         InFlightFamily, SetOutcome, Timed, TimedByOutcome, TimedFamily,
     };
-    pub use crate::internal::{default_name_bytes, default_name_len, default_name_str};
-    pub use crate::*;
+    pub use crate::metadata::{Metadata, Scope, Site};
+    pub use crate::metric::counter::Counter;
+    pub use crate::metric::family::{Family, LabelSet};
+    pub use crate::metric::gauge::{CallbackGauge, ConcurrentGauge, Gauge};
+    pub use crate::metric::histogram::Timer;
+    pub use crate::metric::summary::{Summary, DEFAULT_WINDOW};
+    pub use crate::registry::StaticMetric;
+    pub use crate::{LabelValue, Outcome};
     pub use inventory;
 }
 

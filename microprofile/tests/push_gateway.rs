@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 mod process_support;
 
-use microprofile::push::{GroupingKey, PushError, Pushgateway};
+use microprofile::export::push::{GroupingKey, PushError, Pushgateway};
 use microprofile::{Metadata, Registry, Scope, Selection};
 use process_support::{run_isolated, threads_named, BlackHole};
 
@@ -282,8 +282,11 @@ fn background_push_never_blocks_isolated() {
         slowest = slowest.max(start.elapsed());
     }
     assert!(slowest < Duration::from_millis(200), "{slowest:?}");
-    assert!(refused >= 100 - microprofile::push::MAX_QUEUED, "{refused}");
-    assert!(pusher.queued() <= microprofile::push::MAX_QUEUED);
+    assert!(
+        refused >= 100 - microprofile::export::push::MAX_QUEUED,
+        "{refused}"
+    );
+    assert!(pusher.queued() <= microprofile::export::push::MAX_QUEUED);
     // Closing with a dead gateway: the push under way times out, the rest are given up.
     let start = Instant::now();
     let failures = match pusher.finish() {

@@ -9,8 +9,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use microprofile::auth::Auth;
-use microprofile::web::{HttpMetricsLayer, MetricsRouter};
+use microprofile::instrument::HttpMetricsLayer;
+use microprofile::serve::auth::Auth;
+use microprofile::serve::MetricsRouter;
 use microprofile::{Format, Metadata, Registry, Scope, Selection};
 use microprofile_tests::exposed_value;
 use tower::ServiceExt;
@@ -109,7 +110,8 @@ async fn router_answers_as_respond_does() {
             None => (uri, None),
         };
         // What every transport sends: `respond`, then the content coding (none asked for here).
-        let want = microprofile::http::respond_encoded(registry, method, path, query, accept, None);
+        let want =
+            microprofile::serve::respond_encoded(registry, method, path, query, accept, None);
         assert_eq!(got.status, want.status, "{method} {uri} {accept:?}");
         assert_eq!(got.body.as_bytes(), want.body, "{method} {uri} {accept:?}");
         for (name, value) in &want.headers {
@@ -224,12 +226,12 @@ async fn router_basic_auth() {
 #[tokio::test]
 async fn router_auth_from_the_environment() {
     let registry = leaked_registry();
-    std::env::set_var(microprofile::auth::BEARER_TOKEN_ENV, "from-env");
+    std::env::set_var(microprofile::serve::auth::BEARER_TOKEN_ENV, "from-env");
     let app: Router = MetricsRouter::new().registry(registry).into_router();
-    std::env::set_var(microprofile::auth::BASIC_AUTH_ENV, "no-colon");
-    std::env::remove_var(microprofile::auth::BEARER_TOKEN_ENV);
+    std::env::set_var(microprofile::serve::auth::BASIC_AUTH_ENV, "no-colon");
+    std::env::remove_var(microprofile::serve::auth::BEARER_TOKEN_ENV);
     let misconfigured: Router = MetricsRouter::new().registry(registry).into_router();
-    std::env::remove_var(microprofile::auth::BASIC_AUTH_ENV);
+    std::env::remove_var(microprofile::serve::auth::BASIC_AUTH_ENV);
 
     assert_eq!(
         call(&app, request("GET", "/metrics", &[])).await.status,

@@ -1,5 +1,5 @@
 //! An axum application (the metrics router, a handler of its own and the request-metrics layer)
-//! run with `microprofile::web::serve`, abused over raw loopback sockets: garbage bytes, a huge
+//! run with `microprofile::serve::serve`, abused over raw loopback sockets: garbage bytes, a huge
 //! request line, thousands of headers, clients that never send, the connection limit, a burst of
 //! scrapes. After each, the application still answers `/metrics` and its own route.
 
@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use axum::Router;
-use microprofile::auth::Auth;
-use microprofile::web::{HttpMetricsLayer, MetricsRouter, Serve};
+use microprofile::instrument::HttpMetricsLayer;
+use microprofile::serve::auth::Auth;
+use microprofile::serve::{MetricsRouter, Serve};
 use microprofile::{Metadata, Registry};
 
 fn app() -> Router {
@@ -56,7 +57,7 @@ fn start(configure: impl FnOnce(Serve) -> Serve) -> Running {
         .unwrap();
     let addr = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let serve = configure(microprofile::web::serve(listener, app()));
+        let serve = configure(microprofile::serve::serve(listener, app()));
         let addr = serve.local_addr().unwrap();
         tokio::spawn(async move { serve.await.unwrap() });
         addr
@@ -328,7 +329,7 @@ fn graceful_shutdown_closes_the_port_and_resolves() {
     let (addr, served) = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let serve = microprofile::web::serve(listener, app()).with_graceful_shutdown(async {
+        let serve = microprofile::serve::serve(listener, app()).with_graceful_shutdown(async {
             let _ = stopped.await;
         });
         (addr, tokio::spawn(serve.into_future()))

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use microprofile::family::{DEFAULT_MAX_SERIES, OVERFLOW_LABEL_NAME, OVERFLOW_LABEL_VALUE};
+use microprofile::metric::family::{DEFAULT_MAX_SERIES, OVERFLOW_LABEL_NAME, OVERFLOW_LABEL_VALUE};
 use microprofile::{
     Counter, Family, Format, LabelSet, Metadata, Registry, Scope, Selection, Value,
 };

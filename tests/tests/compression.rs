@@ -236,22 +236,22 @@ fn axum_router_gzips_scrapes() {
         .enable_all()
         .build()
         .unwrap();
-    let app = microprofile::web::MetricsRouter::new()
+    let app = microprofile::serve::MetricsRouter::new()
         .registry(big_registry())
-        .auth(microprofile::auth::Auth::None)
+        .auth(microprofile::serve::auth::Auth::None)
         .into_router();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
     runtime.spawn(std::future::IntoFuture::into_future(
-        microprofile::web::serve(listener, app),
+        microprofile::serve::serve(listener, app),
     ));
     check_server(addr, "axum");
     // `axum::serve` (no limits of ours) sends the same.
-    let app = microprofile::web::MetricsRouter::new()
+    let app = microprofile::serve::MetricsRouter::new()
         .registry(big_registry())
-        .auth(microprofile::auth::Auth::None)
+        .auth(microprofile::serve::auth::Auth::None)
         .into_router();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

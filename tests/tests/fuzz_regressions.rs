@@ -4,8 +4,8 @@
 
 use std::io::Write;
 
-use microprofile::auth::Auth;
-use microprofile::http::respond;
+use microprofile::serve::auth::Auth;
+use microprofile::serve::respond;
 use microprofile::{Metadata, Registry, Scope, Server};
 use microprofile_tests::raw::{connect, read_all};
 

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 
 use axum::routing::get;
 use axum::Router;
-use microprofile::auth::Auth;
-use microprofile::web::{HttpMetricsLayer, LayerError, MetricsRouter, METRICS_ROUTES};
+use microprofile::instrument::{HttpMetricsLayer, LayerError, METRICS_ROUTES};
+use microprofile::serve::auth::Auth;
+use microprofile::serve::MetricsRouter;
 use microprofile::{Error, Format, Registry, Selection};
 use microprofile_tests::{exposed_value, http_get};
 
@@ -36,7 +37,7 @@ fn serve(runtime: &tokio::runtime::Runtime, app: Router) -> SocketAddr {
         .unwrap();
     let addr = listener.local_addr().unwrap();
     runtime.spawn(std::future::IntoFuture::into_future(
-        microprofile::web::serve(listener, app),
+        microprofile::serve::serve(listener, app),
     ));
     addr
 }

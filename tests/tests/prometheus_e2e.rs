@@ -28,9 +28,10 @@ use axum::http::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, USER_AGENT};
 use axum::http::{HeaderValue, Request};
 use axum::routing::get;
 use axum::Router;
-use microprofile::auth::Auth;
-use microprofile::tls::TlsConfig;
-use microprofile::web::{HttpMetricsLayer, MetricsRouter};
+use microprofile::instrument::HttpMetricsLayer;
+use microprofile::serve::auth::Auth;
+use microprofile::serve::tls::TlsConfig;
+use microprofile::serve::MetricsRouter;
 use microprofile::{Counter, Metadata};
 use microprofile_tests::{free_port, http_get};
 use serde_json::Value;
@@ -320,7 +321,7 @@ fn real_prometheus_scrapes_the_axum_service() {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
-        runtime.spawn(microprofile::web::serve_tls(
+        runtime.spawn(microprofile::serve::serve_tls(
             listener,
             app(Auth::bearer(TOKEN)),
             tls,

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use microprofile::auth::Auth;
+use microprofile::serve::auth::Auth;
 use microprofile::{
     Format, Metadata, Registry, Scope, Selection, Server, ServerBuilder, ServerError, Value,
 };

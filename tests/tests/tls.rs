@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use microprofile::auth::Auth;
-use microprofile::tls::{TlsConfig, TlsError};
-use microprofile::web::MetricsRouter;
+use microprofile::serve::auth::Auth;
+use microprofile::serve::tls::{TlsConfig, TlsError};
+use microprofile::serve::MetricsRouter;
 use microprofile::{Metadata, Registry};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -50,7 +50,11 @@ async fn serve(auth: Auth) -> SocketAddr {
         .into_router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(microprofile::web::serve_tls(listener, app, server_config()));
+    tokio::spawn(microprofile::serve::serve_tls(
+        listener,
+        app,
+        server_config(),
+    ));
     addr
 }
 
@@ -146,15 +150,15 @@ static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[test]
 fn configuration_from_the_environment() {
     let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
-    std::env::remove_var(microprofile::tls::CERT_ENV);
-    std::env::remove_var(microprofile::tls::KEY_ENV);
+    std::env::remove_var(microprofile::serve::tls::CERT_ENV);
+    std::env::remove_var(microprofile::serve::tls::KEY_ENV);
     assert!(TlsConfig::from_env().unwrap().is_none());
-    std::env::set_var(microprofile::tls::CERT_ENV, fixture("cert.pem"));
+    std::env::set_var(microprofile::serve::tls::CERT_ENV, fixture("cert.pem"));
     assert!(matches!(TlsConfig::from_env(), Err(TlsError::Incomplete)));
-    std::env::set_var(microprofile::tls::KEY_ENV, fixture("key.pem"));
+    std::env::set_var(microprofile::serve::tls::KEY_ENV, fixture("key.pem"));
     assert!(TlsConfig::from_env().unwrap().is_some());
-    std::env::remove_var(microprofile::tls::CERT_ENV);
-    std::env::remove_var(microprofile::tls::KEY_ENV);
+    std::env::remove_var(microprofile::serve::tls::CERT_ENV);
+    std::env::remove_var(microprofile::serve::tls::KEY_ENV);
 }
 
 /// The built-in listener over TLS, with basic auth, and a plain-HTTP client that does not stop it.
@@ -205,13 +209,16 @@ async fn built_in_listener_over_tls() {
 #[test]
 fn built_in_listener_refuses_a_broken_tls_environment() {
     let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
-    std::env::set_var(microprofile::tls::CERT_ENV, fixture("cert.pem"));
-    std::env::set_var(microprofile::tls::KEY_ENV, fixture("missing-key.pem"));
+    std::env::set_var(microprofile::serve::tls::CERT_ENV, fixture("cert.pem"));
+    std::env::set_var(
+        microprofile::serve::tls::KEY_ENV,
+        fixture("missing-key.pem"),
+    );
     let error = microprofile::Server::builder()
         .addr(([127, 0, 0, 1], 0))
         .start()
         .unwrap_err();
-    std::env::remove_var(microprofile::tls::CERT_ENV);
-    std::env::remove_var(microprofile::tls::KEY_ENV);
+    std::env::remove_var(microprofile::serve::tls::CERT_ENV);
+    std::env::remove_var(microprofile::serve::tls::KEY_ENV);
     assert!(error.to_string().contains("missing-key.pem"), "{error}");
 }

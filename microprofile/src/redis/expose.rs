@@ -14,10 +14,11 @@ use super::codec::{self, Extension, TypeCode, BUCKET_BOUND_LABEL, SKETCH_KEY_LAB
 use super::resp::{self, Reply};
 use super::sketch::{Sketch, SketchKey};
 use super::{StoreError, DECODE_ERRORS, READ_ERRORS};
-use crate::metadata::{Metadata, MetricType, Scope};
+use crate::metadata::{Metadata, Scope};
+use crate::metric::summary::DEFAULT_QUANTILES;
+use crate::metric::MetricType;
 use crate::metric::{BucketCounts, HistogramView, Metric, Number, SummaryView, Visitor};
 use crate::registry::{Registry, Selection};
-use crate::summary::DEFAULT_QUANTILES;
 use crate::Format;
 
 /// Reads a float as written by any writer: decimal or exponent notation, `+Inf`, `-Inf`, `NaN`

@@ -95,8 +95,8 @@ pub use store::{
     PROCESS_LABEL,
 };
 
-use crate::counter::Counter;
 use crate::metadata::{Metadata, Scope};
+use crate::metric::counter::Counter;
 use crate::registry::StaticMetric;
 
 /// Deltas the shared store had to drop because more fields than

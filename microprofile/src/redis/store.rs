@@ -15,8 +15,9 @@ use super::codec::{self, Extension, TypeCode, BUCKET_BOUND_LABEL, SKETCH_KEY_LAB
 use super::resp::{self, Reply};
 use super::sketch::Sketch;
 use super::{StoreError, DROPPED_UPDATES, TRANSFERS, TRANSFER_ERRORS};
-use crate::histogram::{Buckets, Observe, TimerGuard, DEFAULT_BUCKETS};
+use crate::encoding::float::format_float;
 use crate::metric::add_f64;
+use crate::metric::histogram::{Buckets, Observe, TimerGuard, DEFAULT_BUCKETS};
 use crate::naming;
 
 /// How updates reach Redis.
@@ -204,19 +205,6 @@ fn merge(older: Op, newer: Op) -> Op {
         (_, newer @ Op::Set(_)) => newer,
         (Op::Set(v), Op::IncrFloat(d)) => Op::Set(v + d),
         (Op::Set(v), Op::IncrInt(d)) => Op::Set(v + d as f64),
-    }
-}
-
-/// Formats a float as Redis and the exporter read it.
-pub(crate) fn format_float(value: f64) -> String {
-    if value.is_nan() {
-        "NaN".to_owned()
-    } else if value == f64::INFINITY {
-        "+Inf".to_owned()
-    } else if value == f64::NEG_INFINITY {
-        "-Inf".to_owned()
-    } else {
-        ryu::Buffer::new().format_finite(value).to_owned()
     }
 }
 
@@ -1407,7 +1395,7 @@ impl RedisFloatCounter {
             add_f64(&self.cell.delta_bits, delta);
             self.inner.updated();
         } else {
-            crate::internal::REJECTED_UPDATES.inc();
+            crate::metric::events::REJECTED_UPDATES.inc();
         }
     }
 }
@@ -1432,7 +1420,7 @@ impl RedisGauge {
     /// Sets this process's value (NaN is refused).
     pub fn set(&self, value: f64) {
         if value.is_nan() {
-            crate::internal::REJECTED_UPDATES.inc();
+            crate::metric::events::REJECTED_UPDATES.inc();
             return;
         }
         self.cell
@@ -1445,7 +1433,7 @@ impl RedisGauge {
     /// Adds `delta` (which may be negative) to this process's value.
     pub fn add(&self, delta: f64) {
         if !delta.is_finite() {
-            crate::internal::REJECTED_UPDATES.inc();
+            crate::metric::events::REJECTED_UPDATES.inc();
             return;
         }
         add_f64(&self.cell.value_bits, delta);
@@ -1483,7 +1471,7 @@ impl RedisHistogram {
     /// Records one observation (NaN and infinities are refused and counted as rejected).
     pub fn observe(&self, value: f64) {
         if !value.is_finite() {
-            crate::internal::REJECTED_UPDATES.inc();
+            crate::metric::events::REJECTED_UPDATES.inc();
             return;
         }
         let index = self.cell.bounds.partition_point(|&b| b < value);
@@ -1531,7 +1519,7 @@ impl RedisSummary {
     /// Records one observation (NaN and infinities are refused and counted as rejected).
     pub fn observe(&self, value: f64) {
         if !value.is_finite() {
-            crate::internal::REJECTED_UPDATES.inc();
+            crate::metric::events::REJECTED_UPDATES.inc();
             return;
         }
         {

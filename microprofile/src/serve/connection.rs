@@ -1,5 +1,5 @@
 //! The connection handling shared by the built-in listener ([`crate::Server`]) and the axum
-//! servers of [`crate::web`] (`serve`, `serve_tls`): one accept loop bounded by a semaphore, and
+//! servers of [`crate::serve::router`] (`serve`, `serve_tls`): one accept loop bounded by a semaphore, and
 //! one hyper HTTP/1.1 setup per connection with the header read timeout, the request head limits
 //! and the write-stall timeout. Only what is served differs.
 

@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use crate::http::MetricsResponse;
+use crate::serve::MetricsResponse;
 
 /// The environment variable holding a bearer token (see [`Auth::from_env`]).
 pub const BEARER_TOKEN_ENV: &str = "MICROPROFILE_BEARER_TOKEN";
@@ -29,7 +29,7 @@ pub const REALM: &str = "metrics";
 /// Who may read the metrics.
 ///
 /// ```
-/// use microprofile::auth::Auth;
+/// use microprofile::serve::auth::Auth;
 ///
 /// let auth = Auth::bearer("s3cret");
 /// assert!(auth.check(Some(b"Bearer s3cret")).is_ok());

@@ -8,16 +8,20 @@ use std::sync::{Arc, LazyLock};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::counter::{Counter, FloatCounter};
 use crate::error::Error;
-use crate::family;
-use crate::gauge::{CallbackGauge, ConcurrentGauge, FloatGauge, Gauge};
-use crate::global_tags::GlobalTags;
-use crate::histogram::{Histogram, Timer};
-use crate::metadata::{Metadata, MetricType, Scope, Site};
+use crate::metadata::{Metadata, Scope, Site};
+use crate::metric::counter::{Counter, FloatCounter};
+use crate::metric::family;
+use crate::metric::gauge::{CallbackGauge, ConcurrentGauge, FloatGauge, Gauge};
+use crate::metric::histogram::{Histogram, Timer};
+use crate::metric::MetricType;
 use crate::metric::{Collect, Metric};
 use crate::naming;
-use crate::summary::Summary;
+use crate::registry::global_tags::GlobalTags;
+
+pub(crate) mod global_tags;
+mod self_metrics;
+use crate::metric::summary::Summary;
 
 /// A `static` metric and its metadata, collected through `inventory` when the global registry is
 /// first used. Made by [`register!`](crate::register!) and by the attribute macros.
@@ -379,7 +383,7 @@ impl Registry {
     }
 
     fn record_error(&self, error: Error) {
-        crate::internal::REGISTRATION_ERRORS.inc();
+        crate::metric::events::REGISTRATION_ERRORS.inc();
         eprintln!("microprofile: {error}");
         self.errors.lock().push(error);
     }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::metadata::MetricType;
+use crate::metric::MetricType;
 use crate::metric::{add_f64, Metric, NewLike, Number, Visitor};
 
 /// An integer counter. The hot path is one relaxed atomic add.
@@ -94,7 +94,7 @@ impl FloatCounter {
         if delta.is_finite() && delta >= 0.0 {
             add_f64(&self.bits, delta)
         } else {
-            crate::internal::REJECTED_UPDATES.inc();
+            crate::metric::events::REJECTED_UPDATES.inc();
         }
     }
 

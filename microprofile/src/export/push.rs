@@ -35,7 +35,7 @@
 //! | async code, a request handler, a loop that must not stall | [`BackgroundPusher::push`] (from [`Pushgateway::background`]): returns at once; one thread sends; failures are counted; dropping it, or [`BackgroundPusher::finish`] at the end of the job, sends what is queued |
 //!
 //! ```no_run
-//! use microprofile::push::{GroupingKey, Pushgateway};
+//! use microprofile::export::push::{GroupingKey, Pushgateway};
 //! use microprofile::{Scope, Selection};
 //!
 //! #[microprofile::counted(scope = "nightly_backup")]
@@ -46,7 +46,7 @@
 //! let key = GroupingKey::new("nightly_backup")?.instance("db-1")?;
 //! let scope = Scope::new("nightly_backup").expect("a valid scope name");
 //! gateway.push(microprofile::global(), Selection::Scope(&scope), &key)?;
-//! # Ok::<(), microprofile::push::PushError>(())
+//! # Ok::<(), microprofile::export::push::PushError>(())
 //! ```
 
 use std::collections::VecDeque;
@@ -59,8 +59,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::counter::Counter;
 use crate::metadata::{Metadata, Scope};
+use crate::metric::counter::Counter;
 use crate::naming;
 use crate::registry::{Handle, Registry, Selection};
 use crate::Format;
@@ -166,7 +166,7 @@ impl GroupingKey {
     /// are empty.
     ///
     /// ```
-    /// use microprofile::push::GroupingKey;
+    /// use microprofile::export::push::GroupingKey;
     /// let key = GroupingKey::new("backup").unwrap().instance("a/b").unwrap().label("zone", "eu 1").unwrap();
     /// assert_eq!(key.path(), "/metrics/job/backup/instance@base64/YS9i/zone/eu%201");
     /// ```
@@ -433,7 +433,7 @@ pub const MAX_QUEUED: usize = 64;
 /// end of `main` or of a batch job, or in `spawn_blocking`.
 ///
 /// ```no_run
-/// use microprofile::push::{GroupingKey, Pushgateway};
+/// use microprofile::export::push::{GroupingKey, Pushgateway};
 /// use microprofile::{Registry, Metadata, Selection};
 /// let pusher = Pushgateway::new("http://127.0.0.1:9091")?.background()?;
 /// let key = GroupingKey::new("importer")?;
@@ -444,7 +444,7 @@ pub const MAX_QUEUED: usize = 64;
 ///     pusher.push(&registry, Selection::All, &key)?; // returns at once, even in async code
 /// }
 /// pusher.finish()?; // the last push is sent before the job exits
-/// # Ok::<(), microprofile::push::PushError>(())
+/// # Ok::<(), microprofile::export::push::PushError>(())
 /// ```
 pub struct BackgroundPusher {
     shared: Arc<PushShared>,

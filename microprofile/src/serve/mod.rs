@@ -42,10 +42,30 @@
 //! accepts gzip (Prometheus sends `Accept-Encoding: gzip`), with `content-encoding: gzip` and
 //! `vary: Accept, Accept-Encoding`; [`negotiate_encoding`] has the rules (q-values, `identity`,
 //! `*`). The built-in listener, the axum router and the exporter all answer through it.
+//!
+#![cfg_attr(
+    not(any(feature = "server", feature = "axum")),
+    doc = "[`respond_encoded`]: #compression"
+)]
+#![cfg_attr(feature = "axum", doc = include_str!("router.md"))]
 
 use crate::encoding::Format;
 use crate::metadata::Scope;
 use crate::registry::{Registry, Selection};
+
+pub mod auth;
+#[cfg(feature = "server")]
+pub(crate) mod connection;
+#[cfg(feature = "server")]
+pub(crate) mod listener;
+#[cfg(feature = "axum")]
+mod router;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
+
+#[cfg(feature = "axum")]
+pub use router::*;
 
 // Content codings (gzip) live in their own file: negotiation of `Accept-Encoding` and the
 // compressed response the transports send.
@@ -134,7 +154,7 @@ impl MetricsResponse {
 /// `Accept` headers joined with `,`).
 ///
 /// ```
-/// use microprofile::http::respond;
+/// use microprofile::serve::respond;
 /// use microprofile::{Metadata, Registry};
 ///
 /// let registry = Registry::new();
@@ -471,7 +491,7 @@ pub struct Negotiated {
 /// parameter names are case-insensitive.
 ///
 /// ```
-/// use microprofile::{http::negotiate, Format};
+/// use microprofile::{serve::negotiate, Format};
 /// assert_eq!(negotiate(None), Some(Format::Prometheus));
 /// assert_eq!(negotiate(Some("*/*")), Some(Format::Prometheus));
 /// assert_eq!(
@@ -495,7 +515,7 @@ pub fn negotiate(accept: Option<&str>) -> Option<Format> {
 /// 1.0.0.
 ///
 /// ```
-/// use microprofile::http::{negotiate_content_type, OPENMETRICS_0_0_1_CONTENT_TYPE};
+/// use microprofile::serve::{negotiate_content_type, OPENMETRICS_0_0_1_CONTENT_TYPE};
 /// use microprofile::Format;
 /// let draft = negotiate_content_type(Some("application/openmetrics-text; version=0.0.1")).unwrap();
 /// assert_eq!(draft.format, Format::OpenMetrics);

@@ -1,7 +1,7 @@
 //! Naming rules for metric names, tag names, scopes and units, and the exposed (Prometheus) name.
 
 use crate::error::Error;
-use crate::metadata::MetricType;
+use crate::metric::kind::MetricType;
 
 /// Tag names reserved for the exposition itself.
 pub const RESERVED_TAG_NAMES: &[&str] = &["le", "quantile", "mp_scope", "mp_app", "mp_overflow"];

@@ -1,7 +1,7 @@
 //! The built-in listener (feature `server`): hyper 1 on a current-thread tokio runtime of its own
 //! thread, so programs without an async runtime can serve `/metrics` with one call.
 //!
-//! All routing, negotiation and compression is [`crate::http::respond_encoded`]; this module
+//! All routing, negotiation and compression is [`crate::serve::respond_encoded`]; this module
 //! only moves bytes.
 
 use std::convert::Infallible;
@@ -22,13 +22,13 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::auth::{Auth, AuthError};
-use crate::conn::Limits;
-use crate::counter::Counter;
-use crate::gauge::ConcurrentGauge;
-use crate::http::EncodedResponse;
 use crate::metadata::{Metadata, Scope};
+use crate::metric::counter::Counter;
+use crate::metric::gauge::ConcurrentGauge;
 use crate::registry::{global, Registry};
+use crate::serve::auth::{Auth, AuthError};
+use crate::serve::connection::Limits;
+use crate::serve::EncodedResponse;
 
 /// The address served when neither [`ServerBuilder::addr`] nor [`ADDR_ENV`] says otherwise:
 /// loopback only.
@@ -188,7 +188,7 @@ pub enum ServerError {
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("cannot start the metrics server: {0}")]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] crate::serve::tls::TlsError),
     /// The runtime or the thread could not be created.
     #[error("cannot start the metrics server: {0}")]
     Start(#[source] io::Error),
@@ -254,8 +254,8 @@ pub struct ServerBuilder {
     auth: Option<Auth>,
     /// `None`: read from the environment at start.
     #[cfg(feature = "tls")]
-    tls: Option<Option<crate::tls::TlsConfig>>,
-    /// The limits and timeouts, shared with [`crate::web`]'s servers.
+    tls: Option<Option<crate::serve::tls::TlsConfig>>,
+    /// The limits and timeouts, shared with [`crate::serve::router`]'s servers.
     limits: Limits,
 }
 
@@ -307,7 +307,7 @@ impl ServerBuilder {
         self
     }
 
-    /// Who may read the metrics (see [`crate::auth`]). Without this call, the authentication
+    /// Who may read the metrics (see [`crate::serve::auth`]). Without this call, the authentication
     /// configured in the environment ([`Auth::from_env`]) applies, none by default. A request
     /// without valid credentials gets `401`, whatever it asks for.
     pub fn auth(mut self, auth: Auth) -> Self {
@@ -315,13 +315,13 @@ impl ServerBuilder {
         self
     }
 
-    /// Serves HTTPS with this certificate and key (feature `tls`; see [`crate::tls`]). Without
+    /// Serves HTTPS with this certificate and key (feature `tls`; see [`crate::serve::tls`]). Without
     /// this call, the files named by `MICROPROFILE_TLS_CERT` and `MICROPROFILE_TLS_KEY` are used
     /// when both are set, plain HTTP otherwise. The TLS handshake must complete within the
     /// [header read timeout](Self::header_read_timeout).
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
+    pub fn tls(mut self, tls: crate::serve::tls::TlsConfig) -> Self {
         self.tls = Some(Some(tls));
         self
     }
@@ -381,7 +381,7 @@ impl ServerBuilder {
         }
         #[cfg(feature = "tls")]
         if self.tls.is_none() {
-            self.tls = Some(crate::tls::TlsConfig::from_env()?);
+            self.tls = Some(crate::serve::tls::TlsConfig::from_env()?);
         }
         let addr = match &self.addr {
             Some(addr) => addr.resolve()?,
@@ -535,7 +535,7 @@ async fn accept_loop(
     stopped: watch::Receiver<bool>,
 ) {
     let limits = config.limits;
-    crate::conn::accept_loop(listener, limits, stopped, |stream, stopped| {
+    crate::serve::connection::accept_loop(listener, limits, stopped, |stream, stopped| {
         serve_connection(stream, config.clone(), stopped)
     })
     .await;
@@ -567,7 +567,7 @@ where
         let response = answer(config, &request);
         async move { Ok::<_, Infallible>(response) }
     });
-    if crate::conn::serve_http(io, &config.limits, service, stopped)
+    if crate::serve::connection::serve_http(io, &config.limits, service, stopped)
         .await
         .is_err()
     {
@@ -575,7 +575,7 @@ where
     }
 }
 
-/// Checks the credentials, hands the request to [`crate::http::respond_encoded`] and turns its
+/// Checks the credentials, hands the request to [`crate::serve::respond_encoded`] and turns its
 /// answer into a hyper response.
 fn answer(config: &ServerBuilder, request: &Request<Incoming>) -> Response<Full<Bytes>> {
     REQUESTS.inc();
@@ -594,7 +594,7 @@ fn answer(config: &ServerBuilder, request: &Request<Incoming>) -> Response<Full<
     }
     let accept = join_headers(request.headers(), ACCEPT);
     let uri = request.uri();
-    let answer = crate::http::respond_encoded(
+    let answer = crate::serve::respond_encoded(
         config.registry,
         request.method().as_str(),
         uri.path(),
@@ -605,10 +605,10 @@ fn answer(config: &ServerBuilder, request: &Request<Incoming>) -> Response<Full<
     into_response(answer)
 }
 
-/// The values of every `name` header joined with `,`, as [`crate::http::respond_encoded`] takes
+/// The values of every `name` header joined with `,`, as [`crate::serve::respond_encoded`] takes
 /// them (a list header may be sent as several).
 fn join_headers(headers: &::http::HeaderMap, name: HeaderName) -> Option<String> {
-    crate::http::join_header_values(headers.get_all(name).iter().map(|v| v.as_bytes()))
+    crate::serve::join_header_values(headers.get_all(name).iter().map(|v| v.as_bytes()))
 }
 
 fn into_response(answer: EncodedResponse) -> Response<Full<Bytes>> {
@@ -660,7 +660,10 @@ mod tests {
             .max_header_bytes(10)
             .max_connections(0)
             .header_read_timeout(Duration::ZERO);
-        assert_eq!(builder.limits.max_header_bytes, crate::conn::MIN_BUF_SIZE);
+        assert_eq!(
+            builder.limits.max_header_bytes,
+            crate::serve::connection::MIN_BUF_SIZE
+        );
         assert_eq!(builder.limits.max_connections, 1);
         assert_eq!(builder.limits.header_read_timeout, Duration::from_millis(1));
         assert!(format!("{builder:?}").contains("max_connections: 1"));

@@ -6,47 +6,11 @@ use std::fmt;
 use crate::error::Error;
 use crate::naming;
 
+pub(crate) mod site;
+pub use site::Site;
+
 /// A string that is either `'static` (for `static` metrics, built in `const` context) or owned.
 pub type Str = Cow<'static, str>;
-
-/// The kind of a metric, as registered and exposed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MetricType {
-    /// A monotonic counter, exposed with a `_total` suffix.
-    Counter,
-    /// A value that goes up and down (also callback and concurrent gauges).
-    Gauge,
-    /// Observations counted into buckets.
-    Histogram,
-    /// Quantiles over a sliding time window, plus `_sum`, `_count` and a `_max` gauge.
-    Summary,
-    /// A histogram of durations in seconds.
-    Timer,
-}
-
-impl MetricType {
-    /// The `# TYPE` word of the Prometheus and OpenMetrics text formats.
-    pub const fn exposition_type(self) -> &'static str {
-        match self {
-            MetricType::Counter => "counter",
-            MetricType::Gauge => "gauge",
-            MetricType::Histogram | MetricType::Timer => "histogram",
-            MetricType::Summary => "summary",
-        }
-    }
-}
-
-impl fmt::Display for MetricType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            MetricType::Counter => "counter",
-            MetricType::Gauge => "gauge",
-            MetricType::Histogram => "histogram",
-            MetricType::Summary => "summary",
-            MetricType::Timer => "timer",
-        })
-    }
-}
 
 /// The scope a metric belongs to, exposed as the `mp_scope` label and served at `/metrics/<scope>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -117,35 +81,6 @@ impl fmt::Display for Scope {
 enum Tags {
     Static(&'static [(&'static str, &'static str)]),
     Owned(Vec<(Str, Str)>),
-}
-
-/// Where a metric was declared in source, reported with conflicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Site {
-    /// Source file.
-    pub file: &'static str,
-    /// Line, 1-based.
-    pub line: u32,
-    /// Column, 1-based.
-    pub column: u32,
-}
-
-impl fmt::Display for Site {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
-    }
-}
-
-/// The [`Site`] of the macro call.
-#[macro_export]
-macro_rules! site {
-    () => {
-        $crate::Site {
-            file: ::core::file!(),
-            line: ::core::line!(),
-            column: ::core::column!(),
-        }
-    };
 }
 
 /// What describes a metric: name, description, unit, scope and tags. The type comes from the

@@ -54,7 +54,7 @@ pub enum TlsError {
 /// A server certificate and key, ready to accept TLS connections. Cheap to clone.
 ///
 /// ```
-/// use microprofile::tls::{TlsConfig, TlsError};
+/// use microprofile::serve::tls::{TlsConfig, TlsError};
 /// // Garbage is an error that says what was expected, never a panic.
 /// let error = TlsConfig::from_pem(b"not a certificate", b"not a key").unwrap_err();
 /// assert!(matches!(error, TlsError::Certificate(_)));

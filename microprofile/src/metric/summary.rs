@@ -16,8 +16,8 @@ use parking_lot::Mutex;
 use sketches_ddsketch::{Config, DDSketch};
 
 use crate::error::Error;
-use crate::histogram::{Observe, TimerGuard};
-use crate::metadata::MetricType;
+use crate::metric::histogram::{Observe, TimerGuard};
+use crate::metric::MetricType;
 use crate::metric::{Metric, NewLike, SummaryView, Visitor};
 
 /// The MicroProfile default quantiles.
@@ -150,7 +150,7 @@ impl Summary {
 
     pub(crate) fn observe_at(&self, value: f64, now: Instant) {
         if value.is_nan() || value < 0.0 {
-            crate::internal::REJECTED_UPDATES.inc();
+            crate::metric::events::REJECTED_UPDATES.inc();
             return;
         }
         let core = self.core();
@@ -181,7 +181,7 @@ impl Summary {
             }
         };
         if late {
-            crate::internal::LATE_OBSERVATIONS.inc();
+            crate::metric::events::LATE_OBSERVATIONS.inc();
         }
     }
 
@@ -380,10 +380,10 @@ mod tests {
         for _ in 0..10 {
             s.observe_at(100.0, now);
         }
-        let late_before = crate::internal::LATE_OBSERVATIONS.get();
+        let late_before = crate::metric::events::LATE_OBSERVATIONS.get();
         // The stalled observer lands at last, with the epoch it computed before stalling.
         s.observe_at(1_000_000.0, stalled_at);
-        assert!(crate::internal::LATE_OBSERVATIONS.get() > late_before);
+        assert!(crate::metric::events::LATE_OBSERVATIONS.get() > late_before);
         s.read_at(now, |v| {
             // Slice 5's data survived, and the late value (outside the window) is not in it.
             assert!(
@@ -446,14 +446,14 @@ mod tests {
     #[test]
     fn negative_and_nan_observations_are_refused_and_counted() {
         let summary = Summary::new();
-        let before = crate::internal::REJECTED_UPDATES.get();
+        let before = crate::metric::events::REJECTED_UPDATES.get();
         for value in [-1.0, f64::NEG_INFINITY, f64::NAN, -0.0, 2.0] {
             summary.observe(value);
         }
         // -0.0 >= 0.0: taken, as is 2.0.
         assert_eq!(summary.count(), 2);
         assert_eq!(summary.sum(), 2.0);
-        assert!(crate::internal::REJECTED_UPDATES.get() - before >= 3);
+        assert!(crate::metric::events::REJECTED_UPDATES.get() - before >= 3);
     }
 
     #[test]

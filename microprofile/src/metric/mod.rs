@@ -5,7 +5,16 @@ use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Error;
-use crate::metadata::MetricType;
+
+pub(crate) mod counter;
+pub(crate) mod events;
+pub mod family;
+pub(crate) mod gauge;
+pub(crate) mod histogram;
+pub(crate) mod kind;
+pub(crate) mod summary;
+
+pub use kind::MetricType;
 
 /// A number as read from a metric.
 #[derive(Debug, Clone, Copy, PartialEq)]

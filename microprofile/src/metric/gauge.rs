@@ -4,8 +4,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::family::SeriesRef;
-use crate::metadata::MetricType;
+use crate::metric::family::SeriesRef;
+use crate::metric::MetricType;
 use crate::metric::{add_f64, Metric, NewLike, Number, Visitor};
 
 /// An integer gauge.
@@ -183,7 +183,7 @@ impl CallbackGauge {
         match result {
             Ok(value) => Some(value),
             Err(_) => {
-                crate::internal::CALLBACK_PANICS.inc();
+                crate::metric::events::CALLBACK_PANICS.inc();
                 None
             }
         }

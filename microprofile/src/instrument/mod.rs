@@ -2,14 +2,23 @@
 //! the label derives: a guard that records when an instrumented call ends (also while unwinding
 //! from a panic, and when a future is dropped before completion), the `outcome` tag, and
 //! [`LabelValue`], the values a label may take.
+//!
+#![cfg_attr(feature = "tower", doc = include_str!("layer.md"))]
 
 use std::borrow::Cow;
 use std::time::Instant;
 
-use crate::counter::Counter;
-use crate::family::{Family, LabelSet};
-use crate::gauge::Gauge;
-use crate::histogram::Observe;
+pub(crate) mod default_name;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+mod layer;
+#[cfg(feature = "tower")]
+pub use layer::*;
+
+use crate::metric::counter::Counter;
+use crate::metric::family::{Family, LabelSet};
+use crate::metric::gauge::Gauge;
+use crate::metric::histogram::Observe;
 use crate::metric::{Metric, NewLike};
 
 /// How an instrumented call ended, exposed as the `outcome` tag when the attribute asks for it

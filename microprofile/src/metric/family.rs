@@ -23,8 +23,8 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::Error;
-use crate::histogram::{Observe, TimerGuard};
-use crate::metadata::MetricType;
+use crate::metric::histogram::{Observe, TimerGuard};
+use crate::metric::MetricType;
 use crate::metric::{Collect, Metric, NewLike};
 use crate::naming;
 
@@ -322,7 +322,7 @@ impl<M: Metric + NewLike> Dense<M> {
         // same series gives its place back.
         if self.touched.fetch_add(1, Ordering::Relaxed) >= max_series {
             self.touched.fetch_sub(1, Ordering::Relaxed);
-            crate::internal::CARDINALITY_OVERFLOW.inc();
+            crate::metric::events::CARDINALITY_OVERFLOW.inc();
             self.overflow.touched.store(true, Ordering::Relaxed);
             return &self.overflow.series.metric;
         }
@@ -335,7 +335,7 @@ impl<M: Metric + NewLike> Dense<M> {
     #[cold]
     #[inline(never)]
     fn reject(&self) -> &M {
-        crate::internal::REJECTED_UPDATES.inc();
+        crate::metric::events::REJECTED_UPDATES.inc();
         &self.discard
     }
 }
@@ -514,7 +514,7 @@ impl<L: LabelSet, M: Metric + NewLike> Family<L, M> {
     }
 
     fn overflow<'a>(&'a self, hashed: &'a Hashed<L, M>) -> SeriesRef<'a, M> {
-        crate::internal::CARDINALITY_OVERFLOW.inc();
+        crate::metric::events::CARDINALITY_OVERFLOW.inc();
         if !hashed.overflow.touched.load(Ordering::Relaxed) {
             hashed.overflow.touched.store(true, Ordering::Relaxed);
         }
@@ -759,7 +759,7 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::counter::Counter;
+    use crate::metric::counter::Counter;
 
     #[derive(Clone, PartialEq, Eq, Hash)]
     struct Id(String);
@@ -947,8 +947,8 @@ mod tests {
     #[test]
     fn series_refs_are_send_sync_clone_and_static() {
         fn assert_send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
-        static FAMILY: Family<Id, crate::histogram::Timer> =
-            Family::new(crate::histogram::Timer::new());
+        static FAMILY: Family<Id, crate::metric::histogram::Timer> =
+            Family::new(crate::metric::histogram::Timer::new());
         let handle = FAMILY.with(&Id("a".into()));
         assert_send_sync(&handle);
         let timer = FAMILY.with(&Id("a".into())).start_timer();
@@ -962,7 +962,8 @@ mod tests {
 
     #[test]
     fn a_removed_series_starts_from_zero_in_both_storages() {
-        let dense: Family<Color, crate::gauge::Gauge> = Family::new(crate::gauge::Gauge::new());
+        let dense: Family<Color, crate::metric::gauge::Gauge> =
+            Family::new(crate::metric::gauge::Gauge::new());
         dense.with(&Color::Red).set(5);
         assert!(dense.remove(&Color::Red));
         assert!(!dense.remove(&Color::Red));
@@ -976,22 +977,23 @@ mod tests {
         counted.with(&Color::Blue).inc();
         assert_eq!(counted.with(&Color::Blue).get(), 1);
 
-        let timed: Family<Color, crate::histogram::Timer> =
-            Family::new(crate::histogram::Timer::new());
+        let timed: Family<Color, crate::metric::histogram::Timer> =
+            Family::new(crate::metric::histogram::Timer::new());
         timed.with(&Color::Green).observe(0.2);
         assert!(timed.remove(&Color::Green));
         timed.with(&Color::Green).observe(0.1);
         assert_eq!(timed.with(&Color::Green).count(), 1);
         assert_eq!(timed.with(&Color::Green).sum(), 0.1);
 
-        let summarised: Family<Color, crate::summary::Summary> =
-            Family::new(crate::summary::Summary::new());
+        let summarised: Family<Color, crate::metric::summary::Summary> =
+            Family::new(crate::metric::summary::Summary::new());
         summarised.with(&Color::Red).observe(7.0);
         assert!(summarised.remove(&Color::Red));
         summarised.with(&Color::Red).observe(1.0);
         assert_eq!(summarised.with(&Color::Red).count(), 1);
 
-        let hashed: Family<Id, crate::gauge::Gauge> = Family::new(crate::gauge::Gauge::new());
+        let hashed: Family<Id, crate::metric::gauge::Gauge> =
+            Family::new(crate::metric::gauge::Gauge::new());
         hashed.with(&Id("x".into())).set(5);
         assert!(hashed.remove(&Id("x".into())));
         hashed.with(&Id("x".into())).inc();

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::error::Error;
-use crate::metadata::MetricType;
+use crate::metric::MetricType;
 use crate::metric::{
     add_f64, add_f64_contended, BucketCounts, HistogramView, Metric, NewLike, Visitor,
 };
@@ -432,7 +432,7 @@ impl Histogram {
     #[inline]
     pub fn observe(&self, value: f64) {
         if value.is_nan() {
-            crate::internal::REJECTED_UPDATES.inc();
+            crate::metric::events::REJECTED_UPDATES.inc();
             return;
         }
         let core = self.core();

@@ -111,7 +111,7 @@ fn parse_coding(element: &str) -> Option<(&str, u16)> {
 ///   (`br`, `deflate`, `zstd`).
 ///
 /// ```
-/// use microprofile::http::{negotiate_encoding, ContentCoding};
+/// use microprofile::serve::{negotiate_encoding, ContentCoding};
 /// let big = 64 * 1024;
 /// assert_eq!(negotiate_encoding(None, big), Some(ContentCoding::Identity));
 /// assert_eq!(negotiate_encoding(Some("gzip"), big), Some(ContentCoding::Gzip));
@@ -181,7 +181,7 @@ impl MetricsResponse {
     /// Only a `200` is negotiated: it gets `vary: Accept, Accept-Encoding` (whichever coding is
     /// chosen, since another request could get the other), `content-encoding: gzip` when
     /// compressed, and `406` when the client accepts neither gzip nor identity. Other statuses
-    /// (short error texts, `401` from [`crate::auth`]) are sent as they are.
+    /// (short error texts, `401` from [`crate::serve::auth`]) are sent as they are.
     pub fn encode(self, accept_encoding: Option<&str>, head: bool) -> EncodedResponse {
         let MetricsResponse {
             status,
@@ -277,7 +277,7 @@ fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
 ///
 /// ```
 /// use std::io::Read;
-/// use microprofile::http::respond_encoded;
+/// use microprofile::serve::respond_encoded;
 /// use microprofile::{Metadata, Registry};
 ///
 /// let registry = Registry::new();

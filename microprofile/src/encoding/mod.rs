@@ -8,10 +8,16 @@
 
 use std::fmt::{self, Write};
 
-use crate::metadata::{MetricType, Scope};
+use crate::metadata::Scope;
+use crate::metric::MetricType;
 use crate::metric::{HistogramView, Metric, Number, SummaryView, Visitor};
 use crate::naming;
+
+pub(crate) mod float;
+pub(crate) mod negotiate;
+
 use crate::registry::{FamilyInfo, Registry, Selection};
+use float::{write_float, write_number};
 
 /// An exposition format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,26 +35,6 @@ impl Format {
             Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
         }
-    }
-}
-
-fn write_float<W: Write>(out: &mut W, value: f64) -> fmt::Result {
-    if value.is_nan() {
-        out.write_str("NaN")
-    } else if value == f64::INFINITY {
-        out.write_str("+Inf")
-    } else if value == f64::NEG_INFINITY {
-        out.write_str("-Inf")
-    } else {
-        out.write_str(ryu::Buffer::new().format_finite(value))
-    }
-}
-
-fn write_number<W: Write>(out: &mut W, value: Number) -> fmt::Result {
-    match value {
-        Number::UInt(v) => out.write_str(itoa::Buffer::new().format(v)),
-        Number::Int(v) => out.write_str(itoa::Buffer::new().format(v)),
-        Number::Float(v) => write_float(out, v),
     }
 }
 
@@ -606,24 +592,6 @@ mod tests {
         assert!(parse_rendered("").is_empty());
     }
 
-    #[test]
-    fn floats() {
-        let mut s = String::new();
-        for v in [
-            f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            1.0,
-            0.005,
-            1e21,
-            -2.5,
-        ] {
-            write_float(&mut s, v).unwrap();
-            s.push(' ');
-        }
-        assert_eq!(s, "NaN +Inf -Inf 1.0 0.005 1e21 -2.5 ");
-    }
-
     /// The non-comment lines of one registry holding histogram `h` with these observations.
     fn histogram_lines(bounds: Vec<f64>, observations: &[f64], format: Format) -> Vec<String> {
         use crate::metadata::Metadata;
@@ -760,8 +728,8 @@ mod tests {
 
     #[test]
     fn scope_labels_follow_each_family_and_scope() {
-        use crate::global_tags::GlobalTags;
         use crate::metadata::Metadata;
+        use crate::registry::global_tags::GlobalTags;
         let tags = GlobalTags::parse("region=eu", Some("shop")).unwrap();
         let registry = Registry::with_global_tags(tags);
         let base = Metadata::new("a_hits").scope(Scope::Base);

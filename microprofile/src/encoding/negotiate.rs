@@ -1,0 +1,1 @@
+//! Content negotiation: which [`Format`](super::Format) an `Accept` header asks for.
