@@ -20,7 +20,8 @@ pub(crate) fn write_float<W: Write>(out: &mut W, value: f64) -> fmt::Result {
     }
 }
 
-/// [`write_float`] into a new `String`.
+/// [`write_float`] into a new `String` (the Redis store's fields).
+#[cfg(any(feature = "redis", test))]
 pub(crate) fn format_float(value: f64) -> String {
     let mut text = String::new();
     // Writing into a String cannot fail.
