@@ -274,8 +274,8 @@ impl MetricArgs {
         match key {
             "name" => {
                 if let Some(lit) = string_value(value, key, errors) {
-                    if let Err(reason) = check::metric_name(&lit.value()) {
-                        errors.push(syn::Error::new(lit.span(), reason));
+                    if let Err(e) = check::metric_name(&lit.value(), lit.span()) {
+                        errors.push(e);
                     }
                     self.name = Some(lit);
                 }
@@ -287,8 +287,8 @@ impl MetricArgs {
             }
             "unit" => {
                 if let Some(lit) = string_value(value, key, errors) {
-                    if let Err(reason) = check::unit(&lit.value()) {
-                        errors.push(syn::Error::new(lit.span(), reason));
+                    if let Err(e) = check::unit(&lit.value(), lit.span()) {
+                        errors.push(e);
                     }
                     self.unit = Some((lit.value(), lit.span()));
                 }
@@ -301,8 +301,8 @@ impl MetricArgs {
                         "vendor" => ScopeSpec::Vendor,
                         "application" => ScopeSpec::Application,
                         other => {
-                            if let Err(reason) = check::scope_name(other) {
-                                errors.push(syn::Error::new(lit.span(), reason));
+                            if let Err(e) = check::scope_name(other, lit.span()) {
+                                errors.push(e);
                             }
                             ScopeSpec::Custom(name)
                         }
@@ -332,8 +332,8 @@ impl MetricArgs {
                 }
                 TagKey::Str(s) => (s.value(), s.span()),
             };
-            if let Err(reason) = check::tag_name(&key) {
-                errors.push(syn::Error::new(key_span, reason));
+            if let Err(e) = check::tag_name(&key, key_span) {
+                errors.push(e);
             }
             if self.tags.iter().any(|t| t.key == key) {
                 errors.push(syn::Error::new(

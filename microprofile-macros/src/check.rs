@@ -1,78 +1,53 @@
-//! The naming rules of `microprofile::naming`, applied at compile time.
+//! The naming rules of `microprofile::naming`, applied at compile time: the rules and their
+//! wording come from the one shared source, `microprofile/src/naming/rules.rs` (compiled in
+//! below as `rules`); this module only puts the refusal at the token's span.
 
-const RESERVED_TAG_NAMES: &[&str] = &["le", "quantile", "mp_scope", "mp_app", "mp_overflow"];
+use proc_macro2::Span;
 
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+// The naming rules, one source for both crates: `microprofile` applies the same file at run time
+// (as serde compiles `internals` into both `serde_derive` and `serde_derive_internals`). The path
+// (relative to `src/`) leaves this crate's directory, which a workspace build allows; but
+// `cargo package` packs only files below the crate, so publishing needs the file inside it: a
+// symlink `src/rules.rs` to it (serde's way: cargo packs a symlink's target as a file), or a copy
+// made at release time. `corpus.txt` beside it is read by its tests only.
+#[allow(dead_code)] // `microprofile` uses all of it; this crate, the checks and their wording.
+#[path = "../../microprofile/src/naming/rules.rs"]
+mod rules;
+
+fn spanned(decision: Result<(), rules::RuleError>, name: &str, span: Span) -> syn::Result<()> {
+    decision.map_err(|rule| syn::Error::new(span, rule.message(name)))
 }
 
-/// `[a-zA-Z_][a-zA-Z0-9_.:-]*`.
-pub fn metric_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let reason = match chars.next() {
-        None => {
-            Some("the metric name is empty: give a name, or leave `name` out to use the function's")
-        }
-        Some(c) if c.is_ascii_digit() => Some("a metric name cannot start with a digit"),
-        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
-            Some("a metric name starts with a letter or `_`")
-        }
-        Some(_)
-            if chars
-                .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))) =>
-        {
-            Some("a metric name may contain only letters, digits, `_`, `.`, `:` and `-`")
-        }
-        Some(_) => None,
-    };
-    match reason {
-        Some(reason) => Err(format!("invalid metric name {name:?}: {reason}")),
-        None => Ok(()),
-    }
+/// A metric name: `[a-zA-Z_][a-zA-Z0-9_.:-]*`.
+pub fn metric_name(name: &str, span: Span) -> syn::Result<()> {
+    spanned(rules::metric_name(name), name, span)
 }
 
-/// `[a-zA-Z_][a-zA-Z0-9_]*`, not `__…`, not reserved.
-pub fn tag_name(name: &str) -> Result<(), String> {
-    if !is_identifier(name) {
-        return Err(format!(
-            "invalid tag key {name:?}: a tag key starts with a letter or `_` and continues with letters, digits or `_`"
-        ));
-    }
-    if name.starts_with("__") {
-        return Err(format!(
-            "invalid tag key {name:?}: keys starting with `__` are reserved for Prometheus"
-        ));
-    }
-    if RESERVED_TAG_NAMES.contains(&name) {
-        return Err(format!(
-            "tag key {name:?} is reserved: `le`, `quantile`, `mp_scope`, `mp_app` and `mp_overflow` are set by the exposition"
-        ));
-    }
-    Ok(())
+/// A derive's metric name prefix, which starts every metric name of the struct: refused as a
+/// metric name would be, with a note that it is the prefix.
+pub fn metric_name_prefix(prefix: &str, span: Span) -> syn::Result<()> {
+    rules::metric_name(prefix).map_err(|rule| {
+        let message = rule.message(prefix);
+        syn::Error::new(
+            span,
+            format!("{message}; the prefix starts every metric name"),
+        )
+    })
 }
 
-/// `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn scope_name(name: &str) -> Result<(), String> {
-    if is_identifier(name) {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid scope {name:?}: use \"application\", \"vendor\", \"base\", or a custom name made of letters, digits and `_` (not starting with a digit)"
-        ))
-    }
+/// A tag or label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not `__…`, not reserved.
+pub fn tag_name(name: &str, span: Span) -> syn::Result<()> {
+    spanned(rules::tag_name(name), name, span)
 }
 
-/// Empty or `[a-zA-Z0-9_]+`.
-pub fn unit(unit: &str) -> Result<(), String> {
-    if unit.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid unit {unit:?}: a unit is made of letters, digits and `_` (for example \"seconds\", \"bytes\", \"percent\", \"none\")"
-        ))
-    }
+/// A custom scope name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn scope_name(name: &str, span: Span) -> syn::Result<()> {
+    spanned(rules::scope_name(name), name, span)
+}
+
+/// A unit: empty or `[a-zA-Z0-9_]+`.
+pub fn unit(unit: &str, span: Span) -> syn::Result<()> {
+    spanned(rules::unit(unit), unit, span)
 }
 
 /// Levenshtein distance, for "did you mean".
@@ -93,4 +68,34 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     }
     // `previous` always holds `b.len() + 1` entries, so the last one is `previous[b.len()]`.
     previous.last().copied().unwrap_or(b.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rules::{corpus, Subject};
+    use super::*;
+
+    /// Compile-time validation decides every name of the shared corpus as the shared rules do,
+    /// with the same message; `microprofile::naming` checks its run-time side against the same
+    /// corpus (`microprofile/src/naming/corpus.txt`), so the two cannot drift apart.
+    #[test]
+    fn compile_time_validation_agrees_with_the_rules_on_the_corpus() {
+        let cases = corpus::cases();
+        assert!(!cases.is_empty());
+        for case in cases {
+            let span = Span::call_site();
+            let compile_time = match case.subject {
+                Subject::MetricName => metric_name(&case.name, span),
+                Subject::TagName => tag_name(&case.name, span),
+                Subject::ScopeName => scope_name(&case.name, span),
+                Subject::Unit => unit(&case.name, span),
+            };
+            assert_eq!(
+                compile_time.map_err(|e| e.to_string()),
+                corpus::decide(&case),
+                "corpus.txt:{}",
+                case.line
+            );
+        }
+    }
 }

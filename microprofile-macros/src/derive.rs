@@ -165,13 +165,8 @@ pub fn label_set(input: DeriveInput) -> TokenStream {
                 format!("label name `{name}` is used twice"),
             ));
         }
-        if let Err(reason) = check::tag_name(&name) {
-            errors.push(syn::Error::new(
-                name_span,
-                reason
-                    .replace("tag key", "label name")
-                    .replace("keys starting", "names starting"),
-            ));
+        if let Err(e) = check::tag_name(&name, name_span) {
+            errors.push(e);
         }
         labels.push((name, field_ident, &field.ty));
     }
@@ -255,9 +250,7 @@ impl Parse for GroupArgs {
                 "prefix" => {
                     let lit: LitStr = input.parse()?;
                     if !lit.value().is_empty() {
-                        if let Err(reason) = check::metric_name(&lit.value()) {
-                            return Err(syn::Error::new(lit.span(), reason.replace("metric name", "prefix")));
-                        }
+                        check::metric_name_prefix(&lit.value(), lit.span())?;
                     }
                     args.prefix = Some(lit);
                 }
@@ -455,8 +448,8 @@ pub fn metrics(input: DeriveInput) -> TokenStream {
         };
         if args.name.is_none() {
             // An explicit name was checked where it was written.
-            if let Err(reason) = check::metric_name(&name) {
-                errors.push(syn::Error::new(field_ident.span(), reason));
+            if let Err(e) = check::metric_name(&name, field_ident.span()) {
+                errors.push(e);
             }
         }
         let description = args

@@ -2,13 +2,15 @@
 
 use crate::metadata::site::Site;
 use crate::metric::kind::MetricType;
+// The naming refusals are worded by the shared rules (a leaf), as the macros word them.
+use crate::naming::rules::{Message, RuleError, Subject};
 
 /// Everything the run-time API can refuse, with what was wrong and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A metric name is empty, starts with a digit, or has a character outside `[a-zA-Z0-9_.:-]`.
-    #[error("invalid metric name {name:?}: {reason} (a metric name starts with a letter or `_` and continues with letters, digits, `_`, `.`, `:` or `-`)")]
+    #[error("{}", Message { subject: Subject::MetricName, name, reason })]
     InvalidMetricName {
         /// The name as given.
         name: String,
@@ -16,7 +18,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// A tag (label) name breaks `[a-zA-Z_][a-zA-Z0-9_]*`, starts with `__`, or is reserved.
-    #[error("invalid tag name {name:?}: {reason}")]
+    #[error("{}", Message { subject: Subject::TagName, name, reason })]
     InvalidTagName {
         /// The tag name as given.
         name: String,
@@ -30,13 +32,13 @@ pub enum Error {
         name: String,
     },
     /// A custom scope name breaks `[a-zA-Z_][a-zA-Z0-9_]*`.
-    #[error("invalid scope name {name:?}: a scope name starts with a letter or `_` and continues with letters, digits or `_`")]
+    #[error("{}", RuleError::ScopeNameChars.message(name))]
     InvalidScopeName {
         /// The scope name as given.
         name: String,
     },
     /// A unit contains characters other than `[a-zA-Z0-9_]`.
-    #[error("invalid unit {unit:?}: a unit is made of letters, digits and `_` (for example `seconds`, `bytes`, `percent`)")]
+    #[error("{}", RuleError::UnitChars.message(unit))]
     InvalidUnit {
         /// The unit as given.
         unit: String,

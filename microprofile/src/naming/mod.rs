@@ -1,10 +1,11 @@
 //! Naming rules for metric names, tag names, scopes and units, and the exposed (Prometheus) name.
 
+pub(crate) mod rules;
+
 use crate::error::Error;
 use crate::metric::kind::MetricType;
 
-/// Tag names reserved for the exposition itself.
-pub const RESERVED_TAG_NAMES: &[&str] = &["le", "quantile", "mp_scope", "mp_app", "mp_overflow"];
+pub use rules::RESERVED_TAG_NAMES;
 
 /// Checks a declared metric name: `[a-zA-Z_][a-zA-Z0-9_.:-]*`.
 ///
@@ -16,25 +17,10 @@ pub const RESERVED_TAG_NAMES: &[&str] = &["le", "quantile", "mp_scope", "mp_app"
 /// assert!(microprofile::naming::validate_metric_name("9lives").is_err());
 /// ```
 pub fn validate_metric_name(name: &str) -> Result<(), Error> {
-    let invalid = |reason| {
-        Err(Error::InvalidMetricName {
-            name: name.to_owned(),
-            reason,
-        })
-    };
-    let mut chars = name.chars();
-    match chars.next() {
-        None => return invalid("it is empty"),
-        Some(c) if c.is_ascii_digit() => return invalid("it starts with a digit"),
-        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
-            return invalid("it starts with a character other than a letter or `_`")
-        }
-        Some(_) => {}
-    }
-    if chars.any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))) {
-        return invalid("it contains a character outside `[a-zA-Z0-9_.:-]`");
-    }
-    Ok(())
+    rules::metric_name(name).map_err(|rule| Error::InvalidMetricName {
+        name: name.to_owned(),
+        reason: rule.reason(),
+    })
 }
 
 /// Checks a tag (label) name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`, not reserved.
@@ -44,53 +30,27 @@ pub fn validate_metric_name(name: &str) -> Result<(), Error> {
 /// assert!(microprofile::naming::validate_tag_name("le").is_err());
 /// ```
 pub fn validate_tag_name(name: &str) -> Result<(), Error> {
-    let invalid = |reason| {
-        Err(Error::InvalidTagName {
-            name: name.to_owned(),
-            reason,
-        })
-    };
-    if !is_identifier(name) {
-        return invalid(
-            "a tag name starts with a letter or `_` and continues with letters, digits or `_`",
-        );
-    }
-    if name.starts_with("__") {
-        return invalid("names starting with `__` are reserved for Prometheus");
-    }
-    if RESERVED_TAG_NAMES.contains(&name) {
-        return invalid("`le`, `quantile`, `mp_scope`, `mp_app` and `mp_overflow` are reserved by the exposition");
-    }
-    Ok(())
+    rules::tag_name(name).map_err(|rule| Error::InvalidTagName {
+        name: name.to_owned(),
+        reason: rule.reason(),
+    })
 }
 
 /// Checks a custom scope name: `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub fn validate_scope_name(name: &str) -> Result<(), Error> {
-    if is_identifier(name) {
-        Ok(())
-    } else {
-        Err(Error::InvalidScopeName {
-            name: name.to_owned(),
-        })
-    }
+    rules::scope_name(name).map_err(|_| Error::InvalidScopeName {
+        name: name.to_owned(),
+    })
 }
 
 /// Checks a unit: empty, or made of `[a-zA-Z0-9_]`.
 pub fn validate_unit(unit: &str) -> Result<(), Error> {
-    if unit.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        Ok(())
-    } else {
-        Err(Error::InvalidUnit {
-            unit: unit.to_owned(),
-        })
-    }
+    rules::unit(unit).map_err(|_| Error::InvalidUnit {
+        unit: unit.to_owned(),
+    })
 }
 
-pub(crate) fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+pub(crate) use rules::is_identifier;
 
 /// The unit actually exposed: timers are always in seconds, `none` and the empty unit mean none.
 pub fn effective_unit(metric_type: MetricType, unit: &str) -> &str {
@@ -270,6 +230,28 @@ mod tests {
         );
         assert_eq!(exposed_name("xseconds", Timer, ""), "xseconds_seconds");
         assert_eq!(exposed_name("size", Histogram, "bytes"), "size_bytes");
+    }
+
+    /// Run-time validation decides every name of the shared corpus as the shared rules do, with
+    /// the same message; `microprofile-macros` checks its compile-time side against the same
+    /// corpus, so the two cannot drift apart.
+    #[test]
+    fn run_time_validation_agrees_with_the_rules_on_the_corpus() {
+        use rules::{corpus, Subject};
+        for case in corpus::cases() {
+            let run_time = match case.subject {
+                Subject::MetricName => validate_metric_name(&case.name),
+                Subject::TagName => validate_tag_name(&case.name),
+                Subject::ScopeName => validate_scope_name(&case.name),
+                Subject::Unit => validate_unit(&case.name),
+            };
+            assert_eq!(
+                run_time.map_err(|e| e.to_string()),
+                corpus::decide(&case),
+                "corpus.txt:{}",
+                case.line
+            );
+        }
     }
 
     #[test]
