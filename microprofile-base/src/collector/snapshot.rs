@@ -1,0 +1,186 @@
+//! The snapshot: every figure of one refresh, and how each family hands its series to the
+//! encoder.
+//!
+//! Apart from the readers because it is the only part the families see: it holds values already
+//! read (no I/O, no lock), and [`Snapshot::emit`] maps each family to its series.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use microprofile::metric::{Metric, Number, Visitor};
+use microprofile::MetricType;
+
+use crate::parse::{CpuPercent, NetDev};
+use crate::sys::FsUsage;
+use crate::FamilyId;
+
+/// One filesystem to report: its rendered labels and its sizes.
+#[derive(Debug, Clone)]
+pub(super) struct Filesystem {
+    pub(super) labels: String,
+    pub(super) usage: FsUsage,
+}
+
+/// One network interface: its rendered label and its counters.
+#[derive(Debug, Clone)]
+pub(super) struct Interface {
+    pub(super) labels: String,
+    pub(super) counters: NetDev,
+}
+
+/// This process's figures from `/proc/self/stat`, in the units of the families.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Process {
+    pub(super) cpu_seconds: f64,
+    pub(super) resident_bytes: u64,
+    pub(super) virtual_bytes: u64,
+    pub(super) threads: u64,
+    pub(super) start_time: Option<f64>,
+}
+
+/// Everything read in one refresh. Values whose source was missing or unreadable are absent, and
+/// so are their series.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub(super) cpu_seconds: Option<[(&'static str, f64); 8]>,
+    pub(super) cpu_percent: Option<CpuPercent>,
+    pub(super) processors: Option<u64>,
+    pub(super) load: Option<[f64; 3]>,
+    pub(super) memory_total: Option<u64>,
+    pub(super) memory_available: Option<u64>,
+    pub(super) memory_cgroup_limit: Option<u64>,
+    pub(super) filesystems: Vec<Filesystem>,
+    pub(super) interfaces: Vec<Interface>,
+    pub(super) sockets_used: Option<u64>,
+    pub(super) tcp_in_use: Option<u64>,
+    pub(super) udp_in_use: Option<u64>,
+    pub(super) process: Option<Process>,
+    pub(super) open_fds: Option<u64>,
+    pub(super) max_fds: Option<u64>,
+}
+
+/// One value handed to the encoder.
+enum Sample {
+    Counter(Number),
+    Gauge(Number),
+}
+
+impl Metric for Sample {
+    fn metric_type(&self) -> MetricType {
+        match self {
+            Sample::Counter(_) => MetricType::Counter,
+            Sample::Gauge(_) => MetricType::Gauge,
+        }
+    }
+    fn visit(&self, visitor: &mut dyn Visitor) {
+        match *self {
+            Sample::Counter(v) => visitor.counter(v),
+            Sample::Gauge(v) => visitor.gauge(v),
+        }
+    }
+}
+
+/// The callback of `Collect::collect`: rendered labels and one value.
+type Sink<'a> = &'a mut dyn FnMut(&str, &dyn Metric);
+
+fn gauge(f: Sink<'_>, labels: &str, value: Option<f64>) {
+    if let Some(v) = value.filter(|v| v.is_finite()) {
+        f(labels, &Sample::Gauge(Number::Float(v)))
+    }
+}
+
+fn gauge_int(f: Sink<'_>, labels: &str, value: Option<u64>) {
+    if let Some(v) = value {
+        f(labels, &Sample::Gauge(Number::UInt(v)))
+    }
+}
+
+fn counter_int(f: Sink<'_>, labels: &str, value: u64) {
+    f(labels, &Sample::Counter(Number::UInt(value)))
+}
+
+impl Snapshot {
+    /// Hands each series of one family to `f`, sorted by labels.
+    pub(crate) fn emit(&self, id: FamilyId, f: Sink<'_>) {
+        let percent = self.cpu_percent;
+        let process = self.process;
+        match id {
+            FamilyId::CpuUsage => gauge(f, "", percent.map(|p| p.total)),
+            FamilyId::CpuUsageUser => gauge(f, "", percent.map(|p| p.user)),
+            FamilyId::CpuUsageSystem => gauge(f, "", percent.map(|p| p.system)),
+            FamilyId::CpuTime => {
+                for (labels, seconds) in self.cpu_seconds.iter().flatten() {
+                    f(labels, &Sample::Counter(Number::Float(*seconds)));
+                }
+            }
+            FamilyId::CpuAvailableProcessors => gauge_int(f, "", self.processors),
+            FamilyId::LoadAverage1m => gauge(f, "", self.load.map(|l| l[0])),
+            FamilyId::LoadAverage5m => gauge(f, "", self.load.map(|l| l[1])),
+            FamilyId::LoadAverage15m => gauge(f, "", self.load.map(|l| l[2])),
+            FamilyId::MemoryTotal => gauge_int(f, "", self.memory_total),
+            FamilyId::MemoryUsed => gauge_int(f, "", self.memory_used()),
+            FamilyId::MemoryCgroupLimit => gauge_int(f, "", self.memory_cgroup_limit),
+            FamilyId::FilesystemSize => {
+                for fs in &self.filesystems {
+                    gauge_int(f, &fs.labels, Some(fs.usage.size));
+                }
+            }
+            FamilyId::FilesystemUsed => {
+                for fs in &self.filesystems {
+                    gauge_int(
+                        f,
+                        &fs.labels,
+                        Some(fs.usage.size.saturating_sub(fs.usage.free)),
+                    );
+                }
+            }
+            FamilyId::FilesystemAvailable => {
+                for fs in &self.filesystems {
+                    gauge_int(f, &fs.labels, Some(fs.usage.available));
+                }
+            }
+            FamilyId::NetworkReceiveBytes => self.each_interface(f, |c| c.rx_bytes),
+            FamilyId::NetworkTransmitBytes => self.each_interface(f, |c| c.tx_bytes),
+            FamilyId::NetworkReceivePackets => self.each_interface(f, |c| c.rx_packets),
+            FamilyId::NetworkTransmitPackets => self.each_interface(f, |c| c.tx_packets),
+            FamilyId::NetworkReceiveDropped => self.each_interface(f, |c| c.rx_dropped),
+            FamilyId::NetworkTransmitDropped => self.each_interface(f, |c| c.tx_dropped),
+            FamilyId::NetworkReceiveErrors => self.each_interface(f, |c| c.rx_errors),
+            FamilyId::NetworkTransmitErrors => self.each_interface(f, |c| c.tx_errors),
+            FamilyId::SocketsInUse => gauge_int(f, "", self.sockets_used),
+            FamilyId::TcpSocketsInUse => gauge_int(f, "", self.tcp_in_use),
+            FamilyId::UdpSocketsInUse => gauge_int(f, "", self.udp_in_use),
+            FamilyId::ThreadCount => gauge_int(f, "", process.map(|p| p.threads)),
+            FamilyId::ProcessUptime => {
+                let uptime = process.and_then(|p| p.start_time).map(|start| {
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    (now - start).max(0.0)
+                });
+                gauge(f, "", uptime)
+            }
+            FamilyId::ProcessCpuSeconds => {
+                if let Some(p) = process {
+                    f("", &Sample::Counter(Number::Float(p.cpu_seconds)))
+                }
+            }
+            FamilyId::ProcessResidentMemory => gauge_int(f, "", process.map(|p| p.resident_bytes)),
+            FamilyId::ProcessVirtualMemory => gauge_int(f, "", process.map(|p| p.virtual_bytes)),
+            FamilyId::ProcessStartTime => gauge(f, "", process.and_then(|p| p.start_time)),
+            FamilyId::ProcessOpenFds => gauge_int(f, "", self.open_fds),
+            FamilyId::ProcessMaxFds => gauge_int(f, "", self.max_fds),
+            FamilyId::ProcessThreads => gauge_int(f, "", process.map(|p| p.threads)),
+        }
+    }
+
+    fn each_interface(&self, f: Sink<'_>, value: impl Fn(&NetDev) -> u64) {
+        for interface in &self.interfaces {
+            counter_int(f, &interface.labels, value(&interface.counters));
+        }
+    }
+
+    /// MemTotal − MemAvailable, in bytes.
+    pub(super) fn memory_used(&self) -> Option<u64> {
+        Some(self.memory_total?.saturating_sub(self.memory_available?))
+    }
+}
