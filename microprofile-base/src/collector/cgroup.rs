@@ -68,14 +68,12 @@ fn read_limit(path: &Path) -> Option<u64> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::collector::fixtures::{fixture_root, scrape, MOUNTINFO};
+    use crate::collector::fixtures::{fixture_root_in_cgroup, scrape};
     use microprofile::Scope;
 
     #[test]
     fn cgroup_v2_limit_and_none() {
-        let root = fixture_root();
-        root.write("proc/self/cgroup", "0::/outer/app\n");
-        root.write("proc/self/mountinfo", MOUNTINFO);
+        let root = fixture_root_in_cgroup("0::/outer/app\n");
         root.write("sys/fs/cgroup/unified/outer/memory.max", "max\n");
         root.write("sys/fs/cgroup/unified/outer/app/memory.max", "2097152\n");
         let collector = Collector::with_root(&root.0);

@@ -52,8 +52,7 @@ pub(super) fn samples(text: &str) -> Vec<&str> {
 }
 
 /// Cgroup mounts: a v1 memory hierarchy rooted at `/outer`, and a v2 hierarchy.
-pub(super) const MOUNTINFO: &str =
-    "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+const MOUNTINFO: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 35 31 0:32 /outer /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
@@ -97,5 +96,14 @@ pub(super) fn fixture_root() -> TempRoot {
         "proc/self/mounts",
         "proc /proc proc rw 0 0\n/dev/fake / ext4 rw 0 0\n/dev/fake /bind ext4 rw 0 0\n",
     );
+    root
+}
+
+/// [`fixture_root`] with this process in the cgroups `cgroup` lists (the text of
+/// `/proc/self/cgroup`), and the cgroup hierarchies of [`MOUNTINFO`] mounted.
+pub(super) fn fixture_root_in_cgroup(cgroup: &str) -> TempRoot {
+    let root = fixture_root();
+    root.write("proc/self/cgroup", cgroup);
+    root.write("proc/self/mountinfo", MOUNTINFO);
     root
 }

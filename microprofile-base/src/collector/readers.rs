@@ -174,7 +174,9 @@ impl Collector {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::collector::fixtures::{fixture_root, samples, scrape, TempRoot, MOUNTINFO};
+    use crate::collector::fixtures::{
+        fixture_root, fixture_root_in_cgroup, samples, scrape, TempRoot,
+    };
     use microprofile::{Format, Registry, Scope, Selection};
     use std::sync::Arc;
 
@@ -276,9 +278,7 @@ mod tests {
 
     #[test]
     fn fixture_values() {
-        let root = fixture_root();
-        root.write("proc/self/cgroup", "4:memory:/outer/app\n0::/\n");
-        root.write("proc/self/mountinfo", MOUNTINFO);
+        let root = fixture_root_in_cgroup("4:memory:/outer/app\n0::/\n");
         // v1: the limit of the parent (1 MiB) applies to the child (unlimited).
         root.write("sys/fs/cgroup/memory/memory.limit_in_bytes", "1048576\n");
         root.write(
