@@ -184,3 +184,111 @@ impl Snapshot {
         Some(self.memory_total?.saturating_sub(self.memory_available?))
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::parse::CpuTicks;
+    use microprofile::metric::{HistogramView, SummaryView};
+
+    /// The one value a sample hands over, with the kind of call that handed it.
+    struct Read(Option<(MetricType, Number)>);
+
+    impl Visitor for Read {
+        fn counter(&mut self, value: Number) {
+            self.0 = Some((MetricType::Counter, value));
+        }
+        fn gauge(&mut self, value: Number) {
+            self.0 = Some((MetricType::Gauge, value));
+        }
+        fn histogram(&mut self, _: &HistogramView<'_>) {
+            unreachable!("the snapshot has no histogram")
+        }
+        fn summary(&mut self, _: &SummaryView<'_>) {
+            unreachable!("the snapshot has no summary")
+        }
+    }
+
+    /// Every series `emit` hands over for one family: rendered labels and value, each value
+    /// handed as the type its sample declares.
+    fn series(snapshot: &Snapshot, id: FamilyId) -> Vec<(String, Number)> {
+        let mut out = Vec::new();
+        snapshot.emit(id, &mut |labels, metric| {
+            let mut read = Read(None);
+            metric.visit(&mut read);
+            let (kind, value) = read.0.expect("a sample hands over one value");
+            assert_eq!(kind, metric.metric_type(), "{id:?}");
+            out.push((labels.to_owned(), value));
+        });
+        out
+    }
+
+    #[test]
+    fn an_empty_snapshot_emits_nothing() {
+        let empty = Snapshot::default();
+        for &id in FamilyId::ALL {
+            assert_eq!(series(&empty, id), [], "{id:?}");
+        }
+    }
+
+    #[test]
+    fn values_as_each_family_computes_them() {
+        let snapshot = Snapshot {
+            cpu_seconds: Some(
+                CpuTicks {
+                    idle: 1,
+                    iowait: 2,
+                    ..CpuTicks::default()
+                }
+                .modes()
+                .map(|(labels, ticks)| (labels, ticks as f64)),
+            ),
+            load: Some([0.5, f64::NAN, f64::INFINITY]),
+            // MemAvailable above MemTotal (never seen, but not trusted): used is 0, not a wrap.
+            memory_total: Some(100),
+            memory_available: Some(200),
+            filesystems: vec![Filesystem {
+                labels: "device=\"/dev/sda\"".into(),
+                usage: FsUsage {
+                    size: 10,
+                    free: 30,
+                    available: 5,
+                },
+            }],
+            ..Snapshot::default()
+        };
+        assert_eq!(
+            series(&snapshot, FamilyId::CpuTime)[..2],
+            [
+                ("mode=\"idle\"".to_owned(), Number::Float(1.0)),
+                ("mode=\"iowait\"".to_owned(), Number::Float(2.0)),
+            ]
+        );
+        // Non-finite gauges are left out.
+        assert_eq!(
+            series(&snapshot, FamilyId::LoadAverage1m),
+            [(String::new(), Number::Float(0.5))]
+        );
+        assert_eq!(series(&snapshot, FamilyId::LoadAverage5m), []);
+        assert_eq!(series(&snapshot, FamilyId::LoadAverage15m), []);
+        assert_eq!(
+            series(&snapshot, FamilyId::MemoryUsed),
+            [(String::new(), Number::UInt(0))]
+        );
+        let fs = |id| series(&snapshot, id);
+        let labels = "device=\"/dev/sda\"".to_owned();
+        assert_eq!(
+            fs(FamilyId::FilesystemSize),
+            [(labels.clone(), Number::UInt(10))]
+        );
+        assert_eq!(
+            fs(FamilyId::FilesystemUsed),
+            [(labels.clone(), Number::UInt(0))]
+        );
+        assert_eq!(
+            fs(FamilyId::FilesystemAvailable),
+            [(labels, Number::UInt(5))]
+        );
+    }
+}
