@@ -17,17 +17,17 @@ pub(crate) struct CpuTicks {
 }
 
 impl CpuTicks {
-    /// Every mode with its rendered `mode` label, in label order.
+    /// Every mode with its name (the value of `cpu_time`'s `mode` label), sorted by name.
     pub(crate) fn modes(&self) -> [(&'static str, u64); 8] {
         [
-            ("mode=\"idle\"", self.idle),
-            ("mode=\"iowait\"", self.iowait),
-            ("mode=\"irq\"", self.irq),
-            ("mode=\"nice\"", self.nice),
-            ("mode=\"softirq\"", self.softirq),
-            ("mode=\"steal\"", self.steal),
-            ("mode=\"system\"", self.system),
-            ("mode=\"user\"", self.user),
+            ("idle", self.idle),
+            ("iowait", self.iowait),
+            ("irq", self.irq),
+            ("nice", self.nice),
+            ("softirq", self.softirq),
+            ("steal", self.steal),
+            ("system", self.system),
+            ("user", self.user),
         ]
     }
 }

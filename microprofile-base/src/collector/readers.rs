@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use microprofile::metric::family::render;
 
-use super::labels::{DeviceLabel, FsLabels};
+use super::labels::{DeviceLabel, FsLabels, ModeLabel};
 use super::mounts::select_mounts;
 use super::snapshot::{Filesystem, Interface, Process};
 use super::{Collector, Snapshot};
@@ -65,7 +65,10 @@ impl Collector {
         let stat = self.read_stat();
         if let Some(cpu) = stat.cpu {
             let now = Instant::now();
-            snapshot.cpu_seconds = Some(cpu.modes().map(|(labels, t)| (labels, t as f64 / ticks)));
+            snapshot.cpu_seconds = Some(
+                cpu.modes()
+                    .map(|(mode, t)| (render(&ModeLabel(mode)), t as f64 / ticks)),
+            );
             match state.cpu_sample {
                 Some((at, before)) if now.duration_since(at) >= MIN_CPU_SAMPLE_INTERVAL => {
                     snapshot.cpu_percent = parse::cpu_percent(&before, &cpu);

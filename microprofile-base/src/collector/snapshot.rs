@@ -41,7 +41,8 @@ pub(super) struct Process {
 /// so are their series.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    pub(super) cpu_seconds: Option<[(&'static str, f64); 8]>,
+    /// Seconds in each mode, with the rendered `mode` label, sorted by it.
+    pub(super) cpu_seconds: Option<[(String, f64); 8]>,
     pub(super) cpu_percent: Option<CpuPercent>,
     pub(super) processors: Option<u64>,
     pub(super) load: Option<[f64; 3]>,
@@ -189,7 +190,9 @@ impl Snapshot {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::collector::labels::ModeLabel;
     use crate::parse::CpuTicks;
+    use microprofile::metric::family::render;
     use microprofile::metric::{HistogramView, SummaryView};
 
     /// The one value a sample hands over, with the kind of call that handed it.
@@ -242,7 +245,7 @@ mod tests {
                     ..CpuTicks::default()
                 }
                 .modes()
-                .map(|(labels, ticks)| (labels, ticks as f64)),
+                .map(|(mode, ticks)| (render(&ModeLabel(mode)), ticks as f64)),
             ),
             load: Some([0.5, f64::NAN, f64::INFINITY]),
             // MemAvailable above MemTotal (never seen, but not trusted): used is 0, not a wrap.
