@@ -10,7 +10,7 @@
 //!   readers.rs   every source under the root read into a new snapshot; the CPU sample
 //!   cgroup.rs    the cgroup memory limit: the hierarchy walk over v2 and v1 mounts
 //!   mounts.rs    which mounts are real filesystems to report, as df chooses them
-//!   labels.rs    the label sets of the device and filesystem families
+//!   labels.rs    the label sets of the labelled families (mode, device, filesystem)
 //!   snapshot.rs  the figures of one refresh, and the series each family emits from them
 //!   fixtures.rs  (tests only) fake roots and a fixture tree shared by the tests
 //! ```
