@@ -57,7 +57,7 @@ mod sys;
 use std::any::Any;
 use std::sync::{Arc, LazyLock};
 
-use microprofile::metric::Metric;
+use microprofile::metric::{Metric, SeriesLabels};
 use microprofile::{Collect, Error, Metadata, MetricType, Registry, Scope};
 
 pub use collector::{
@@ -123,12 +123,14 @@ impl Collect for BaseFamily {
     fn label_names(&self) -> &[&'static str] {
         self.id.labels()
     }
-    fn collect(&self, f: &mut dyn FnMut(&str, &dyn Metric)) {
+    fn collect(&self, f: &mut dyn FnMut(&SeriesLabels<'_>, &dyn Metric)) {
         let snapshot = match &self.collector {
             Some(collector) => collector.snapshot(),
             None => collector().snapshot(),
         };
-        snapshot.emit(self.id, f)
+        snapshot.emit(self.id, &mut |labels, metric| {
+            f(&SeriesLabels::from_rendered(labels), metric)
+        })
     }
     fn check(&self) -> Result<(), Error> {
         Ok(())

@@ -50,9 +50,10 @@
 //! `MP_METRICS_TAGS` to every series. Host and process metrics (scopes base and vendor) are in
 //! the crate [`microprofile-base`](https://docs.rs/microprofile-base).
 //!
-//! **Reading and encoding.** `Registry::gather` is the one read path every consumer uses:
-//! families with their metadata, series as label pairs (with the rendered text kept for the text
-//! encoders) and values, and a per-consumer `DeltaCursor` for sinks that send what changed.
+//! **Reading and encoding.** [`Registry::gather`] is the one read path every consumer uses
+//! ([`registry`]): families with their metadata, series as label pairs (with the rendered text
+//! kept for the text encoders) and values, and a per-consumer
+//! [`DeltaCursor`](registry::DeltaCursor) for sinks that send what changed.
 //! [`Registry::encode`] and [`Registry::encode_to_string`] write the [`Selection`] (everything, a
 //! scope, one metric) in a [`Format`]: Prometheus text 0.0.4 or OpenMetrics 1.0 ([`encoding`],
 //! with the content negotiation). [`Registry::snapshot`] and [`Registry::visit`] give the values
@@ -198,7 +199,7 @@ pub mod naming;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
-mod registry;
+pub mod registry;
 pub mod serve;
 
 pub use encoding::{FamilySnapshot, Format, SeriesSnapshot, SeriesVisitor, Value};

@@ -1,23 +1,26 @@
-//! Prometheus text 0.0.4 and OpenMetrics 1.0 encoders, and the programmatic snapshot.
+//! Encoding: the exposition formats, the content negotiation that picks one, and the programmatic
+//! snapshot. Each is a consumer of the registry's one read path ([`Registry::gather`]).
 //!
-//! The encoder is a [`Visitor`] over each series: the labels of a series are rendered and
-//! escaped into one reused buffer (fixed-cardinality families keep them rendered), and samples
-//! are written straight into the output with no allocation per sample. Within a family, series
-//! are listed sorted by their label text; a family keeps that order between scrapes and sorts
-//! again only after series were added or removed.
+//! - `text.rs`: Prometheus text 0.0.4 and OpenMetrics 1.0 (one writer, the format decides where
+//!   they differ); the labels of a series are copied from the rendered text its collector keeps,
+//!   and samples are written straight into the output with no allocation per sample.
+//! - `negotiate.rs`: `Accept` header to [`Format`].
+//! - `float.rs`: numbers as every text format here writes them.
+//!
+//! Within a family, series are listed sorted by their label text; a family keeps that order
+//! between scrapes and sorts again only after series were added or removed.
 
 use std::fmt::{self, Write};
 
 use crate::metadata::Scope;
-use crate::metric::MetricType;
 use crate::metric::{HistogramView, Metric, Number, SummaryView, Visitor};
-use crate::naming;
+use crate::registry::{Gather, SeriesRead};
+use crate::registry::{FamilyInfo, Registry, Selection};
 
 pub(crate) mod float;
 pub(crate) mod negotiate;
-
-use crate::registry::{FamilyInfo, Registry, Selection};
-use float::{write_float, write_number};
+pub use negotiate::{negotiate, negotiate_content_type, Negotiated};
+mod text;
 
 /// An exposition format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,181 +39,6 @@ impl Format {
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
         }
     }
-}
-
-fn write_help<W: Write>(out: &mut W, format: Format, text: &str) -> fmt::Result {
-    for c in text.chars() {
-        match c {
-            '\\' => out.write_str("\\\\")?,
-            '\n' => out.write_str("\\n")?,
-            '"' if format == Format::OpenMetrics => out.write_str("\\\"")?,
-            c => out.write_char(c)?,
-        }
-    }
-    Ok(())
-}
-
-fn write_metadata<W: Write>(
-    out: &mut W,
-    format: Format,
-    family: &str,
-    type_word: &str,
-    help: &str,
-    unit: &str,
-) -> fmt::Result {
-    out.write_str("# HELP ")?;
-    out.write_str(family)?;
-    out.write_char(' ')?;
-    write_help(out, format, help)?;
-    out.write_str("\n# TYPE ")?;
-    out.write_str(family)?;
-    out.write_char(' ')?;
-    out.write_str(type_word)?;
-    out.write_char('\n')?;
-    if format == Format::OpenMetrics && !unit.is_empty() {
-        out.write_str("# UNIT ")?;
-        out.write_str(family)?;
-        out.write_char(' ')?;
-        out.write_str(unit)?;
-        out.write_char('\n')?;
-    }
-    Ok(())
-}
-
-/// Writes the samples of one series.
-struct SampleWriter<'a, W: Write> {
-    out: &'a mut W,
-    format: Format,
-    name: &'a str,
-    /// Rendered label groups, each possibly empty: member tags, series labels, global + scope.
-    labels: [&'a str; 3],
-    /// The summary `_max` samples, written as their own family after the summary.
-    max_lines: &'a mut String,
-    max_name: &'a str,
-    result: fmt::Result,
-}
-
-impl<W: Write> SampleWriter<'_, W> {
-    fn labels_to<O: Write>(
-        out: &mut O,
-        labels: &[&str; 3],
-        extra: Option<(&str, f64)>,
-    ) -> fmt::Result {
-        out.write_char('{')?;
-        let mut first = true;
-        for group in labels.iter().filter(|g| !g.is_empty()) {
-            if !first {
-                out.write_char(',')?;
-            }
-            out.write_str(group)?;
-            first = false;
-        }
-        if let Some((name, value)) = extra {
-            if !first {
-                out.write_char(',')?;
-            }
-            out.write_str(name)?;
-            out.write_str("=\"")?;
-            write_float(out, value)?;
-            out.write_char('"')?;
-        }
-        out.write_char('}')
-    }
-
-    fn sample(&mut self, suffix: &str, extra: Option<(&str, f64)>, value: Number) -> fmt::Result {
-        self.out.write_str(self.name)?;
-        self.out.write_str(suffix)?;
-        Self::labels_to(self.out, &self.labels, extra)?;
-        self.out.write_char(' ')?;
-        write_number(self.out, value)?;
-        self.out.write_char('\n')
-    }
-
-    /// The buckets, then `_count` and `_sum`, except where OpenMetrics 1.0 forbids the sum. Its
-    /// rules (section "Histogram" of the data model, then of the text format):
-    ///
-    /// > Semantically, Sum, and buckets values are counters so MUST NOT be NaN or negative.
-    /// > Negative threshold buckets MAY be used, but then the Histogram MetricPoint MUST NOT
-    /// > contain a sum value as it would no longer be a counter semantically.
-    ///
-    /// > If and only if a Sum Value is present in a MetricPoint, then the MetricPoint's +Inf
-    /// > Bucket value MUST also appear in a Sample with a MetricName with the suffix "_count".
-    ///
-    /// So OpenMetrics gets `_count` and `_sum` only while the sum is a counter
-    /// ([`HistogramView::counter_sum`]: no negative bound, no negative observation, not NaN);
-    /// the count stays readable as the `+Inf` bucket. Prometheus text 0.0.4 has no such rule
-    /// and always gets both (as the Go client writes them), whatever the sum.
-    fn histogram_samples(&mut self, view: &HistogramView<'_>) -> fmt::Result {
-        let mut count = 0;
-        for (bound, cumulative) in view.cumulative() {
-            self.sample("_bucket", Some(("le", bound)), Number::UInt(cumulative))?;
-            count = cumulative;
-        }
-        let sum = match self.format {
-            Format::Prometheus => Some(view.sum()),
-            Format::OpenMetrics => view.counter_sum(),
-        };
-        match sum {
-            Some(sum) => {
-                self.sample("_count", None, Number::UInt(count))?;
-                self.sample("_sum", None, Number::Float(sum))
-            }
-            None => Ok(()),
-        }
-    }
-
-    fn summary_samples(&mut self, view: &SummaryView<'_>) -> fmt::Result {
-        for &(q, v) in view.quantiles {
-            self.sample("", Some(("quantile", q)), Number::Float(v))?;
-        }
-        self.sample("_count", None, Number::UInt(view.count))?;
-        self.sample("_sum", None, Number::Float(view.sum))?;
-        self.max_lines.write_str(self.max_name)?;
-        Self::labels_to(self.max_lines, &self.labels, None)?;
-        self.max_lines.write_char(' ')?;
-        write_float(self.max_lines, view.max)?;
-        self.max_lines.write_char('\n')
-    }
-}
-
-impl<W: Write> Visitor for SampleWriter<'_, W> {
-    fn counter(&mut self, value: Number) {
-        if self.result.is_ok() {
-            self.result = self.sample("", None, value);
-        }
-    }
-    fn gauge(&mut self, value: Number) {
-        if self.result.is_ok() {
-            self.result = self.sample("", None, value);
-        }
-    }
-    fn histogram(&mut self, view: &HistogramView<'_>) {
-        if self.result.is_ok() {
-            self.result = self.histogram_samples(view);
-        }
-    }
-    fn summary(&mut self, view: &SummaryView<'_>) {
-        if self.result.is_ok() {
-            self.result = self.summary_samples(view);
-        }
-    }
-}
-
-/// Renders the labels every series of `info` in `scope` gets: global tags the family does not
-/// set itself, `mp_app`, and `mp_scope`.
-fn scope_suffix(registry: &Registry, info: &FamilyInfo, scope: &Scope) -> String {
-    let global = registry.global_tags();
-    let mut pairs: Vec<(&str, &str)> = global
-        .tags()
-        .iter()
-        .filter(|(name, _)| !info.tag_names.iter().any(|t| t == name))
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    if let Some(app) = global.app() {
-        pairs.push(("mp_app", app));
-    }
-    pairs.push(("mp_scope", scope.as_str()));
-    naming::render_labels(pairs)
 }
 
 impl Registry {
@@ -232,106 +60,10 @@ impl Registry {
         format: Format,
         selection: Selection<'_>,
     ) -> Result<usize, fmt::Error> {
-        let plan = self.plan(selection);
-        // The labels every series gets from its scope, rendered once per scope and scrape; a
-        // family that sets a global tag's name itself gets its own.
-        let mut scope_suffixes: Vec<(&Scope, String)> = Vec::new();
-        let global_names = self.global_tags().tags().iter().map(|(name, _)| name);
-        let global_names: Vec<&str> = global_names.map(String::as_str).collect();
-        let mut max_name = String::new();
-        let mut max_lines = String::new();
-        for family in plan.iter() {
-            let info = family.info;
-            let help = match family.members.first() {
-                Some(member) if info.description.is_empty() => &*member.declared,
-                _ => info.description.as_str(),
-            };
-            // OpenMetrics names a counter family without `_total`; Prometheus text with it.
-            let family_name = match (format, info.metric_type) {
-                (Format::OpenMetrics, MetricType::Counter) => {
-                    info.name.strip_suffix("_total").unwrap_or(&info.name)
-                }
-                _ => &info.name,
-            };
-            let type_word = info.metric_type.exposition_type();
-            // Written with the first series: a family with none at the moment (a labelled family
-            // before its first update, a host figure with no source) is left out whole, since
-            // HELP and TYPE with no sample say nothing and some consumers flag them.
-            let mut metadata = Some((family_name, type_word, help));
-            let is_summary = info.metric_type == MetricType::Summary;
-            if is_summary {
-                max_name.clear();
-                max_name.push_str(&info.name);
-                max_name.push_str("_max");
-            }
-            max_lines.clear();
-            let shares_suffix = !info
-                .tag_names
-                .iter()
-                .any(|t| global_names.contains(&t.as_str()));
-            let mut own_suffix: Option<(&Scope, String)> = None;
-            for member in family.members {
-                let suffix: &str = if shares_suffix {
-                    let at = match scope_suffixes.iter().position(|(s, _)| *s == &member.scope) {
-                        Some(at) => at,
-                        None => {
-                            let rendered = scope_suffix(self, info, &member.scope);
-                            scope_suffixes.push((&member.scope, rendered));
-                            scope_suffixes.len() - 1
-                        }
-                    };
-                    scope_suffixes.get(at).map_or("", |(_, s)| s)
-                } else {
-                    if own_suffix.as_ref().is_none_or(|(s, _)| *s != &member.scope) {
-                        own_suffix = Some((&member.scope, scope_suffix(self, info, &member.scope)));
-                    }
-                    own_suffix.as_ref().map_or("", |(_, s)| s)
-                };
-                let mut result = Ok(());
-                member
-                    .source
-                    .collector()
-                    .collect(&mut |series_labels, metric| {
-                        if result.is_err() {
-                            return;
-                        }
-                        if let Some((family_name, type_word, help)) = metadata.take() {
-                            result = write_metadata(
-                                out,
-                                format,
-                                family_name,
-                                type_word,
-                                help,
-                                &info.unit,
-                            );
-                            if result.is_err() {
-                                return;
-                            }
-                        }
-                        let mut writer = SampleWriter {
-                            out: &mut *out,
-                            format,
-                            name: &info.name,
-                            labels: [&member.tags, series_labels, suffix],
-                            max_lines: &mut max_lines,
-                            max_name: &max_name,
-                            result: Ok(()),
-                        };
-                        metric.visit(&mut writer);
-                        result = writer.result;
-                    });
-                result?;
-            }
-            if is_summary && metadata.is_none() {
-                let max_help = format!("Largest observation of {} in the window.", info.name);
-                write_metadata(out, format, &max_name, "gauge", &max_help, "")?;
-                out.write_str(&max_lines)?;
-            }
-        }
-        if format == Format::OpenMetrics {
-            out.write_str("# EOF\n")?;
-        }
-        Ok(plan.len())
+        let mut encoder = text::TextEncoder::new(out, format, self);
+        let matched = self.gather(selection, &mut encoder);
+        encoder.finish()?;
+        Ok(matched)
     }
 
     /// [`encode`](Self::encode) into a new `String`.
@@ -376,18 +108,22 @@ impl Registry {
     /// Calls `f` with every selected series: its family, scope, labels (unescaped, sorted within
     /// each group: declared tags, then labels of a family) and current value.
     pub fn visit(&self, selection: Selection<'_>, f: &mut SeriesVisitor<'_>) {
-        for family in self.plan(selection).iter() {
-            for member in family.members {
-                member
-                    .source
-                    .collector()
-                    .collect(&mut |series_labels, metric| {
-                        let mut labels = parse_rendered(&member.tags);
-                        labels.extend(parse_rendered(series_labels));
-                        f(family.info, &member.scope, &labels, metric);
-                    });
+        struct Visit<'f, 'g>(&'f mut SeriesVisitor<'g>);
+        impl Gather for Visit<'_, '_> {
+            fn series(&mut self, series: &SeriesRead<'_>) {
+                let mut labels = Vec::new();
+                series.for_each_label(&mut |name, value| {
+                    labels.push((name.to_owned(), value.to_owned()));
+                });
+                (self.0)(
+                    series.family.info(),
+                    series.member.scope(),
+                    &labels,
+                    series.metric,
+                );
             }
         }
+        self.gather(selection, &mut Visit(f));
     }
 
     /// A snapshot of the selected metrics' values, for code that reads metrics without parsing
@@ -425,35 +161,6 @@ impl Registry {
 
 /// What [`Registry::visit`] calls for each series: family, scope, labels and value.
 pub type SeriesVisitor<'a> = dyn FnMut(&FamilyInfo, &Scope, &[(String, String)], &dyn Metric) + 'a;
-
-/// Parses labels rendered by this crate (`a="x",b="y"`, escaped) back into pairs.
-fn parse_rendered(rendered: &str) -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
-    let mut rest = rendered;
-    while let Some(eq) = rest.find("=\"") {
-        let name = rest[..eq].trim_start_matches(',').to_owned();
-        let mut value = String::new();
-        let mut chars = rest[eq + 2..].char_indices();
-        let mut end = rest.len();
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '\\' => match chars.next() {
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, other)) => value.push(other),
-                    None => {}
-                },
-                '"' => {
-                    end = eq + 2 + i + 1;
-                    break;
-                }
-                c => value.push(c),
-            }
-        }
-        pairs.push((name, value));
-        rest = &rest[end.min(rest.len())..];
-    }
-    pairs
-}
 
 /// The values of one family at one moment.
 #[derive(Debug, Clone)]
@@ -533,6 +240,7 @@ impl Visitor for ValueReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metric::{MetricType, SeriesLabels};
 
     /// A collector with no series at the moment, of any type.
     struct NoSeries(MetricType);
@@ -541,7 +249,7 @@ mod tests {
         fn collect_type(&self) -> MetricType {
             self.0
         }
-        fn collect(&self, _: &mut dyn FnMut(&str, &dyn crate::metric::Metric)) {}
+        fn collect(&self, _: &mut dyn FnMut(&SeriesLabels<'_>, &dyn crate::metric::Metric)) {}
         fn check(&self) -> Result<(), crate::Error> {
             Ok(())
         }
@@ -577,19 +285,6 @@ mod tests {
             assert!(!text.contains("empty"), "{format:?}: {text}");
             assert!(text.contains("# TYPE hits"), "{format:?}: {text}");
         }
-    }
-
-    #[test]
-    fn rendered_labels_round_trip() {
-        let rendered = naming::render_labels([("a", "x\"y\\z\nw,b=\"q\""), ("b", "")]);
-        assert_eq!(
-            parse_rendered(&rendered),
-            vec![
-                ("a".to_owned(), "x\"y\\z\nw,b=\"q\"".to_owned()),
-                ("b".to_owned(), String::new())
-            ]
-        );
-        assert!(parse_rendered("").is_empty());
     }
 
     /// The non-comment lines of one registry holding histogram `h` with these observations.

@@ -25,7 +25,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::error::Error;
 use crate::metric::histogram::{Observe, TimerGuard};
 use crate::metric::MetricType;
-use crate::metric::{Collect, Metric, NewLike};
+use crate::metric::{Collect, Metric, NewLike, SeriesLabels};
 use crate::naming;
 
 /// How many independently locked maps a hashed family spreads its series over.
@@ -46,6 +46,9 @@ pub const OVERFLOW_LABEL_NAME: &str = "mp_overflow";
 
 /// The value of [`OVERFLOW_LABEL_NAME`] on the overflow series.
 pub const OVERFLOW_LABEL_VALUE: &str = "true";
+
+/// The labels of the overflow series, as pairs.
+const OVERFLOW_PAIRS: [(&str, &str); 1] = [(OVERFLOW_LABEL_NAME, OVERFLOW_LABEL_VALUE)];
 
 /// The most combinations a fixed-cardinality label set is stored densely for (every combination
 /// allocated once, 128 bytes each at least): above it the family hashes its label sets like any
@@ -670,26 +673,29 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
         L::NAMES
     }
 
-    fn collect(&self, f: &mut dyn FnMut(&str, &dyn Metric)) {
+    fn collect(&self, f: &mut dyn FnMut(&SeriesLabels<'_>, &dyn Metric)) {
         match self.storage() {
             Storage::Dense(dense) => {
                 let overflow = &dense.overflow;
-                let sorted = dense
-                    .order
-                    .iter()
-                    .filter_map(|&i| dense.series.get(i as usize));
-                for (n, s) in sorted.enumerate() {
+                let overflow_labels =
+                    || SeriesLabels::from_pairs(&OVERFLOW_PAIRS, &overflow.series.labels);
+                for (n, &i) in dense.order.iter().enumerate() {
                     if n == dense.overflow_at && overflow.touched.load(Ordering::Relaxed) {
-                        f(&overflow.series.labels, &overflow.series.metric);
+                        f(&overflow_labels(), &overflow.series.metric);
                     }
+                    let Some(s) = dense.series.get(i as usize) else {
+                        continue;
+                    };
                     if s.touched.load(Ordering::Relaxed) {
-                        f(&s.series.labels, &s.series.metric);
+                        let labels =
+                            SeriesLabels::of_dense_index::<L>(i as usize, &s.series.labels);
+                        f(&labels, &s.series.metric);
                     }
                 }
                 if dense.overflow_at >= dense.order.len()
                     && overflow.touched.load(Ordering::Relaxed)
                 {
-                    f(&overflow.series.labels, &overflow.series.metric);
+                    f(&overflow_labels(), &overflow.series.metric);
                 }
             }
             Storage::Hashed(hashed) => {
@@ -709,10 +715,13 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
                     for keyed in live {
                         text.clear();
                         render_into(&keyed.key, &mut text);
-                        f(&text, &*keyed.metric);
+                        f(&SeriesLabels::of_set(&keyed.key, &text), &*keyed.metric);
                     }
                     if let Some(o) = overflow {
-                        f(&o.labels, &o.metric);
+                        f(
+                            &SeriesLabels::from_pairs(&OVERFLOW_PAIRS, &o.labels),
+                            &o.metric,
+                        );
                     }
                     return;
                 };
@@ -730,16 +739,22 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
                     }
                     if n == order.overflow_at {
                         if let Some(o) = overflow {
-                            f(&o.labels, &o.metric);
+                            f(
+                                &SeriesLabels::from_pairs(&OVERFLOW_PAIRS, &o.labels),
+                                &o.metric,
+                            );
                         }
                     }
                     text.clear();
                     render_into(&keyed.key, &mut text);
-                    f(&text, &*keyed.metric);
+                    f(&SeriesLabels::of_set(&keyed.key, &text), &*keyed.metric);
                 }
                 if order.overflow_at >= order.positions.len() {
                     if let Some(o) = overflow {
-                        f(&o.labels, &o.metric);
+                        f(
+                            &SeriesLabels::from_pairs(&OVERFLOW_PAIRS, &o.labels),
+                            &o.metric,
+                        );
                     }
                 }
             }
@@ -785,7 +800,7 @@ mod tests {
         family.collect(&mut |labels, metric| {
             let mut reader = CounterReader(0);
             metric.visit(&mut reader);
-            out.push((labels.to_owned(), reader.0));
+            out.push((labels.rendered().to_owned(), reader.0));
         });
         out
     }
@@ -898,8 +913,17 @@ mod tests {
         family.with(&Color::Red).inc();
         family.with(&Color::Blue).inc();
         let mut seen = Vec::new();
-        family.collect(&mut |labels, _| seen.push(labels.to_owned()));
-        assert_eq!(seen, ["color=\"blue\"", "color=\"red\""]);
+        family.collect(&mut |labels, _| {
+            seen.push((labels.rendered().to_owned(), labels.to_pairs()))
+        });
+        let pair = |v: &str| vec![("color".to_owned(), v.to_owned())];
+        assert_eq!(
+            seen,
+            [
+                ("color=\"blue\"".to_owned(), pair("blue")),
+                ("color=\"red\"".to_owned(), pair("red"))
+            ]
+        );
     }
 
     /// Runs `f` on another thread and fails if it has not finished within 20 s (a deadlock),

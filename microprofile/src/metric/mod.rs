@@ -12,9 +12,11 @@ pub mod family;
 pub(crate) mod gauge;
 pub(crate) mod histogram;
 pub(crate) mod kind;
+mod labels;
 pub(crate) mod summary;
 
 pub use kind::MetricType;
+pub use labels::{LabelValues, SeriesLabels};
 
 /// A number as read from a metric.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -176,8 +178,9 @@ pub trait Collect: Send + Sync + 'static {
     fn label_names(&self) -> &[&'static str] {
         &[]
     }
-    /// Calls `f` with each series' rendered labels (`a="x",b="y"`, escaped) and value, sorted by labels.
-    fn collect(&self, f: &mut dyn FnMut(&str, &dyn Metric));
+    /// Calls `f` with each series' labels (as pairs, and rendered as `a="x",b="y"`, escaped) and
+    /// value, sorted by the rendered labels.
+    fn collect(&self, f: &mut dyn FnMut(&SeriesLabels<'_>, &dyn Metric));
     /// Checks configuration, as [`Metric::validate`].
     fn check(&self) -> Result<(), Error>;
     /// For downcasting in the get-or-create API.
@@ -188,8 +191,8 @@ impl<M: Metric> Collect for M {
     fn collect_type(&self) -> MetricType {
         self.metric_type()
     }
-    fn collect(&self, f: &mut dyn FnMut(&str, &dyn Metric)) {
-        f("", self)
+    fn collect(&self, f: &mut dyn FnMut(&SeriesLabels<'_>, &dyn Metric)) {
+        f(&SeriesLabels::NONE, self)
     }
     fn check(&self) -> Result<(), Error> {
         self.validate()

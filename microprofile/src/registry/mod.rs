@@ -19,6 +19,11 @@ use crate::metric::{Collect, Metric};
 use crate::naming;
 use crate::registry::global_tags::GlobalTags;
 
+mod gather;
+pub use gather::{
+    Change, CounterChange, DeltaCursor, FamilyRead, Gather, HistogramChange, MemberRead,
+    SeriesRead, SummaryChange,
+};
 pub(crate) mod global_tags;
 mod self_metrics;
 use crate::metric::summary::Summary;
@@ -99,6 +104,8 @@ pub struct FamilyInfo {
 pub(crate) struct Member {
     pub(crate) scope: Scope,
     pub(crate) tags: Arc<str>,
+    /// The same tags as pairs, sorted by name.
+    pub(crate) tag_pairs: Arc<[(Box<str>, Box<str>)]>,
     pub(crate) declared: Arc<str>,
     pub(crate) source: Source,
     pub(crate) site: Option<Site>,
@@ -459,6 +466,10 @@ impl Registry {
         let member = Member {
             scope: scope.clone(),
             tags: rendered.clone(),
+            tag_pairs: tags
+                .iter()
+                .map(|(n, v)| ((*n).into(), (*v).into()))
+                .collect(),
             declared: metadata.name().into(),
             source,
             site,
