@@ -187,20 +187,37 @@
     )
 )]
 
+/// Declares the items of one feature group: each gets the `cfg` and, on docs.rs, the `doc(cfg)`
+/// badge naming the feature, so that a gate is written once per group (as tracing-subscriber's
+/// `feature!`). Used in this file and in `serve`, `instrument` and `export`.
+macro_rules! feature {
+    (#![$meta:meta] $($item:item)*) => {
+        $(
+            #[cfg($meta)]
+            #[cfg_attr(docsrs, doc(cfg($meta)))]
+            $item
+        )*
+    };
+}
+
 pub mod encoding;
 mod error;
-#[cfg(feature = "push")]
-#[cfg_attr(docsrs, doc(cfg(feature = "push")))]
-pub mod export;
 pub mod instrument;
 mod metadata;
 pub mod metric;
 pub mod naming;
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub mod redis;
 pub mod registry;
 pub mod serve;
+
+feature! {
+    #![feature = "push"]
+    pub mod export;
+}
+
+feature! {
+    #![feature = "redis"]
+    pub mod redis;
+}
 
 pub use encoding::{FamilySnapshot, Format, SeriesSnapshot, SeriesVisitor, Value};
 pub use error::Error;
@@ -214,11 +231,12 @@ pub use metric::summary::{Summary, DEFAULT_QUANTILES, DEFAULT_WINDOW};
 pub use metric::{Collect, Metric, MetricType, NewLike};
 pub use registry::global_tags::GlobalTags;
 pub use registry::{global, FamilyInfo, Handle, Registry, Selection, StaticMetric};
-#[cfg(feature = "server")]
-#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
-pub use serve::listener::{
-    BindAddr, Server, ServerBuilder, ServerError, ServerHandle, ADDR_ENV, DEFAULT_ADDR,
-};
+feature! {
+    #![feature = "server"]
+    pub use serve::listener::{
+        BindAddr, Server, ServerBuilder, ServerError, ServerHandle, ADDR_ENV, DEFAULT_ADDR,
+    };
+}
 
 /// Paths the macros expand to. Not a public API: it may change in any release.
 #[doc(hidden)]

@@ -9,11 +9,11 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 pub(crate) mod default_name;
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-mod layer;
-#[cfg(feature = "tower")]
-pub use layer::*;
+feature! {
+    #![feature = "tower"]
+    mod layer;
+    pub use layer::*;
+}
 
 use crate::metric::counter::Counter;
 use crate::metric::family::{Family, LabelSet};
