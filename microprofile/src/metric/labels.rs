@@ -23,17 +23,16 @@ impl<L: LabelSet> LabelValues for L {
     }
 }
 
+/// Decodes the values of the dense series at an index, calling the function with each.
+type DecodeDense = fn(usize, &mut dyn FnMut(&str));
+
 /// Where the pairs of a [`SeriesLabels`] come from.
 #[derive(Clone, Copy)]
 enum Pairs<'a> {
     /// Values of a label set, named by `names`.
     Values(&'static [&'static str], &'a dyn LabelValues),
     /// The series at `index` of a dense family: its values are decoded from the index when asked.
-    Dense(
-        &'static [&'static str],
-        usize,
-        fn(usize, &mut dyn FnMut(&str)),
-    ),
+    Dense(&'static [&'static str], usize, DecodeDense),
     /// Explicit pairs.
     Slice(&'a [(&'a str, &'a str)]),
     /// Only the rendered text (a collector that renders its labels itself): parsed when asked.

@@ -405,15 +405,13 @@ impl Gather for ChangeReader<'_, '_> {
                 };
                 let count = delta.iter().fold(0u64, |acc, n| acc.wrapping_add(*n));
                 let changed = count != 0 || reset || last.is_none();
-                let change = changed.then(|| {
-                    Change::Histogram(HistogramChange {
-                        bounds,
-                        buckets: delta,
-                        count,
-                        sum: delta_sum,
-                        reset,
-                    })
-                });
+                let change = changed.then_some(Change::Histogram(HistogramChange {
+                    bounds,
+                    buckets: delta,
+                    count,
+                    sum: delta_sum,
+                    reset,
+                }));
                 (change, LastValue::Histogram { buckets, sum })
             }
             Now::Summary {
