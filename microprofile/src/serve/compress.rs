@@ -3,9 +3,9 @@
 //! Kept apart from the routing and media-type negotiation of [`super`], which it builds on:
 //! [`respond_encoded`] is [`respond`] followed by [`MetricsResponse::encode`].
 
-use super::{is_token, parse_quality};
 #[cfg(any(feature = "server", feature = "axum"))]
 use super::{respond, MetricsResponse};
+use crate::encoding::negotiate::{is_token, parse_quality};
 #[cfg(any(feature = "server", feature = "axum"))]
 use crate::registry::Registry;
 
