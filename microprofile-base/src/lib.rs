@@ -128,9 +128,7 @@ impl Collect for BaseFamily {
             Some(collector) => collector.snapshot(),
             None => collector().snapshot(),
         };
-        snapshot.emit(self.id, &mut |labels, metric| {
-            f(&SeriesLabels::from_rendered(labels), metric)
-        })
+        snapshot.emit(self.id, f)
     }
     fn check(&self) -> Result<(), Error> {
         Ok(())

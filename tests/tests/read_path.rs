@@ -147,9 +147,8 @@ fn every_collector_hands_over_pairs_that_match_its_rendered_labels() {
 }
 
 #[test]
-fn a_custom_collector_that_renders_its_labels_still_hands_over_pairs() {
-    // microprofile-base's host metrics hand over rendered text; the read path parses it back
-    // for the consumers that want pairs.
+fn host_metrics_hand_over_pairs_that_match_their_rendered_labels() {
+    // microprofile-base's collector keeps each label set beside its rendering.
     let registry = Registry::new();
     let collector = Arc::new(microprofile_base::Collector::new());
     collector.register_into(&registry).unwrap();

@@ -3,13 +3,40 @@
 //! order).
 //!
 //! Apart from the readers and the snapshot because they are the one place that says what a
-//! series is keyed by: the readers render them once per refresh, the snapshot hands the rendered
-//! text to the encoder.
+//! series is keyed by: the readers make a [`Labelled`] once per refresh (the label set and its
+//! rendering), the snapshot hands both to the read path (pairs for the consumers that want them,
+//! the rendered text for the text encoders).
 
+use microprofile::metric::family::render;
+use microprofile::metric::SeriesLabels;
 use microprofile::LabelSet;
 
+/// A label set and its rendering, made once per refresh.
+#[derive(Debug, Clone)]
+pub(super) struct Labelled<L> {
+    set: L,
+    rendered: String,
+}
+
+impl<L: LabelSet> Labelled<L> {
+    pub(super) fn new(set: L) -> Labelled<L> {
+        let rendered = render(&set);
+        Labelled { set, rendered }
+    }
+
+    /// The labels as the read path takes them.
+    pub(super) fn series_labels(&self) -> SeriesLabels<'_> {
+        SeriesLabels::of_set(&self.set, &self.rendered)
+    }
+
+    /// The rendered text, by which series are sorted.
+    pub(super) fn rendered(&self) -> &str {
+        &self.rendered
+    }
+}
+
 /// The label of one CPU mode of `cpu_time`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct ModeLabel(pub(super) &'static str);
 
 impl LabelSet for ModeLabel {
@@ -20,7 +47,7 @@ impl LabelSet for ModeLabel {
 }
 
 /// The label of one network interface.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct DeviceLabel(pub(super) String);
 
 impl LabelSet for DeviceLabel {
@@ -31,7 +58,7 @@ impl LabelSet for DeviceLabel {
 }
 
 /// The labels of one filesystem, as `df` names it.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct FsLabels {
     pub(super) device: String,
     pub(super) fstype: String,

@@ -9,9 +9,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use microprofile::metric::family::render;
-
-use super::labels::{DeviceLabel, FsLabels, ModeLabel};
+use super::labels::{DeviceLabel, FsLabels, Labelled, ModeLabel};
 use super::mounts::select_mounts;
 use super::snapshot::{Filesystem, Interface, Process};
 use super::{Collector, Snapshot};
@@ -67,7 +65,7 @@ impl Collector {
             let now = Instant::now();
             snapshot.cpu_seconds = Some(
                 cpu.modes()
-                    .map(|(mode, t)| (render(&ModeLabel(mode)), t as f64 / ticks)),
+                    .map(|(mode, t)| (Labelled::new(ModeLabel(mode)), t as f64 / ticks)),
             );
             match state.cpu_sample {
                 Some((at, before)) if now.duration_since(at) >= MIN_CPU_SAMPLE_INTERVAL => {
@@ -144,7 +142,7 @@ impl Collector {
                     let usage = sys::statvfs(&self.under_root(&m.mountpoint))?;
                     // A filesystem of size 0 holds nothing (df leaves them out too).
                     (usage.size > 0).then(|| Filesystem {
-                        labels: render(&FsLabels {
+                        labels: Labelled::new(FsLabels {
                             device: m.device,
                             fstype: m.fstype,
                             mountpoint: m.mountpoint,
@@ -153,7 +151,7 @@ impl Collector {
                     })
                 })
                 .collect();
-        filesystems.sort_by(|a, b| a.labels.cmp(&b.labels));
+        filesystems.sort_by(|a, b| a.labels.rendered().cmp(b.labels.rendered()));
         filesystems
     }
 
@@ -164,11 +162,11 @@ impl Collector {
         let mut interfaces: Vec<Interface> = parse::parse_net_dev(&text)
             .into_iter()
             .map(|counters| Interface {
-                labels: render(&DeviceLabel(counters.name.clone())),
+                labels: Labelled::new(DeviceLabel(counters.name.clone())),
                 counters,
             })
             .collect();
-        interfaces.sort_by(|a, b| a.labels.cmp(&b.labels));
+        interfaces.sort_by(|a, b| a.labels.rendered().cmp(b.labels.rendered()));
         interfaces
     }
 }

@@ -6,24 +6,25 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use microprofile::metric::{Metric, Number, Visitor};
+use microprofile::metric::{Metric, Number, SeriesLabels, Visitor};
 use microprofile::MetricType;
 
+use super::labels::{DeviceLabel, FsLabels, Labelled, ModeLabel};
 use crate::parse::{CpuPercent, NetDev};
 use crate::sys::FsUsage;
 use crate::FamilyId;
 
-/// One filesystem to report: its rendered labels and its sizes.
+/// One filesystem to report: its labels and its sizes.
 #[derive(Debug, Clone)]
 pub(super) struct Filesystem {
-    pub(super) labels: String,
+    pub(super) labels: Labelled<FsLabels>,
     pub(super) usage: FsUsage,
 }
 
-/// One network interface: its rendered label and its counters.
+/// One network interface: its label and its counters.
 #[derive(Debug, Clone)]
 pub(super) struct Interface {
-    pub(super) labels: String,
+    pub(super) labels: Labelled<DeviceLabel>,
     pub(super) counters: NetDev,
 }
 
@@ -41,8 +42,8 @@ pub(super) struct Process {
 /// so are their series.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    /// Seconds in each mode, with the rendered `mode` label, sorted by it.
-    pub(super) cpu_seconds: Option<[(String, f64); 8]>,
+    /// Seconds in each mode, with the `mode` label, sorted by it.
+    pub(super) cpu_seconds: Option<[(Labelled<ModeLabel>, f64); 8]>,
     pub(super) cpu_percent: Option<CpuPercent>,
     pub(super) processors: Option<u64>,
     pub(super) load: Option<[f64; 3]>,
@@ -80,22 +81,25 @@ impl Metric for Sample {
     }
 }
 
-/// The callback of `Collect::collect`: rendered labels and one value.
-type Sink<'a> = &'a mut dyn FnMut(&str, &dyn Metric);
+/// The callback of `Collect::collect`: the labels (pairs and rendered) and one value.
+type Sink<'a> = &'a mut dyn FnMut(&SeriesLabels<'_>, &dyn Metric);
 
-fn gauge(f: Sink<'_>, labels: &str, value: Option<f64>) {
+/// No labels.
+const NONE: &SeriesLabels<'static> = &SeriesLabels::NONE;
+
+fn gauge(f: Sink<'_>, labels: &SeriesLabels<'_>, value: Option<f64>) {
     if let Some(v) = value.filter(|v| v.is_finite()) {
         f(labels, &Sample::Gauge(Number::Float(v)))
     }
 }
 
-fn gauge_int(f: Sink<'_>, labels: &str, value: Option<u64>) {
+fn gauge_int(f: Sink<'_>, labels: &SeriesLabels<'_>, value: Option<u64>) {
     if let Some(v) = value {
         f(labels, &Sample::Gauge(Number::UInt(v)))
     }
 }
 
-fn counter_int(f: Sink<'_>, labels: &str, value: u64) {
+fn counter_int(f: Sink<'_>, labels: &SeriesLabels<'_>, value: u64) {
     f(labels, &Sample::Counter(Number::UInt(value)))
 }
 
@@ -105,38 +109,39 @@ impl Snapshot {
         let percent = self.cpu_percent;
         let process = self.process;
         match id {
-            FamilyId::CpuUsage => gauge(f, "", percent.map(|p| p.total)),
-            FamilyId::CpuUsageUser => gauge(f, "", percent.map(|p| p.user)),
-            FamilyId::CpuUsageSystem => gauge(f, "", percent.map(|p| p.system)),
+            FamilyId::CpuUsage => gauge(f, NONE, percent.map(|p| p.total)),
+            FamilyId::CpuUsageUser => gauge(f, NONE, percent.map(|p| p.user)),
+            FamilyId::CpuUsageSystem => gauge(f, NONE, percent.map(|p| p.system)),
             FamilyId::CpuTime => {
                 for (labels, seconds) in self.cpu_seconds.iter().flatten() {
-                    f(labels, &Sample::Counter(Number::Float(*seconds)));
+                    let labels = labels.series_labels();
+                    f(&labels, &Sample::Counter(Number::Float(*seconds)));
                 }
             }
-            FamilyId::CpuAvailableProcessors => gauge_int(f, "", self.processors),
-            FamilyId::LoadAverage1m => gauge(f, "", self.load.map(|l| l[0])),
-            FamilyId::LoadAverage5m => gauge(f, "", self.load.map(|l| l[1])),
-            FamilyId::LoadAverage15m => gauge(f, "", self.load.map(|l| l[2])),
-            FamilyId::MemoryTotal => gauge_int(f, "", self.memory_total),
-            FamilyId::MemoryUsed => gauge_int(f, "", self.memory_used()),
-            FamilyId::MemoryCgroupLimit => gauge_int(f, "", self.memory_cgroup_limit),
+            FamilyId::CpuAvailableProcessors => gauge_int(f, NONE, self.processors),
+            FamilyId::LoadAverage1m => gauge(f, NONE, self.load.map(|l| l[0])),
+            FamilyId::LoadAverage5m => gauge(f, NONE, self.load.map(|l| l[1])),
+            FamilyId::LoadAverage15m => gauge(f, NONE, self.load.map(|l| l[2])),
+            FamilyId::MemoryTotal => gauge_int(f, NONE, self.memory_total),
+            FamilyId::MemoryUsed => gauge_int(f, NONE, self.memory_used()),
+            FamilyId::MemoryCgroupLimit => gauge_int(f, NONE, self.memory_cgroup_limit),
             FamilyId::FilesystemSize => {
                 for fs in &self.filesystems {
-                    gauge_int(f, &fs.labels, Some(fs.usage.size));
+                    gauge_int(f, &fs.labels.series_labels(), Some(fs.usage.size));
                 }
             }
             FamilyId::FilesystemUsed => {
                 for fs in &self.filesystems {
                     gauge_int(
                         f,
-                        &fs.labels,
+                        &fs.labels.series_labels(),
                         Some(fs.usage.size.saturating_sub(fs.usage.free)),
                     );
                 }
             }
             FamilyId::FilesystemAvailable => {
                 for fs in &self.filesystems {
-                    gauge_int(f, &fs.labels, Some(fs.usage.available));
+                    gauge_int(f, &fs.labels.series_labels(), Some(fs.usage.available));
                 }
             }
             FamilyId::NetworkReceiveBytes => self.each_interface(f, |c| c.rx_bytes),
@@ -147,10 +152,10 @@ impl Snapshot {
             FamilyId::NetworkTransmitDropped => self.each_interface(f, |c| c.tx_dropped),
             FamilyId::NetworkReceiveErrors => self.each_interface(f, |c| c.rx_errors),
             FamilyId::NetworkTransmitErrors => self.each_interface(f, |c| c.tx_errors),
-            FamilyId::SocketsInUse => gauge_int(f, "", self.sockets_used),
-            FamilyId::TcpSocketsInUse => gauge_int(f, "", self.tcp_in_use),
-            FamilyId::UdpSocketsInUse => gauge_int(f, "", self.udp_in_use),
-            FamilyId::ThreadCount => gauge_int(f, "", process.map(|p| p.threads)),
+            FamilyId::SocketsInUse => gauge_int(f, NONE, self.sockets_used),
+            FamilyId::TcpSocketsInUse => gauge_int(f, NONE, self.tcp_in_use),
+            FamilyId::UdpSocketsInUse => gauge_int(f, NONE, self.udp_in_use),
+            FamilyId::ThreadCount => gauge_int(f, NONE, process.map(|p| p.threads)),
             FamilyId::ProcessUptime => {
                 let uptime = process.and_then(|p| p.start_time).map(|start| {
                     let now = SystemTime::now()
@@ -158,25 +163,31 @@ impl Snapshot {
                         .map_or(0.0, |d| d.as_secs_f64());
                     (now - start).max(0.0)
                 });
-                gauge(f, "", uptime)
+                gauge(f, NONE, uptime)
             }
             FamilyId::ProcessCpuSeconds => {
                 if let Some(p) = process {
-                    f("", &Sample::Counter(Number::Float(p.cpu_seconds)))
+                    f(NONE, &Sample::Counter(Number::Float(p.cpu_seconds)))
                 }
             }
-            FamilyId::ProcessResidentMemory => gauge_int(f, "", process.map(|p| p.resident_bytes)),
-            FamilyId::ProcessVirtualMemory => gauge_int(f, "", process.map(|p| p.virtual_bytes)),
-            FamilyId::ProcessStartTime => gauge(f, "", process.and_then(|p| p.start_time)),
-            FamilyId::ProcessOpenFds => gauge_int(f, "", self.open_fds),
-            FamilyId::ProcessMaxFds => gauge_int(f, "", self.max_fds),
-            FamilyId::ProcessThreads => gauge_int(f, "", process.map(|p| p.threads)),
+            FamilyId::ProcessResidentMemory => {
+                gauge_int(f, NONE, process.map(|p| p.resident_bytes))
+            }
+            FamilyId::ProcessVirtualMemory => gauge_int(f, NONE, process.map(|p| p.virtual_bytes)),
+            FamilyId::ProcessStartTime => gauge(f, NONE, process.and_then(|p| p.start_time)),
+            FamilyId::ProcessOpenFds => gauge_int(f, NONE, self.open_fds),
+            FamilyId::ProcessMaxFds => gauge_int(f, NONE, self.max_fds),
+            FamilyId::ProcessThreads => gauge_int(f, NONE, process.map(|p| p.threads)),
         }
     }
 
     fn each_interface(&self, f: Sink<'_>, value: impl Fn(&NetDev) -> u64) {
         for interface in &self.interfaces {
-            counter_int(f, &interface.labels, value(&interface.counters));
+            counter_int(
+                f,
+                &interface.labels.series_labels(),
+                value(&interface.counters),
+            );
         }
     }
 
@@ -190,9 +201,7 @@ impl Snapshot {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::collector::labels::ModeLabel;
     use crate::parse::CpuTicks;
-    use microprofile::metric::family::render;
     use microprofile::metric::{HistogramView, SummaryView};
 
     /// The one value a sample hands over, with the kind of call that handed it.
@@ -214,7 +223,7 @@ mod tests {
     }
 
     /// Every series `emit` hands over for one family: rendered labels and value, each value
-    /// handed as the type its sample declares.
+    /// handed as the type its sample declares, the label pairs agreeing with the rendered text.
     fn series(snapshot: &Snapshot, id: FamilyId) -> Vec<(String, Number)> {
         let mut out = Vec::new();
         snapshot.emit(id, &mut |labels, metric| {
@@ -222,7 +231,15 @@ mod tests {
             metric.visit(&mut read);
             let (kind, value) = read.0.expect("a sample hands over one value");
             assert_eq!(kind, metric.metric_type(), "{id:?}");
-            out.push((labels.to_owned(), value));
+            let pairs = labels.to_pairs();
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (&**n, &**v)).collect();
+            assert_eq!(
+                labels.rendered(),
+                SeriesLabels::from_pairs(&pairs, labels.rendered()).rendered()
+            );
+            let names: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
+            assert_eq!(names, id.labels(), "{id:?}");
+            out.push((labels.rendered().to_owned(), value));
         });
         out
     }
@@ -245,14 +262,18 @@ mod tests {
                     ..CpuTicks::default()
                 }
                 .modes()
-                .map(|(mode, ticks)| (render(&ModeLabel(mode)), ticks as f64)),
+                .map(|(mode, ticks)| (Labelled::new(ModeLabel(mode)), ticks as f64)),
             ),
             load: Some([0.5, f64::NAN, f64::INFINITY]),
             // MemAvailable above MemTotal (never seen, but not trusted): used is 0, not a wrap.
             memory_total: Some(100),
             memory_available: Some(200),
             filesystems: vec![Filesystem {
-                labels: "device=\"/dev/sda\"".into(),
+                labels: Labelled::new(FsLabels {
+                    device: "/dev/sda".into(),
+                    fstype: "ext4".into(),
+                    mountpoint: "/".into(),
+                }),
                 usage: FsUsage {
                     size: 10,
                     free: 30,
@@ -280,7 +301,7 @@ mod tests {
             [(String::new(), Number::UInt(0))]
         );
         let fs = |id| series(&snapshot, id);
-        let labels = "device=\"/dev/sda\"".to_owned();
+        let labels = "device=\"/dev/sda\",fstype=\"ext4\",mountpoint=\"/\"".to_owned();
         assert_eq!(
             fs(FamilyId::FilesystemSize),
             [(labels.clone(), Number::UInt(10))]
