@@ -75,15 +75,16 @@ async fn stock(Path(id): Path<u32>) -> String {
     (u64::from(id) * 37 % 100).to_string()
 }
 
-/// The service: a few routes, the metrics router and the request-metrics layer.
-fn app(upstream: SocketAddr) -> Router {
-    Router::new()
+/// The service: a few routes, the metrics router and the request-metrics layer. A malformed
+/// `MICROPROFILE_BEARER_TOKEN` / `MICROPROFILE_BASIC_AUTH` is the error.
+fn app(upstream: SocketAddr) -> Result<Router, microprofile::serve::auth::AuthError> {
+    Ok(Router::new()
         .route("/", get(hello))
         .route("/items/{id}", get(item))
         .route("/stock/{id}", get(stock))
         .with_state(upstream)
-        .merge(microprofile::serve::router())
-        .layer(microprofile::instrument::HttpMetricsLayer::new())
+        .merge(microprofile::serve::router()?)
+        .layer(microprofile::instrument::HttpMetricsLayer::new()))
 }
 
 #[tokio::main]
@@ -116,10 +117,17 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let app = match app(local) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("axum_service: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!("axum_service: try http://{local}/items/7, metrics at http://{local}/metrics");
     // `web::serve` rather than `axum::serve`: the built-in listener's limits and timeouts (a
     // client that sends half a request and stalls is closed after 10 s; axum's would be kept).
-    let served = microprofile::serve::serve(listener, app(local))
+    let served = microprofile::serve::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

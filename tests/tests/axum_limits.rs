@@ -30,7 +30,8 @@ fn app() -> Router {
             MetricsRouter::new()
                 .registry(registry)
                 .auth(Auth::None)
-                .into_router(),
+                .into_router()
+                .unwrap(),
         )
         .layer(HttpMetricsLayer::with_registry(registry))
 }

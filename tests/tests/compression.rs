@@ -239,7 +239,8 @@ fn axum_router_gzips_scrapes() {
     let app = microprofile::serve::MetricsRouter::new()
         .registry(big_registry())
         .auth(microprofile::serve::auth::Auth::None)
-        .into_router();
+        .into_router()
+        .unwrap();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -252,7 +253,8 @@ fn axum_router_gzips_scrapes() {
     let app = microprofile::serve::MetricsRouter::new()
         .registry(big_registry())
         .auth(microprofile::serve::auth::Auth::None)
-        .into_router();
+        .into_router()
+        .unwrap();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();

@@ -25,7 +25,8 @@ fn app(registry: &'static Registry, layer: HttpMetricsLayer) -> Router {
             MetricsRouter::new()
                 .registry(registry)
                 .auth(Auth::None)
-                .into_router(),
+                .into_router()
+                .unwrap(),
         )
         .layer(layer)
 }

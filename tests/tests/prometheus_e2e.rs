@@ -56,7 +56,7 @@ fn tls_fixture(name: &str) -> PathBuf {
 fn app(auth: Auth) -> Router {
     Router::new()
         .route("/work", get(|| async { "done" }))
-        .merge(MetricsRouter::new().auth(auth).into_router())
+        .merge(MetricsRouter::new().auth(auth).into_router().unwrap())
         .layer(HttpMetricsLayer::new())
         .layer(axum::middleware::from_fn(record_scrape_encoding))
 }

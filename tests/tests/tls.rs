@@ -47,7 +47,8 @@ async fn serve(auth: Auth) -> SocketAddr {
     let app = MetricsRouter::new()
         .registry(registry)
         .auth(auth)
-        .into_router();
+        .into_router()
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(microprofile::serve::serve_tls(

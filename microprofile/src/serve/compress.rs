@@ -163,10 +163,7 @@ pub struct EncodedResponse {
 impl EncodedResponse {
     /// The value of a header, by lowercase name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        super::endpoint::find_header(&self.headers, name)
     }
 }
 

@@ -1,7 +1,9 @@
-//! The connection handling shared by the built-in listener ([`crate::Server`]) and the axum
-//! servers of [`crate::serve::router`] (`serve`, `serve_tls`): one accept loop bounded by a semaphore, and
-//! one hyper HTTP/1.1 setup per connection with the header read timeout, the request head limits
-//! and the write-stall timeout. Only what is served differs.
+//! The one connection path of every server here: the built-in listener ([`crate::Server`], and
+//! through it the `microprofile-exporter` binary) and the axum servers ([`crate::serve::serve`],
+//! [`crate::serve::serve_tls`]) all run [`serve`]: one accept loop bounded by a semaphore, the
+//! TLS-or-plain branch, and one hyper HTTP/1.1 setup per connection with the header read timeout,
+//! the request head limits and the write-stall timeout. Only the service differs (the endpoint,
+//! or an axum application).
 
 use std::future::Future;
 use std::io;
@@ -13,62 +15,103 @@ use std::time::Duration;
 use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::HttpService;
-use hyper_util::rt::TokioTimer;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Sleep;
 
-/// Hyper refuses a smaller read buffer (and panics on one), so smaller limits are raised to it.
-pub(crate) const MIN_BUF_SIZE: usize = 8192;
+use crate::metric::counter::Counter;
+use crate::metric::gauge::ConcurrentGauge;
+use crate::serve::limits::{Limits, MIN_BUF_SIZE};
 
-/// The limits of one listener, with the defaults of the built-in listener. The setters clamp as
-/// the public builders document.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) header_read_timeout: Duration,
-    pub(crate) max_connections: usize,
-    pub(crate) max_header_bytes: usize,
-    pub(crate) max_headers: usize,
-    pub(crate) keep_alive: bool,
-    pub(crate) write_timeout: Duration,
-    pub(crate) shutdown_grace: Duration,
+#[cfg(feature = "tls")]
+pub(crate) use crate::serve::tls::TlsConfig;
+/// Without feature `tls` there is no TLS configuration to give: every connection is plain.
+#[cfg(not(feature = "tls"))]
+pub(crate) type TlsConfig = std::convert::Infallible;
+
+/// The TLS configuration of a server: `None` serves plain HTTP.
+pub(crate) type Tls = Option<TlsConfig>;
+
+/// What a server counts of its connections (the built-in listener's own metrics).
+pub(crate) struct ConnectionCounts {
+    /// Connections being served.
+    pub(crate) open: &'static ConcurrentGauge,
+    /// Connections that ended on an error: a failed TLS handshake, a malformed or oversized
+    /// request, a timeout, or a client gone mid-request.
+    pub(crate) errors: &'static Counter,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            header_read_timeout: Duration::from_secs(10),
-            max_connections: 64,
-            max_header_bytes: 16 * 1024,
-            max_headers: 100,
-            keep_alive: true,
-            write_timeout: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(5),
+/// Why a connection ended on an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnectionError {
+    /// The TLS handshake failed or did not complete within the header read timeout.
+    #[cfg(feature = "tls")]
+    Handshake,
+    /// A malformed or oversized request, a timeout, or a client gone mid-request.
+    Http,
+}
+
+/// Serves `service` on `listener` until `stopped` turns `true` (see [`accept_loop`] for the
+/// connection bound and the graceful close), each connection over TLS when `tls` is given (see
+/// [`serve_connection`]). `counts`, when given, counts the open connections and those that end
+/// on an error.
+pub(crate) async fn serve<S, B>(
+    listener: TcpListener,
+    limits: Limits,
+    tls: Tls,
+    stopped: watch::Receiver<bool>,
+    service: S,
+    counts: Option<&'static ConnectionCounts>,
+) where
+    S: HttpService<Incoming, ResBody = B> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    accept_loop(listener, limits, stopped, |stream, stopped| {
+        let service = service.clone();
+        let tls = tls.clone();
+        async move {
+            let _open = counts.map(|counts| counts.open.enter());
+            let served = serve_connection(stream, &limits, tls.as_ref(), service, stopped).await;
+            if let (Err(_), Some(counts)) = (served, counts) {
+                counts.errors.inc();
+            }
         }
-    }
+    })
+    .await;
 }
 
-impl Limits {
-    /// Zero is raised to 1 ms.
-    pub(crate) fn set_header_read_timeout(&mut self, timeout: Duration) {
-        self.header_read_timeout = timeout.max(Duration::from_millis(1));
-    }
-
-    /// At least 1, at most what a semaphore holds.
-    pub(crate) fn set_max_connections(&mut self, max: usize) {
-        self.max_connections = max.clamp(1, Semaphore::MAX_PERMITS);
-    }
-
-    /// At least [`MIN_BUF_SIZE`].
-    pub(crate) fn set_max_header_bytes(&mut self, max: usize) {
-        self.max_header_bytes = max.max(MIN_BUF_SIZE);
-    }
-
-    /// Zero is raised to 1 ms.
-    pub(crate) fn set_write_timeout(&mut self, timeout: Duration) {
-        self.write_timeout = timeout.max(Duration::from_millis(1));
-    }
+/// Serves one accepted connection: the TLS handshake first when `tls` is given (it must complete
+/// within the header read timeout), then HTTP/1.1 as [`serve_http`] does.
+pub(crate) async fn serve_connection<S, B>(
+    stream: TcpStream,
+    limits: &Limits,
+    tls: Option<&TlsConfig>,
+    service: S,
+    stopped: watch::Receiver<bool>,
+) -> Result<(), ConnectionError>
+where
+    S: HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let served = match tls {
+        #[cfg(feature = "tls")]
+        Some(tls) => match tls.accept(stream, limits.header_read_timeout).await {
+            Ok(stream) => serve_http(TokioIo::new(stream), limits, service, stopped).await,
+            Err(_) => return Err(ConnectionError::Handshake),
+        },
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match *never {},
+        None => serve_http(TokioIo::new(stream), limits, service, stopped).await,
+    };
+    served.map_err(|_| ConnectionError::Http)
 }
 
 /// Resolves once `true` is sent (or the sender is gone).
@@ -136,7 +179,7 @@ pub(crate) async fn accept_loop<F, Fut>(
 /// and the write-stall timeout. Once `stopped` turns `true`, the request in flight is finished
 /// and the connection closed. An error is a connection closed on a malformed or oversized
 /// request, a timeout, or a client gone mid-request.
-pub(crate) async fn serve_http<I, S, B>(
+async fn serve_http<I, S, B>(
     io: I,
     limits: &Limits,
     service: S,

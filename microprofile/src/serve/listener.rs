@@ -10,16 +10,13 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
-use ::http::header::{HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION};
-use ::http::{Method, Request, Response, StatusCode};
+use ::http::{Request, Response};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::metadata::{Metadata, Scope};
@@ -27,8 +24,9 @@ use crate::metric::counter::Counter;
 use crate::metric::gauge::ConcurrentGauge;
 use crate::registry::{global, Registry};
 use crate::serve::auth::{Auth, AuthError};
-use crate::serve::connection::Limits;
-use crate::serve::EncodedResponse;
+use crate::serve::connection::{ConnectionCounts, Tls};
+use crate::serve::limits::Limits;
+use crate::serve::Endpoint;
 
 /// The address served when neither [`ServerBuilder::addr`] nor [`ADDR_ENV`] says otherwise:
 /// loopback only.
@@ -255,7 +253,7 @@ pub struct ServerBuilder {
     /// `None`: read from the environment at start.
     #[cfg(feature = "tls")]
     tls: Option<Option<crate::serve::tls::TlsConfig>>,
-    /// The limits and timeouts, shared with [`crate::serve::router`]'s servers.
+    /// The limits and timeouts, of the same type and setters as the axum `Serve`'s.
     limits: Limits,
 }
 
@@ -277,13 +275,7 @@ impl fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("addr", &self.addr)
             .field("auth", &self.auth)
-            .field("header_read_timeout", &self.limits.header_read_timeout)
-            .field("max_connections", &self.limits.max_connections)
-            .field("max_header_bytes", &self.limits.max_header_bytes)
-            .field("max_headers", &self.limits.max_headers)
-            .field("keep_alive", &self.limits.keep_alive)
-            .field("shutdown_grace", &self.limits.shutdown_grace)
-            .field("write_timeout", &self.limits.write_timeout)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -326,63 +318,21 @@ impl ServerBuilder {
         self
     }
 
-    /// How long a client may take to send a complete request head, and how long a keep-alive
-    /// connection may stay idle (default 10 s). Zero is raised to 1 ms.
-    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.set_header_read_timeout(timeout);
-        self
-    }
-
-    /// How many connections are served at once (default 64; at least 1). Connections beyond it
-    /// wait to be accepted.
-    pub fn max_connections(mut self, max: usize) -> Self {
-        self.limits.set_max_connections(max);
-        self
-    }
-
-    /// The largest request head (request line and headers) in bytes (default 16 KiB; at least
-    /// 8 KiB, hyper's minimum buffer).
-    pub fn max_header_bytes(mut self, max: usize) -> Self {
-        self.limits.set_max_header_bytes(max);
-        self
-    }
-
-    /// The most headers a request may have (default 100).
-    pub fn max_headers(mut self, max: usize) -> Self {
-        self.limits.max_headers = max;
-        self
-    }
-
-    /// Whether a connection may carry more than one request (default `true`).
-    pub fn keep_alive(mut self, keep_alive: bool) -> Self {
-        self.limits.keep_alive = keep_alive;
-        self
-    }
-
-    /// How long writing a response may make no progress (the client does not read it) before the
-    /// connection is closed (default 30 s). Zero is raised to 1 ms.
-    pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.set_write_timeout(timeout);
-        self
-    }
-
-    /// How long [`ServerHandle::shutdown`] lets requests in flight finish before closing their
-    /// connections (default 5 s).
-    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
-        self.limits.shutdown_grace = grace;
-        self
-    }
+    crate::serve::limits::limit_setters!(shutdown: "[`ServerHandle::shutdown`] is called");
 
     /// Binds the address and starts serving on a thread of its own. Returns once the socket is
     /// bound, so a scrape right after is served.
-    pub fn start(mut self) -> Result<ServerHandle, ServerError> {
-        if self.auth.is_none() {
-            self.auth = Some(Auth::from_env()?);
-        }
+    pub fn start(self) -> Result<ServerHandle, ServerError> {
+        // A malformed authentication in the environment refuses to start, as the axum router
+        // refuses to be built (see `Endpoint::new`).
+        let endpoint = Arc::new(Endpoint::new(self.registry, self.auth.clone())?);
         #[cfg(feature = "tls")]
-        if self.tls.is_none() {
-            self.tls = Some(crate::serve::tls::TlsConfig::from_env()?);
-        }
+        let tls: Tls = match &self.tls {
+            Some(tls) => tls.clone(),
+            None => crate::serve::tls::TlsConfig::from_env()?,
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls: Tls = None;
         let addr = match &self.addr {
             Some(addr) => addr.resolve()?,
             None => {
@@ -409,7 +359,7 @@ impl ServerBuilder {
         listener.set_nonblocking(true).map_err(ServerError::Start)?;
         let (stop, stopped) = watch::channel(false);
         let (ready, started) = std::sync::mpsc::sync_channel::<io::Result<()>>(1);
-        let config = Arc::new(self);
+        let limits = self.limits;
         // The runtime is made, used and dropped on its own thread only: dropping a runtime on a
         // thread that runs another one (a caller's async code) would panic.
         let thread = std::thread::Builder::new()
@@ -433,7 +383,7 @@ impl ServerBuilder {
                 match listener {
                     Ok(listener) => {
                         let _ = ready.send(Ok(()));
-                        runtime.block_on(accept_loop(listener, config, stopped));
+                        runtime.block_on(serve(listener, limits, tls, endpoint, stopped));
                     }
                     Err(error) => {
                         let _ = ready.send(Err(error));
@@ -529,107 +479,33 @@ impl Drop for ServerHandle {
     }
 }
 
-async fn accept_loop(
+/// Serves the endpoint through the one connection path of [`crate::serve::connection`],
+/// counting requests, open connections and connections closed on an error.
+async fn serve(
     listener: TcpListener,
-    config: Arc<ServerBuilder>,
+    limits: Limits,
+    tls: Tls,
+    endpoint: Arc<Endpoint>,
     stopped: watch::Receiver<bool>,
 ) {
-    let limits = config.limits;
-    crate::serve::connection::accept_loop(listener, limits, stopped, |stream, stopped| {
-        serve_connection(stream, config.clone(), stopped)
-    })
-    .await;
-}
-
-async fn serve_connection(
-    stream: TcpStream,
-    config: Arc<ServerBuilder>,
-    stopped: watch::Receiver<bool>,
-) {
-    let _open = OPEN_CONNECTIONS.enter();
-    #[cfg(feature = "tls")]
-    if let Some(Some(tls)) = &config.tls {
-        match tls.accept(stream, config.limits.header_read_timeout).await {
-            Ok(stream) => serve_http(TokioIo::new(stream), &config, stopped).await,
-            Err(_) => CONNECTION_ERRORS.inc(),
-        }
-        return;
-    }
-    serve_http(TokioIo::new(stream), &config, stopped).await;
-}
-
-/// Serves HTTP/1.1 on one connection, plain or TLS.
-async fn serve_http<I>(io: I, config: &Arc<ServerBuilder>, stopped: watch::Receiver<bool>)
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let service = service_fn(|request: Request<Incoming>| {
-        let response = answer(config, &request);
+    static COUNTS: ConnectionCounts = ConnectionCounts {
+        open: &OPEN_CONNECTIONS,
+        errors: &CONNECTION_ERRORS,
+    };
+    let service = service_fn(move |request: Request<Incoming>| {
+        REQUESTS.inc();
+        let response: Response<Full<Bytes>> =
+            endpoint.answer_http(request.method(), request.uri(), request.headers());
         async move { Ok::<_, Infallible>(response) }
     });
-    if crate::serve::connection::serve_http(io, &config.limits, service, stopped)
-        .await
-        .is_err()
-    {
-        CONNECTION_ERRORS.inc();
-    }
-}
-
-/// Checks the credentials, hands the request to [`crate::serve::respond_encoded`] and turns its
-/// answer into a hyper response.
-fn answer(config: &ServerBuilder, request: &Request<Incoming>) -> Response<Full<Bytes>> {
-    REQUESTS.inc();
-    let head = request.method() == Method::HEAD;
-    let accept_encoding = join_headers(request.headers(), ACCEPT_ENCODING);
-    let authorization = request
-        .headers()
-        .get(AUTHORIZATION)
-        .map(|value| value.as_bytes());
-    if let Err(refused) = config
-        .auth
-        .as_ref()
-        .map_or(Ok(()), |auth| auth.check(authorization))
-    {
-        return into_response(refused.encode(accept_encoding.as_deref(), head));
-    }
-    let accept = join_headers(request.headers(), ACCEPT);
-    let uri = request.uri();
-    let answer = crate::serve::respond_encoded(
-        config.registry,
-        request.method().as_str(),
-        uri.path(),
-        uri.query(),
-        accept.as_deref(),
-        accept_encoding.as_deref(),
-    );
-    into_response(answer)
-}
-
-/// The values of every `name` header joined with `,`, as [`crate::serve::respond_encoded`] takes
-/// them (a list header may be sent as several).
-fn join_headers(headers: &::http::HeaderMap, name: HeaderName) -> Option<String> {
-    crate::serve::join_header_values(headers.get_all(name).iter().map(|v| v.as_bytes()))
-}
-
-fn into_response(answer: EncodedResponse) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
-    *response.status_mut() =
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    for (name, value) in answer.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
+    crate::serve::connection::serve(listener, limits, tls, stopped, service, Some(&COUNTS)).await;
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn addresses_from_the_environment() {
@@ -662,7 +538,7 @@ mod tests {
             .header_read_timeout(Duration::ZERO);
         assert_eq!(
             builder.limits.max_header_bytes,
-            crate::serve::connection::MIN_BUF_SIZE
+            crate::serve::limits::MIN_BUF_SIZE
         );
         assert_eq!(builder.limits.max_connections, 1);
         assert_eq!(builder.limits.header_read_timeout, Duration::from_millis(1));

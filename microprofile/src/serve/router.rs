@@ -17,17 +17,16 @@ mod serve {
     use std::io;
     use std::net::SocketAddr;
     use std::pin::Pin;
-    use std::time::Duration;
 
     use ::http::Request;
     use axum::Router;
     use hyper::body::Incoming;
     use hyper::service::service_fn;
-    use hyper_util::rt::TokioIo;
-    use tokio::net::{TcpListener, TcpStream};
+    use tokio::net::TcpListener;
     use tokio::sync::watch;
 
-    use crate::serve::connection::Limits;
+    use crate::serve::connection::Tls;
+    use crate::serve::limits::Limits;
 
     /// Serves `app` (HTTP/1.1) on `listener` with the limits and timeouts of the built-in
     /// listener, until the returned future is dropped: the recommended way to run an axum
@@ -38,8 +37,8 @@ mod serve {
     /// The result is a [`Serve`], to await as is or to configure first.
     ///
     /// ```no_run
-    /// # async fn run() -> std::io::Result<()> {
-    /// let app: axum::Router = axum::Router::new().merge(microprofile::serve::router());
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app: axum::Router = axum::Router::new().merge(microprofile::serve::router()?);
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
     /// microprofile::serve::serve(listener, app).await?;
     /// # Ok(()) }
@@ -65,9 +64,9 @@ mod serve {
     ///   reading a response.
     ///
     /// ```no_run
-    /// # async fn run() -> std::io::Result<()> {
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
-    /// let app: axum::Router = axum::Router::new().merge(microprofile::serve::router());
+    /// let app: axum::Router = axum::Router::new().merge(microprofile::serve::router()?);
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
     /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     /// // … `stop.send(())` from elsewhere ends serving.
@@ -85,22 +84,14 @@ mod serve {
         app: Router,
         limits: Limits,
         signal: G,
-        #[cfg(feature = "tls")]
-        tls: Option<crate::serve::tls::TlsConfig>,
+        tls: Tls,
     }
 
     impl<G> std::fmt::Debug for Serve<G> {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            let limits = &self.limits;
             f.debug_struct("Serve")
                 .field("listener", &self.listener)
-                .field("header_read_timeout", &limits.header_read_timeout)
-                .field("max_connections", &limits.max_connections)
-                .field("max_header_bytes", &limits.max_header_bytes)
-                .field("max_headers", &limits.max_headers)
-                .field("keep_alive", &limits.keep_alive)
-                .field("shutdown_grace", &limits.shutdown_grace)
-                .field("write_timeout", &limits.write_timeout)
+                .field("limits", &self.limits)
                 .finish_non_exhaustive()
         }
     }
@@ -113,60 +104,15 @@ mod serve {
                 app,
                 limits: Limits::default(),
                 signal: std::future::pending(),
-                #[cfg(feature = "tls")]
                 tls: None,
             }
         }
     }
 
     impl<G> Serve<G> {
-        /// How long a client may take to send a complete request head (and complete the TLS
-        /// handshake), and how long a keep-alive connection may stay idle (default 10 s). Zero
-        /// is raised to 1 ms.
-        pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-            self.limits.set_header_read_timeout(timeout);
-            self
-        }
-
-        /// How many connections are served at once (default 64; at least 1). Connections beyond
-        /// it wait to be accepted.
-        pub fn max_connections(mut self, max: usize) -> Self {
-            self.limits.set_max_connections(max);
-            self
-        }
-
-        /// The largest request head (request line and headers) in bytes (default 16 KiB; at
-        /// least 8 KiB, hyper's minimum buffer).
-        pub fn max_header_bytes(mut self, max: usize) -> Self {
-            self.limits.set_max_header_bytes(max);
-            self
-        }
-
-        /// The most headers a request may have (default 100).
-        pub fn max_headers(mut self, max: usize) -> Self {
-            self.limits.max_headers = max;
-            self
-        }
-
-        /// Whether a connection may carry more than one request (default `true`).
-        pub fn keep_alive(mut self, keep_alive: bool) -> Self {
-            self.limits.keep_alive = keep_alive;
-            self
-        }
-
-        /// How long writing a response may make no progress (the client does not read it)
-        /// before the connection is closed (default 30 s). Zero is raised to 1 ms.
-        pub fn write_timeout(mut self, timeout: Duration) -> Self {
-            self.limits.set_write_timeout(timeout);
-            self
-        }
-
-        /// How long, once the [shutdown signal](Self::with_graceful_shutdown) has come, requests
-        /// in flight may finish before their connections are closed (default 5 s).
-        pub fn shutdown_grace(mut self, grace: Duration) -> Self {
-            self.limits.shutdown_grace = grace;
-            self
-        }
+        crate::serve::limits::limit_setters!(
+            shutdown: "the [shutdown signal](Self::with_graceful_shutdown) has come"
+        );
 
         /// Serves HTTPS with this certificate and key (feature `tls`; see [`crate::serve::tls`]).
         #[cfg(feature = "tls")]
@@ -188,7 +134,6 @@ mod serve {
                 app: self.app,
                 limits: self.limits,
                 signal,
-                #[cfg(feature = "tls")]
                 tls: self.tls,
             }
         }
@@ -221,7 +166,6 @@ mod serve {
                 app,
                 limits,
                 signal,
-                #[cfg(feature = "tls")]
                 tls,
             } = self;
             let (stop, stopped) = watch::channel(false);
@@ -231,64 +175,26 @@ mod serve {
                 let _ = stop.send(true);
                 std::future::pending::<()>().await
             };
-            let accept = crate::serve::connection::accept_loop(
-                listener,
-                limits,
-                stopped,
-                |stream, stopped| {
-                    serve_connection(
-                        stream,
-                        app.clone(),
-                        limits,
-                        #[cfg(feature = "tls")]
-                        tls.clone(),
-                        stopped,
-                    )
-                },
-            );
+            let service = service_fn(move |request: Request<Incoming>| {
+                let mut app = app.clone();
+                async move {
+                    let response =
+                        tower_service::Service::call(&mut app, request.map(axum::body::Body::new))
+                            .await;
+                    Ok::<_, Infallible>(match response {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    })
+                }
+            });
+            let accept =
+                crate::serve::connection::serve(listener, limits, tls, stopped, service, None);
             tokio::select! {
                 () = accept => {}
                 () = signal => {}
             }
             Ok(())
         }
-    }
-
-    async fn serve_connection(
-        stream: TcpStream,
-        app: Router,
-        limits: Limits,
-        #[cfg(feature = "tls")] tls: Option<crate::serve::tls::TlsConfig>,
-        stopped: watch::Receiver<bool>,
-    ) {
-        let service = service_fn(move |request: Request<Incoming>| {
-            let mut app = app.clone();
-            async move {
-                let response =
-                    tower_service::Service::call(&mut app, request.map(axum::body::Body::new))
-                        .await;
-                Ok::<_, Infallible>(match response {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                })
-            }
-        });
-        #[cfg(feature = "tls")]
-        if let Some(tls) = tls {
-            if let Ok(stream) = tls.accept(stream, limits.header_read_timeout).await {
-                let _ = crate::serve::connection::serve_http(
-                    TokioIo::new(stream),
-                    &limits,
-                    service,
-                    stopped,
-                )
-                .await;
-            }
-            return;
-        }
-        let _ =
-            crate::serve::connection::serve_http(TokioIo::new(stream), &limits, service, stopped)
-                .await;
     }
 
     /// Serves `app` over HTTPS (HTTP/1.1) on `listener` until the returned future is dropped:
@@ -302,7 +208,7 @@ mod serve {
     /// use microprofile::serve::tls::TlsConfig;
     /// let tls = TlsConfig::from_pem_files("cert.pem", "key.pem")?;
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:9443").await?;
-    /// microprofile::serve::serve_tls(listener, microprofile::serve::router(), tls).await;
+    /// microprofile::serve::serve_tls(listener, microprofile::serve::router()?, tls).await;
     /// # Ok(()) }
     /// ```
     #[cfg(feature = "tls")]
@@ -318,8 +224,7 @@ mod serve {
 mod metrics_router {
     use std::sync::Arc;
 
-    use ::http::header::{HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION};
-    use ::http::{HeaderMap, Method, StatusCode, Uri};
+    use ::http::{HeaderMap, Method, Uri};
     use axum::body::Body;
     use axum::response::Response;
     use axum::routing::any;
@@ -327,16 +232,22 @@ mod metrics_router {
 
     use crate::registry::{global, Registry};
     use crate::serve::auth::{Auth, AuthError};
-    use crate::serve::{EncodedResponse, MetricsResponse};
+    use crate::serve::Endpoint;
 
     /// An axum [`Router`] serving the global registry under `/metrics`, with the authentication
     /// configured in the environment ([`Auth::from_env`]). Merge it into an application with
     /// [`Router::merge`], or nest it elsewhere with [`Router::nest`].
     ///
+    /// A malformed configuration in the environment is an error here, when the router is made
+    /// (as the built-in listener refuses to start on it), rather than a router that answers
+    /// every request `500` or serves without authentication.
+    ///
     /// ```
-    /// let app: axum::Router = axum::Router::new().merge(microprofile::serve::router());
+    /// # fn main() -> Result<(), microprofile::serve::auth::AuthError> {
+    /// let app: axum::Router = axum::Router::new().merge(microprofile::serve::router()?);
+    /// # Ok(()) }
     /// ```
-    pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    pub fn router<S: Clone + Send + Sync + 'static>() -> Result<Router<S>, AuthError> {
         MetricsRouter::new().into_router()
     }
 
@@ -346,12 +257,14 @@ mod metrics_router {
     /// use microprofile::serve::{auth::Auth, MetricsRouter};
     /// let metrics: axum::Router = MetricsRouter::new()
     ///     .auth(Auth::bearer("s3cret"))
-    ///     .into_router();
+    ///     .into_router()
+    ///     .expect("an authentication given in code is never refused");
     /// ```
     #[derive(Clone)]
     pub struct MetricsRouter {
         registry: &'static Registry,
-        auth: Result<Auth, AuthError>,
+        /// `None`: read from the environment when the router is made.
+        auth: Option<Auth>,
     }
 
     impl std::fmt::Debug for MetricsRouter {
@@ -369,13 +282,12 @@ mod metrics_router {
     }
 
     impl MetricsRouter {
-        /// The global registry, with the authentication of the environment ([`Auth::from_env`]).
-        /// If the environment's configuration is malformed, every request is answered `500`
-        /// (and the reason printed on stderr) rather than served without authentication.
+        /// The global registry, with the authentication of the environment ([`Auth::from_env`],
+        /// read by [`into_router`](Self::into_router)) unless [`auth`](Self::auth) sets one.
         pub fn new() -> MetricsRouter {
             MetricsRouter {
                 registry: global(),
-                auth: Auth::from_env(),
+                auth: None,
             }
         }
 
@@ -387,83 +299,26 @@ mod metrics_router {
 
         /// The authentication, instead of the environment's.
         pub fn auth(mut self, auth: Auth) -> MetricsRouter {
-            self.auth = Ok(auth);
+            self.auth = Some(auth);
             self
         }
 
         /// The router: `/metrics`, `/metrics/` and `/metrics/{*rest}`, any method (methods other
         /// than `GET` and `HEAD` get `405`, as from the built-in listener).
-        pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
-            if let Err(error) = &self.auth {
-                eprintln!(
-                    "microprofile: the metrics endpoint answers 500 to every request: {error}"
-                );
-            }
-            let config = Arc::new(self);
+        ///
+        /// Without [`auth`](Self::auth), the environment's authentication is read now; a
+        /// malformed one is the error (the one [`ServerError::Auth`](crate::ServerError) holds
+        /// when the built-in listener refuses to start on it). With `auth`, this never fails.
+        pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Result<Router<S>, AuthError> {
+            let endpoint = Arc::new(Endpoint::new(self.registry, self.auth)?);
             let handler = move |method: Method, uri: Uri, headers: HeaderMap| {
-                let config = config.clone();
-                async move { config.answer(&method, &uri, &headers) }
+                let endpoint = endpoint.clone();
+                async move { endpoint.answer_http::<Body>(&method, &uri, &headers) as Response }
             };
-            Router::new()
+            Ok(Router::new()
                 .route("/metrics", any(handler.clone()))
                 .route("/metrics/", any(handler.clone()))
-                .route("/metrics/{*rest}", any(handler))
+                .route("/metrics/{*rest}", any(handler)))
         }
-
-        fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
-            let head = method == Method::HEAD;
-            let accept_encoding = join_headers(headers, ACCEPT_ENCODING);
-            let answer = match &self.auth {
-                Err(error) => {
-                    let body = format!(
-                        "Internal Server Error: the metrics endpoint is misconfigured: {error}\n"
-                    );
-                    MetricsResponse {
-                        status: 500,
-                        headers: vec![
-                            ("content-type", "text/plain; charset=utf-8".to_owned()),
-                            ("content-length", body.len().to_string()),
-                        ],
-                        body,
-                    }
-                    .encode(accept_encoding.as_deref(), head)
-                }
-                Ok(auth) => match auth.check(headers.get(AUTHORIZATION).map(|v| v.as_bytes())) {
-                    Err(refused) => refused.encode(accept_encoding.as_deref(), head),
-                    Ok(()) => {
-                        let accept = join_headers(headers, ACCEPT);
-                        crate::serve::respond_encoded(
-                            self.registry,
-                            method.as_str(),
-                            uri.path(),
-                            uri.query(),
-                            accept.as_deref(),
-                            accept_encoding.as_deref(),
-                        )
-                    }
-                },
-            };
-            into_response(answer)
-        }
-    }
-
-    /// Several `name` headers joined with `,`, as [`crate::serve::respond_encoded`] takes them.
-    fn join_headers(headers: &HeaderMap, name: HeaderName) -> Option<String> {
-        crate::serve::join_header_values(headers.get_all(name).iter().map(|v| v.as_bytes()))
-    }
-
-    fn into_response(answer: EncodedResponse) -> Response {
-        let mut response = Response::new(Body::from(answer.body));
-        *response.status_mut() =
-            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        for (name, value) in answer.headers {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                response.headers_mut().insert(name, value);
-            }
-        }
-        response
     }
 }
