@@ -234,38 +234,17 @@ impl Route {
 /// Decodes `%XX` escapes (and `+` as a space in a query); a `%` not followed by two hex digits is
 /// kept as is, and bytes that do not form UTF-8 become U+FFFD.
 fn percent_decode(text: &str, plus_is_space: bool) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    while let Some((&first, tail)) = rest.split_first() {
-        match first {
-            b'%' => {
-                let high = tail.first().and_then(|b| hex_value(*b));
-                let low = tail.get(1).and_then(|b| hex_value(*b));
-                if let (Some(high), Some(low)) = (high, low) {
-                    out.push(high << 4 | low);
-                    rest = tail.get(2..).unwrap_or_default();
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            b => out.push(b),
-        }
-        rest = tail;
-    }
-    match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+    // The `percent-encoding` crate instead of a hand-written decoder; `+` is not its business.
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    if plus_is_space && text.contains('+') {
+        // Before decoding, so that `%2B` stays a `+`.
+        decode(&text.replace('+', " "))
+    } else {
+        decode(text)
     }
 }
 
@@ -346,7 +325,7 @@ impl Endpoint {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::encoding::Format;
+    use crate::encoding::{negotiate, Format};
     use crate::metadata::Metadata;
 
     const PROMETHEUS_SCRAPE: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
