@@ -57,7 +57,9 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use base64::Engine as _;
 use parking_lot::Mutex;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::metadata::{Metadata, Scope};
 use crate::metric::counter::Counter;
@@ -151,7 +153,8 @@ impl GroupingKey {
         value: impl Into<String>,
     ) -> Result<GroupingKey, PushError> {
         let name = name.into();
-        let valid = naming::is_identifier(&name) && !name.starts_with("__");
+        let valid =
+            naming::is_identifier(&name) && !name.starts_with(naming::rules::RESERVED_TAG_PREFIX);
         if !valid || name == "job" || self.labels.iter().any(|(n, _)| *n == name) {
             return Err(PushError::InvalidGroupingKey(format!(
                 "label {name:?} is not a valid label name, is `job`, or is given twice"
@@ -192,43 +195,21 @@ impl GroupingKey {
     }
 }
 
+/// What a path segment keeps as it is: RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`);
+/// every other byte, UTF-8 included, becomes `%XX` (upper-case hex).
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn percent_encode(out: &mut String, value: &str) {
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(hex_digit(b >> 4));
-            out.push(hex_digit(b & 0xf));
-        }
-    }
+    out.extend(utf8_percent_encode(value, PATH_SEGMENT));
 }
 
-/// The uppercase hex digit of the low four bits of `nibble`.
-fn hex_digit(nibble: u8) -> char {
-    char::from_digit(u32::from(nibble & 0xf), 16).map_or('0', |c| c.to_ascii_uppercase())
-}
-
+/// Base64url (RFC 4648 §5) with its `=` padding, as the Pushgateway decodes `@base64` values.
 fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..=chunk.len() {
-            // `& 63` keeps the index inside the 64-entry alphabet.
-            let sextet = (n >> (18 - 6 * i) & 63) as usize;
-            out.extend(ALPHABET.get(sextet).map(|&c| char::from(c)));
-        }
-        for _ in chunk.len()..3 {
-            out.push('=');
-        }
-    }
-    out
+    base64::engine::general_purpose::URL_SAFE.encode(bytes)
 }
 
 /// A Pushgateway to push to.

@@ -27,6 +27,9 @@
 
 use std::fmt;
 
+// The names follow the crate's one set of naming rules (`naming/rules.rs`).
+use crate::naming::rules::{is_identifier as is_label_name, is_metric_name};
+
 /// The part of a series a field holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Extension {
@@ -142,18 +145,6 @@ pub enum CodecError {
     BadEscape(String),
 }
 
-fn is_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn is_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
-}
-
 fn needs_escape(b: u8) -> bool {
     matches!(b, b'%' | b':' | b',' | b'"' | b'=') || b < 0x20 || b == 0x7f
 }
@@ -166,6 +157,7 @@ fn needs_escape(b: u8) -> bool {
 /// assert_eq!(out, "a%3Ab%2Cc%22d%3De%25f%0A ü");
 /// ```
 pub fn escape_label_value(out: &mut String, value: &str) {
+    use std::fmt::Write as _;
     let escaped = |c: char| c.is_ascii() && needs_escape(c as u8);
     // Each piece is a run of plain characters, ended by one to escape (except maybe the last).
     for piece in value.split_inclusive(escaped) {
@@ -173,27 +165,27 @@ pub fn escape_label_value(out: &mut String, value: &str) {
         match chars.next_back().filter(|&c| escaped(c)) {
             Some(c) => {
                 out.push_str(chars.as_str());
-                out.push('%');
-                out.push(hex_digit(c as u8 >> 4));
-                out.push(hex_digit(c as u8 & 0xf));
+                // Written here, not by `percent-encoding`: the field format is a wire contract
+                // shared with Instrumentor's readers, and it keeps UTF-8 raw, which that crate's
+                // encoder always escapes. (Writing to a `String` cannot fail.)
+                let _ = write!(out, "%{:02X}", c as u8);
             }
             None => out.push_str(piece),
         }
     }
 }
 
-/// The uppercase hex digit of the low four bits of `nibble`.
-fn hex_digit(nibble: u8) -> char {
-    char::from_digit(u32::from(nibble & 0xf), 16).map_or('0', |c| c.to_ascii_uppercase())
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+/// Decodes `%XX` escapes strictly: `None` where a `%` lacks two hex digits after it (which
+/// `percent-encoding` would keep as they are) or the decoded bytes are not UTF-8.
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
+    let complete = text.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    let decoded = percent_encoding::percent_decode_str(text).decode_utf8();
+    decoded.ok().filter(|_| complete).map(|d| d.into_owned())
 }
 
 /// Decodes a percent-encoded label value. Any `%XX` is accepted (not only the ones
@@ -202,21 +194,7 @@ pub fn unescape_label_value(escaped: &str) -> Result<String, CodecError> {
     if !escaped.contains('%') {
         return Ok(escaped.to_owned());
     }
-    let mut bytes = escaped.bytes();
-    let mut out = Vec::with_capacity(escaped.len());
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let high = bytes.next().and_then(hex_value);
-            let low = bytes.next().and_then(hex_value);
-            match (high, low) {
-                (Some(h), Some(l)) => out.push(h << 4 | l),
-                _ => return Err(CodecError::BadEscape(escaped.to_owned())),
-            }
-        } else {
-            out.push(b);
-        }
-    }
-    String::from_utf8(out).map_err(|_| CodecError::BadEscape(escaped.to_owned()))
+    percent_decode(escaped).ok_or_else(|| CodecError::BadEscape(escaped.to_owned()))
 }
 
 /// Builds a field name. Labels may be given in any order: they are sorted by name, so one label

@@ -17,8 +17,10 @@ pub(crate) struct Target {
     pub(crate) password: Option<String>,
 }
 
+/// Decodes the URL's user name or password (RFC 3986 percent-encoding, through the
+/// `percent-encoding` crate); a `%` without two hex digits after it is refused.
 fn percent_decode(text: &str) -> Result<String, String> {
-    super::codec::unescape_label_value(text).map_err(|_| format!("bad percent escape in {text:?}"))
+    super::codec::percent_decode(text).ok_or_else(|| format!("bad percent escape in {text:?}"))
 }
 
 impl Target {
