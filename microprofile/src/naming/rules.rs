@@ -2,7 +2,7 @@
 //! and a unit may hold, which tag names are reserved, and the one wording of every refusal.
 //!
 //! This file is the single source of these rules for both crates: `microprofile::naming` applies
-//! them at run time (as [`crate::Error`] variants) and `microprofile-macros` compiles this very
+//! them at run time (as `microprofile::Error` variants) and `microprofile-macros` compiles this very
 //! file in with `#[path]` (as serde shares `internals` between `serde_derive` and
 //! `serde_derive_internals`) to apply them at compile time, with a span. So it depends on `core`
 //! and `std` only: no `crate::` path, no other crate.
