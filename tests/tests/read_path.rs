@@ -328,3 +328,105 @@ fn gather_counts_the_families_a_selection_matches_like_encode() {
         assert_eq!(registry.gather(selection, &mut sink), encoded);
     }
 }
+
+/// The sketch buckets of the summary changes one read reports: `(representative value, count)`.
+fn sketch_changes(registry: &Registry, cursor: &mut DeltaCursor) -> Vec<(u64, Vec<(f64, u64)>)> {
+    let mut seen = Vec::new();
+    registry.gather_changes(Selection::All, cursor, &mut |_, change| {
+        if let Change::Summary(s) = change {
+            let buckets = s
+                .sketch
+                .as_ref()
+                .expect("a summary keeps a sketch once a cursor exists");
+            seen.push((
+                s.count,
+                buckets.buckets().map(|(k, n)| (k.value(), n)).collect(),
+            ));
+        }
+    });
+    seen
+}
+
+#[test]
+fn a_delta_cursor_reports_the_sketch_of_what_a_summary_observed_in_between() {
+    use microprofile::redis::sketch::{Sketch, SketchKey, RELATIVE_ACCURACY};
+    // The cursor first: summaries keep their sketch from their first observation on.
+    let mut cursor = DeltaCursor::new();
+    let registry = Registry::new();
+    let sizes = registry
+        .summary_with(
+            Metadata::new("sizes"),
+            vec![0.5, 0.99],
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    let close = |a: f64, b: f64| ((a - b) / b).abs() <= RELATIVE_ACCURACY * (1.0 + 1e-9);
+    for v in [10.0, 10.0, 1000.0] {
+        sizes.observe(v);
+    }
+    let first = sketch_changes(&registry, &mut cursor);
+    assert_eq!(first.len(), 1);
+    let (count, buckets) = &first[0];
+    assert_eq!(*count, 3);
+    assert_eq!(buckets.len(), 2);
+    assert!(
+        close(buckets[0].0, 10.0) && buckets[0].1 == 2,
+        "{buckets:?}"
+    );
+    assert!(
+        close(buckets[1].0, 1000.0) && buckets[1].1 == 1,
+        "{buckets:?}"
+    );
+    // Only the observations since the last read.
+    sizes.observe(10.0);
+    sizes.observe(0.5);
+    let second = sketch_changes(&registry, &mut cursor);
+    let (count, buckets) = &second[0];
+    assert_eq!(*count, 2);
+    assert_eq!(buckets.len(), 2, "{buckets:?}");
+    assert!(close(buckets[0].0, 0.5) && buckets[0].1 == 1, "{buckets:?}");
+    assert!(
+        close(buckets[1].0, 10.0) && buckets[1].1 == 1,
+        "{buckets:?}"
+    );
+    assert!(sketch_changes(&registry, &mut cursor).is_empty());
+    // Added up, the deltas are the sketch of every observation: what a store merging them holds.
+    let mut merged = Sketch::new();
+    for (_, buckets) in first.iter().chain(&second) {
+        for (value, n) in buckets {
+            merged.add_count(SketchKey::of(*value).unwrap(), *n);
+        }
+    }
+    let mut all = Sketch::new();
+    for v in [10.0, 10.0, 1000.0, 10.0, 0.5] {
+        all.add(v);
+    }
+    assert_eq!(merged, all);
+    // A series of a family made after the cursor keeps its sketch from its first observation.
+    let by_queue = Arc::new(Family::<Dense, microprofile::Summary>::new(
+        microprofile::Summary::try_new(vec![0.5], Duration::from_secs(60)).unwrap(),
+    ));
+    registry
+        .register(Metadata::new("by_queue"), by_queue.clone())
+        .unwrap();
+    by_queue
+        .with(&Dense {
+            method: Method::Get,
+        })
+        .observe(2.0);
+    let third = sketch_changes(&registry, &mut cursor);
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0].0, 1);
+    assert_eq!(third[0].1.len(), 1);
+    assert!(close(third[0].1[0].0, 2.0));
+    // Removed and made again: a reset, reported whole (count and sketch).
+    by_queue.remove(&Dense { method: Method::Get });
+    by_queue.with(&Dense { method: Method::Get }).observe(3.0);
+    let mut resets = Vec::new();
+    registry.gather_changes(Selection::All, &mut cursor, &mut |_, change| {
+        if let Change::Summary(s) = change {
+            resets.push((s.reset, s.count, s.sketch.as_ref().map(Sketch::count)));
+        }
+    });
+    assert_eq!(resets, [(true, 1, Some(1))]);
+}

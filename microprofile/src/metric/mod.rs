@@ -13,6 +13,7 @@ pub(crate) mod gauge;
 pub(crate) mod histogram;
 pub(crate) mod kind;
 mod labels;
+pub mod sketch;
 pub(crate) mod summary;
 
 pub use kind::MetricType;
@@ -168,6 +169,28 @@ pub trait Metric: Send + Sync + 'static {
     fn validate(&self) -> Result<(), Error> {
         Ok(())
     }
+    /// A summary's observations as a mergeable [`Sketch`](sketch::Sketch), with its count and
+    /// sum read at the same instant, for readers of deltas
+    /// ([`Registry::gather_changes`](crate::Registry::gather_changes)); `None` for every other
+    /// metric. Summaries keep that sketch once a [`DeltaCursor`](crate::registry::DeltaCursor)
+    /// exists (until then observations cost nothing extra): a summary made or first observed after
+    /// that has every observation in it; an older one those since its first call, while its count
+    /// and sum hold all of them.
+    fn cumulative_sketch(&self) -> Option<CumulativeSketch> {
+        None
+    }
+}
+
+/// What [`Metric::cumulative_sketch`] reads: a summary's sketch and, at the same instant, its count
+/// and sum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CumulativeSketch {
+    /// The observations the sketch holds (see [`Metric::cumulative_sketch`]).
+    pub sketch: sketch::Sketch,
+    /// Every observation's count since the summary was made (or reset).
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
 }
 
 /// Something the registry can hold: one series (every [`Metric`]) or a labelled family of them.

@@ -9,6 +9,7 @@
 //! the lock cannot clear a newer slice.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,9 @@ use sketches_ddsketch::{Config, DDSketch};
 
 use crate::error::Error;
 use crate::metric::histogram::{Observe, TimerGuard};
+use crate::metric::sketch::Sketch;
 use crate::metric::MetricType;
-use crate::metric::{Metric, NewLike, SummaryView, Visitor};
+use crate::metric::{CumulativeSketch, Metric, NewLike, SummaryView, Visitor};
 
 /// The MicroProfile default quantiles.
 pub const DEFAULT_QUANTILES: &[f64] = &[0.5, 0.75, 0.95, 0.98, 0.99, 0.999];
@@ -38,12 +40,21 @@ struct Window {
     slices: Vec<Slice>,
     sum: f64,
     count: u64,
+    /// Every observation in the mergeable form of [`crate::metric::sketch`], kept once a delta
+    /// reader exists (from the summary's first observation if it was made or first observed
+    /// after that, else from the first [`Metric::cumulative_sketch`] call), so that a program
+    /// with no delta reader pays nothing for it.
+    cumulative: Option<Sketch>,
 }
 
 struct Core {
     start: Instant,
     window: Mutex<Window>,
 }
+
+/// Set once a delta reader exists ([`crate::registry::DeltaCursor::new`]): from then on every
+/// summary made or first observed keeps its cumulative sketch from its first observation.
+pub(crate) static TRACK_SKETCHES: AtomicBool = AtomicBool::new(false);
 
 fn sketch() -> DDSketch {
     DDSketch::new(Config::new(RELATIVE_ACCURACY, 2048, 1.0e-9))
@@ -122,6 +133,7 @@ impl Summary {
                     .collect(),
                 sum: 0.0,
                 count: 0,
+                cumulative: TRACK_SKETCHES.load(Ordering::Relaxed).then(Sketch::new),
             }),
         })
     }
@@ -161,6 +173,9 @@ impl Summary {
             let mut window = core.window.lock();
             window.sum += value;
             window.count += 1;
+            if let Some(cumulative) = &mut window.cumulative {
+                cumulative.add(value);
+            }
             let slot = (epoch % AGE_BUCKETS as u64) as usize;
             match window.slices.get_mut(slot) {
                 Some(slice) if slice.epoch == epoch => {
@@ -294,6 +309,15 @@ impl Metric for Summary {
         check_quantiles(&self.quantiles)?;
         check_window(self.window)
     }
+    fn cumulative_sketch(&self) -> Option<CumulativeSketch> {
+        let mut window = self.core().window.lock();
+        let sketch = window.cumulative.get_or_insert_with(Sketch::new).clone();
+        Some(CumulativeSketch {
+            sketch,
+            count: window.count,
+            sum: window.sum,
+        })
+    }
 }
 
 impl NewLike for Summary {
@@ -310,6 +334,9 @@ impl NewLike for Summary {
             let mut window = core.window.lock();
             window.sum = 0.0;
             window.count = 0;
+            if let Some(cumulative) = &mut window.cumulative {
+                *cumulative = Sketch::new();
+            }
             for slice in &mut window.slices {
                 slice.sketch = sketch();
             }

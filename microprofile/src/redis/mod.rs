@@ -81,7 +81,7 @@
 pub mod codec;
 mod expose;
 mod resp;
-pub mod sketch;
+pub use crate::metric::sketch;
 mod store;
 
 pub use codec::{CodecError, Extension, TypeCode};

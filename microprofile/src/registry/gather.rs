@@ -23,6 +23,7 @@
 use std::collections::HashMap;
 
 use crate::metadata::Scope;
+use crate::metric::sketch::Sketch;
 use crate::metric::{HistogramView, Metric, Number, SeriesLabels, SummaryView, Visitor};
 use crate::registry::{FamilyInfo, Member, Registry, Selection};
 
@@ -185,7 +186,9 @@ impl Registry {
     }
 
     /// Reads what changed in the selected series since this `cursor`'s last read, and calls `f`
-    /// with each changed series and its [`Change`]. A series read for the first time reports its
+    /// with each changed series and its [`Change`]: counter increases, histogram bucket, count
+    /// and sum increases, summary count and sum increases with the sketch of the observations in
+    /// between (and the window's quantiles now), gauge values that moved. A series read for the first time reports its
     /// whole value; a counter or histogram that went down (reset, or removed and made again)
     /// reports its whole new value, marked [`reset`](CounterChange::reset). Series that were not
     /// read this time (removed, or left out by the selection) are forgotten by the cursor. Each
@@ -229,16 +232,30 @@ impl Registry {
 
 /// What one consumer read last of each series, so that [`Registry::gather_changes`] can say what
 /// changed since. Owned by the consumer; one per consumer and selection.
-#[derive(Debug, Default)]
+///
+/// Making one tells summaries to keep a mergeable sketch of their observations (see
+/// [`Metric::cumulative_sketch`]), so that the cursor can report the sketch of what each summary
+/// observed between two reads: make the cursor before the summaries take observations.
+#[derive(Debug)]
 pub struct DeltaCursor {
     last: HashMap<String, Last>,
     pass: u64,
 }
 
+impl Default for DeltaCursor {
+    fn default() -> Self {
+        DeltaCursor::new()
+    }
+}
+
 impl DeltaCursor {
     /// A cursor that has read nothing: the first read reports every series whole.
     pub fn new() -> DeltaCursor {
-        DeltaCursor::default()
+        crate::metric::summary::TRACK_SKETCHES.store(true, std::sync::atomic::Ordering::Relaxed);
+        DeltaCursor {
+            last: HashMap::new(),
+            pass: 0,
+        }
     }
 
     /// How many series the cursor remembers.
@@ -262,8 +279,15 @@ struct Last {
 enum LastValue {
     Counter(Number),
     Gauge(Number),
-    Histogram { buckets: Vec<u64>, sum: f64 },
-    Summary { count: u64, sum: f64 },
+    Histogram {
+        buckets: Vec<u64>,
+        sum: f64,
+    },
+    Summary {
+        count: u64,
+        sum: f64,
+        sketch: Option<Sketch>,
+    },
 }
 
 /// What changed in one series since the cursor's last read.
@@ -320,6 +344,10 @@ pub struct SummaryChange {
     pub quantiles: Vec<(f64, f64)>,
     /// The largest observation in the window now.
     pub max: f64,
+    /// The observations since the last read as a mergeable sketch (bucket counts to add to a
+    /// stored sketch, as the Redis store's format keeps them); `None` for a summary that keeps
+    /// no sketch (see [`Metric::cumulative_sketch`]).
+    pub sketch: Option<Sketch>,
     /// Whether the count went down since the last read: the fields are then the whole value.
     pub reset: bool,
 }
@@ -420,16 +448,35 @@ impl Gather for ChangeReader<'_, '_> {
                 sum,
                 max,
             } => {
+                // Count, sum and sketch read at one instant when the summary keeps a sketch.
+                let (count, sum, sketch) = match series.metric.cumulative_sketch() {
+                    Some(read) => (read.count, read.sum, Some(read.sketch)),
+                    None => (count, sum, None),
+                };
                 let last = match previous {
-                    Some(LastValue::Summary { count, sum }) => Some((*count, *sum)),
+                    Some(LastValue::Summary { count, sum, sketch }) => {
+                        Some((*count, *sum, sketch.as_ref()))
+                    }
                     _ => None,
                 };
-                let (delta_count, delta_sum, reset) = match last {
-                    Some((last_count, last_sum)) if count >= last_count => {
-                        (count - last_count, sum - last_sum, false)
+                let sketch_delta = |last: Option<&Sketch>| -> Option<Option<Sketch>> {
+                    let Some(now) = &sketch else {
+                        return Some(None);
+                    };
+                    let Some(last) = last else {
+                        return Some(Some(now.clone()));
+                    };
+                    sketch_difference(now, last).map(Some)
+                };
+                let (delta_count, delta_sum, delta_sketch, reset) = match last {
+                    Some((last_count, last_sum, last_sketch)) if count >= last_count => {
+                        match sketch_delta(last_sketch) {
+                            Some(delta) => (count - last_count, sum - last_sum, delta, false),
+                            None => (count, sum, sketch.clone(), true),
+                        }
                     }
-                    Some(_) => (count, sum, true),
-                    None => (count, sum, false),
+                    Some(_) => (count, sum, sketch.clone(), true),
+                    None => (count, sum, sketch.clone(), false),
                 };
                 let changed = delta_count != 0 || reset || last.is_none();
                 let change = changed.then_some(Change::Summary(SummaryChange {
@@ -437,9 +484,10 @@ impl Gather for ChangeReader<'_, '_> {
                     sum: delta_sum,
                     quantiles,
                     max,
+                    sketch: delta_sketch,
                     reset,
                 }));
-                (change, LastValue::Summary { count, sum })
+                (change, LastValue::Summary { count, sum, sketch })
             }
         };
         if let Some(change) = &change {
@@ -447,6 +495,29 @@ impl Gather for ChangeReader<'_, '_> {
         }
         self.cursor.last.insert(key, Last { pass, value });
     }
+}
+
+/// The buckets `now` holds beyond `last`; `None` when a bucket went down (the summary was reset).
+fn sketch_difference(now: &Sketch, last: &Sketch) -> Option<Sketch> {
+    let mut delta = Sketch::new();
+    let mut last_buckets = last.buckets().peekable();
+    for (key, count) in now.buckets() {
+        let before = match last_buckets.peek().copied() {
+            // A bucket the last read had and this one has not: it went down to zero.
+            Some((last_key, _)) if last_key < key => return None,
+            Some((last_key, last_count)) if last_key == key => {
+                last_buckets.next();
+                last_count
+            }
+            _ => 0,
+        };
+        let added = count.checked_sub(before)?;
+        if added > 0 {
+            delta.add_count(key, added);
+        }
+    }
+    // Buckets left over were in the last read only.
+    last_buckets.next().is_none().then_some(delta)
 }
 
 /// `now - last` when the counter did not go down.

@@ -1,13 +1,14 @@
 //! The mergeable representation of a summary: a DDSketch-style logarithmic histogram whose bucket
-//! counts are plain hash fields, so any number of processes can add to them and the exporter
-//! computes quantiles over all of them.
+//! counts are plain numbers, so any number of processes can add to them (the Redis store keeps
+//! them as hash fields, and its exporter computes quantiles over all of them) and a delta reader
+//! can subtract two of them ([`Registry::gather_changes`](crate::Registry::gather_changes)).
 //!
 //! With `α` = [`RELATIVE_ACCURACY`] and `γ = (1 + α) / (1 − α)`, a positive value `v` goes into
 //! bucket `k = ⌈ln v / ln γ⌉`, which covers `(γ^(k−1), γ^k]`; its representative value is
 //! `2γ^k / (γ + 1)`, within a relative error `α` of every value of the bucket. Negative values use
 //! the same mapping on `|v|`; values with `|v| <` [`MIN_POSITIVE`] count in the zero bucket.
 //!
-//! A bucket is stored under the label [`SKETCH_KEY_LABEL`](super::codec::SKETCH_KEY_LABEL) with
+//! In the Redis store, a bucket is stored under the label `__key` (`redis::codec::SKETCH_KEY_LABEL`) with
 //! the value `p<k>` (positive), `n<k>` (negative) or `z` (zero), `k` a decimal integer.
 //!
 //! **Error bound**: the quantile `q` of `n` merged observations is the representative value of
