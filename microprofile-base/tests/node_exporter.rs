@@ -71,32 +71,10 @@ fn parse(text: &str) -> Vec<Sample> {
     samples
 }
 
+/// Labels as both exporters write them (`a="x",b="y"`, escaped), parsed by the crate's own
+/// reader of that text.
 fn parse_labels(text: &str) -> Vec<(String, String)> {
-    let mut labels = Vec::new();
-    let mut rest = text;
-    while let Some(eq) = rest.find("=\"") {
-        let name = rest[..eq].trim_start_matches(',').to_owned();
-        let mut value = String::new();
-        let mut chars = rest[eq + 2..].char_indices();
-        let mut end = rest.len();
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '\\' => match chars.next() {
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, other)) => value.push(other),
-                    None => {}
-                },
-                '"' => {
-                    end = eq + 2 + i + 1;
-                    break;
-                }
-                c => value.push(c),
-            }
-        }
-        labels.push((name, value));
-        rest = &rest[end..];
-    }
-    labels
+    microprofile::metric::SeriesLabels::from_rendered(text).to_pairs()
 }
 
 /// The samples of one family.
