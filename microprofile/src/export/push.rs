@@ -63,7 +63,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::metadata::{Metadata, Scope};
 use crate::metric::counter::Counter;
-use crate::naming;
+use crate::naming::rules;
 use crate::registry::{Handle, Registry, Selection};
 use crate::Format;
 
@@ -153,8 +153,7 @@ impl GroupingKey {
         value: impl Into<String>,
     ) -> Result<GroupingKey, PushError> {
         let name = name.into();
-        let valid =
-            naming::is_identifier(&name) && !name.starts_with(naming::rules::RESERVED_TAG_PREFIX);
+        let valid = rules::is_identifier(&name) && !name.starts_with(rules::RESERVED_TAG_PREFIX);
         if !valid || name == "job" || self.labels.iter().any(|(n, _)| *n == name) {
             return Err(PushError::InvalidGroupingKey(format!(
                 "label {name:?} is not a valid label name, is `job`, or is given twice"

@@ -50,8 +50,6 @@ pub fn validate_unit(unit: &str) -> Result<(), Error> {
     })
 }
 
-pub(crate) use rules::is_identifier;
-
 /// The unit actually exposed: timers are always in seconds, `none` and the empty unit mean none.
 pub fn effective_unit(metric_type: MetricType, unit: &str) -> &str {
     match metric_type {

@@ -37,11 +37,6 @@ pub fn is_identifier(name: &str) -> bool {
     chars.next().is_some_and(is_name_start) && chars.all(is_identifier_char)
 }
 
-/// `[a-zA-Z_][a-zA-Z0-9_.:-]*`: the grammar of declared metric names.
-pub fn is_metric_name(name: &str) -> bool {
-    metric_name(name).is_ok()
-}
-
 /// What a name is, for the wording of a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject {

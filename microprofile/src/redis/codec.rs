@@ -28,7 +28,11 @@
 use std::fmt;
 
 // The names follow the crate's one set of naming rules (`naming/rules.rs`).
-use crate::naming::rules::{is_identifier as is_label_name, is_metric_name};
+use crate::naming::rules::{self, is_identifier as is_label_name};
+
+fn is_metric_name(name: &str) -> bool {
+    rules::metric_name(name).is_ok()
+}
 
 /// The part of a series a field holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
