@@ -11,6 +11,12 @@
 //!
 //! Each namespace is served in the scope of the same name (`/metrics/shop`); `/metrics` serves
 //! every namespace, plus the exporter's own vendor metrics (`/metrics/vendor`).
+//!
+//! It serves through the built-in listener, so through the one endpoint and connection path of
+//! `microprofile::serve`: authentication (`MICROPROFILE_BEARER_TOKEN`, `MICROPROFILE_BASIC_AUTH`)
+//! and, built with the feature `tls`, TLS (`MICROPROFILE_TLS_CERT`, `MICROPROFILE_TLS_KEY`) come
+//! from the environment as for any application, and a malformed value stops it at start (exit
+//! status 1) rather than serve without it.
 
 use std::process::ExitCode;
 use std::time::Duration;

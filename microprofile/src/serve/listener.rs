@@ -325,7 +325,7 @@ impl ServerBuilder {
     pub fn start(self) -> Result<ServerHandle, ServerError> {
         // A malformed authentication in the environment refuses to start, as the axum router
         // refuses to be built (see `Endpoint::new`).
-        let endpoint = Arc::new(Endpoint::new(self.registry, self.auth.clone())?);
+        let endpoint = Arc::new(Endpoint::new(self.registry, self.auth)?);
         #[cfg(feature = "tls")]
         let tls: Tls = match &self.tls {
             Some(tls) => tls.clone(),
