@@ -13,9 +13,9 @@
 use std::fmt::{self, Write};
 
 use crate::metadata::Scope;
-use crate::metric::{HistogramView, Metric, Number, SummaryView, Visitor};
-use crate::registry::{Gather, SeriesRead};
+use crate::metric::{Metric, Reading};
 use crate::registry::{FamilyInfo, Registry, Selection};
+use crate::registry::{Gather, SeriesRead};
 
 pub(crate) mod float;
 pub(crate) mod negotiate;
@@ -145,13 +145,11 @@ impl Registry {
                     series: Vec::new(),
                 });
             }
-            let mut reader = ValueReader(None);
-            metric.visit(&mut reader);
-            if let (Some(value), Some(family)) = (reader.0, families.last_mut()) {
+            if let (Some(reading), Some(family)) = (Reading::of(metric), families.last_mut()) {
                 family.series.push(SeriesSnapshot {
                     scope: scope.clone(),
                     labels: labels.to_vec(),
-                    value,
+                    value: reading.into(),
                 });
             }
         });
@@ -211,36 +209,50 @@ pub enum Value {
     },
 }
 
-struct ValueReader(Option<Value>);
-
-impl Visitor for ValueReader {
-    fn counter(&mut self, value: Number) {
-        self.0 = Some(Value::Counter(value.as_f64()));
-    }
-    fn gauge(&mut self, value: Number) {
-        self.0 = Some(Value::Gauge(value.as_f64()));
-    }
-    fn histogram(&mut self, view: &HistogramView<'_>) {
-        self.0 = Some(Value::Histogram {
-            buckets: view.cumulative().collect(),
-            sum: view.sum(),
-            count: view.count(),
-        });
-    }
-    fn summary(&mut self, view: &SummaryView<'_>) {
-        self.0 = Some(Value::Summary {
-            quantiles: view.quantiles.to_vec(),
-            sum: view.sum,
-            count: view.count,
-            max: view.max,
-        });
+impl From<Reading> for Value {
+    fn from(reading: Reading) -> Value {
+        match reading {
+            Reading::Counter(value) => Value::Counter(value.as_f64()),
+            Reading::Gauge(value) => Value::Gauge(value.as_f64()),
+            Reading::Histogram {
+                bounds,
+                buckets,
+                sum,
+            } => {
+                let mut count = 0u64;
+                let buckets = buckets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        count = count.wrapping_add(*n);
+                        (bounds.get(i).copied().unwrap_or(f64::INFINITY), count)
+                    })
+                    .collect();
+                Value::Histogram {
+                    buckets,
+                    sum,
+                    count,
+                }
+            }
+            Reading::Summary {
+                quantiles,
+                count,
+                sum,
+                max,
+            } => Value::Summary {
+                quantiles,
+                sum,
+                count,
+                max,
+            },
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metric::{MetricType, SeriesLabels};
+    use crate::metric::{HistogramView, MetricType, Number, SeriesLabels, SummaryView, Visitor};
 
     /// A collector with no series at the moment, of any type.
     struct NoSeries(MetricType);

@@ -147,6 +147,69 @@ pub struct SummaryView<'a> {
     pub max: f64,
 }
 
+/// One series' value as owned data, read through its [`Visitor`]: what the snapshot and the delta
+/// cursor keep.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Reading {
+    Counter(Number),
+    Gauge(Number),
+    Histogram {
+        /// The finite upper bounds.
+        bounds: Vec<f64>,
+        /// Observations per bucket (not cumulative), the last for `+Inf`.
+        buckets: Vec<u64>,
+        sum: f64,
+    },
+    Summary {
+        quantiles: Vec<(f64, f64)>,
+        count: u64,
+        sum: f64,
+        max: f64,
+    },
+}
+
+impl Reading {
+    /// Reads `metric`; `None` when it handed nothing over (a callback gauge that panicked).
+    pub(crate) fn of(metric: &dyn Metric) -> Option<Reading> {
+        struct Reader(Option<Reading>);
+        impl Visitor for Reader {
+            fn counter(&mut self, value: Number) {
+                self.0 = Some(Reading::Counter(value));
+            }
+            fn gauge(&mut self, value: Number) {
+                self.0 = Some(Reading::Gauge(value));
+            }
+            fn histogram(&mut self, view: &HistogramView<'_>) {
+                let mut last = 0u64;
+                let buckets = view
+                    .cumulative()
+                    .map(|(_, cumulative)| {
+                        let n = cumulative.wrapping_sub(last);
+                        last = cumulative;
+                        n
+                    })
+                    .collect();
+                self.0 = Some(Reading::Histogram {
+                    bounds: view.bounds().to_vec(),
+                    buckets,
+                    sum: view.sum(),
+                });
+            }
+            fn summary(&mut self, view: &SummaryView<'_>) {
+                self.0 = Some(Reading::Summary {
+                    quantiles: view.quantiles.to_vec(),
+                    count: view.count,
+                    sum: view.sum,
+                    max: view.max,
+                });
+            }
+        }
+        let mut reader = Reader(None);
+        metric.visit(&mut reader);
+        reader.0
+    }
+}
+
 /// Receives the value of one series.
 pub trait Visitor {
     /// A counter value.

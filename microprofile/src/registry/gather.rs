@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use crate::metadata::Scope;
 use crate::metric::sketch::Sketch;
-use crate::metric::{HistogramView, Metric, Number, SeriesLabels, SummaryView, Visitor};
+use crate::metric::{Metric, Number, Reading, SeriesLabels};
 use crate::registry::{FamilyInfo, Member, Registry, Selection};
 
 /// One family as the read path hands it to a consumer.
@@ -376,16 +376,14 @@ struct ChangeReader<'c, 'f> {
 
 impl Gather for ChangeReader<'_, '_> {
     fn series(&mut self, series: &SeriesRead<'_>) {
-        let mut read = ReadValue(None);
-        series.metric.visit(&mut read);
-        let Some(now) = read.0 else {
+        let Some(now) = Reading::of(series.metric) else {
             return;
         };
         let pass = self.cursor.pass;
         let key = series_key(series);
         let previous = self.cursor.last.get(&key).map(|last| &last.value);
         let (change, value) = match now {
-            Now::Counter(total) => {
+            Reading::Counter(total) => {
                 let (delta, reset) = match previous {
                     Some(LastValue::Counter(last)) => match counter_delta(*last, total) {
                         Some(delta) => (delta, false),
@@ -401,7 +399,7 @@ impl Gather for ChangeReader<'_, '_> {
                 }));
                 (change, LastValue::Counter(total))
             }
-            Now::Gauge(value) => {
+            Reading::Gauge(value) => {
                 let same = matches!(
                     previous,
                     Some(LastValue::Gauge(last)) if same_number(*last, value)
@@ -411,7 +409,7 @@ impl Gather for ChangeReader<'_, '_> {
                     LastValue::Gauge(value),
                 )
             }
-            Now::Histogram {
+            Reading::Histogram {
                 bounds,
                 buckets,
                 sum,
@@ -442,7 +440,7 @@ impl Gather for ChangeReader<'_, '_> {
                 }));
                 (change, LastValue::Histogram { buckets, sum })
             }
-            Now::Summary {
+            Reading::Summary {
                 quantiles,
                 count,
                 sum,
@@ -537,57 +535,5 @@ fn same_number(a: Number, b: Number) -> bool {
         (Number::UInt(a), Number::UInt(b)) => a == b,
         (Number::Int(a), Number::Int(b)) => a == b,
         (a, b) => a.as_f64().to_bits() == b.as_f64().to_bits(),
-    }
-}
-
-/// One series' value, read out of its visitor.
-enum Now {
-    Counter(Number),
-    Gauge(Number),
-    Histogram {
-        bounds: Vec<f64>,
-        buckets: Vec<u64>,
-        sum: f64,
-    },
-    Summary {
-        quantiles: Vec<(f64, f64)>,
-        count: u64,
-        sum: f64,
-        max: f64,
-    },
-}
-
-struct ReadValue(Option<Now>);
-
-impl Visitor for ReadValue {
-    fn counter(&mut self, value: Number) {
-        self.0 = Some(Now::Counter(value));
-    }
-    fn gauge(&mut self, value: Number) {
-        self.0 = Some(Now::Gauge(value));
-    }
-    fn histogram(&mut self, view: &HistogramView<'_>) {
-        let mut last = 0u64;
-        let buckets = view
-            .cumulative()
-            .map(|(_, cumulative)| {
-                let n = cumulative.wrapping_sub(last);
-                last = cumulative;
-                n
-            })
-            .collect();
-        self.0 = Some(Now::Histogram {
-            bounds: view.bounds().to_vec(),
-            buckets,
-            sum: view.sum(),
-        });
-    }
-    fn summary(&mut self, view: &SummaryView<'_>) {
-        self.0 = Some(Now::Summary {
-            quantiles: view.quantiles.to_vec(),
-            count: view.count,
-            sum: view.sum,
-            max: view.max,
-        });
     }
 }
