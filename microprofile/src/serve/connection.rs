@@ -74,6 +74,8 @@ pub(crate) async fn serve<S, B>(
 {
     accept_loop(listener, limits, stopped, |stream, stopped| {
         let service = service.clone();
+        // Without feature `tls` the configuration is a `Copy` `None`.
+        #[cfg_attr(not(feature = "tls"), allow(clippy::clone_on_copy))]
         let tls = tls.clone();
         async move {
             let _open = counts.map(|counts| counts.open.enter());
