@@ -33,7 +33,10 @@ struct Hashed {
 /// Every series the read path hands over: family, scope, labels as pairs (member tags, then the
 /// series' labels) and the rendered text of the series' own labels.
 #[derive(Default)]
-struct Collected(Vec<(String, String, Vec<(String, String)>, String)>);
+struct Collected(Vec<Row>);
+
+/// Family, scope, label pairs, rendered series labels.
+type Row = (String, String, Vec<(String, String)>, String);
 
 impl Gather for Collected {
     fn series(&mut self, series: &SeriesRead<'_>) {
