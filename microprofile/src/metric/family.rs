@@ -913,9 +913,8 @@ mod tests {
         family.with(&Color::Red).inc();
         family.with(&Color::Blue).inc();
         let mut seen = Vec::new();
-        family.collect(&mut |labels, _| {
-            seen.push((labels.rendered().to_owned(), labels.to_pairs()))
-        });
+        family
+            .collect(&mut |labels, _| seen.push((labels.rendered().to_owned(), labels.to_pairs())));
         let pair = |v: &str| vec![("color".to_owned(), v.to_owned())];
         assert_eq!(
             seen,
