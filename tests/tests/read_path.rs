@@ -423,8 +423,14 @@ fn a_delta_cursor_reports_the_sketch_of_what_a_summary_observed_in_between() {
     assert_eq!(third[0].1.len(), 1);
     assert!(close(third[0].1[0].0, 2.0));
     // Removed and made again: a reset, reported whole (count and sketch).
-    by_queue.remove(&Dense { method: Method::Get });
-    by_queue.with(&Dense { method: Method::Get }).observe(3.0);
+    by_queue.remove(&Dense {
+        method: Method::Get,
+    });
+    by_queue
+        .with(&Dense {
+            method: Method::Get,
+        })
+        .observe(3.0);
     let mut resets = Vec::new();
     registry.gather_changes(Selection::All, &mut cursor, &mut |_, change| {
         if let Change::Summary(s) = change {
