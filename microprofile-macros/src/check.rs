@@ -8,8 +8,9 @@ use proc_macro2::Span;
 // (as serde compiles `internals` into both `serde_derive` and `serde_derive_internals`). The path
 // (relative to `src/`) leaves this crate's directory, which a workspace build allows; but
 // `cargo package` packs only files below the crate, so publishing needs the file inside it: a
-// symlink `src/rules.rs` to it (serde's way: cargo packs a symlink's target as a file), or a copy
-// made at release time. `corpus.txt` beside it is read by its tests only.
+// symlink `src/rules.rs` to it (serde's way: cargo packs a symlink's target as a file; the tests'
+// `include_str!("corpus.txt")` would then want a `src/corpus.txt` link too), or a copy made at
+// release time.
 #[allow(dead_code)] // `microprofile` uses all of it; this crate, the checks and their wording.
 #[path = "../../microprofile/src/naming/rules.rs"]
 mod rules;
