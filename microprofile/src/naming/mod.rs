@@ -1,4 +1,9 @@
 //! Naming rules for metric names, tag names, scopes and units, and the exposed (Prometheus) name.
+//!
+//! The rules themselves (which characters, which reserved names, the wording of each refusal) live
+//! in `rules.rs`, which `microprofile-macros` compiles in too: the attribute macros refuse at
+//! compile time exactly what these functions refuse at run time, in the same words. A corpus of
+//! names (`corpus.txt`) tests both crates against it.
 
 pub(crate) mod rules;
 
