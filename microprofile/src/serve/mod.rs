@@ -74,37 +74,43 @@ pub use crate::encoding::negotiate::OPENMETRICS_0_0_1_CONTENT_TYPE;
 pub use crate::encoding::{negotiate, negotiate_content_type, Negotiated};
 
 pub mod auth;
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub mod tls;
+
+feature! {
+    #![feature = "tls"]
+    pub mod tls;
+}
 
 // Routing and the endpoint of every transport, free of any HTTP library.
 mod endpoint;
-#[cfg(any(feature = "server", feature = "axum"))]
-pub(crate) use endpoint::Endpoint;
 pub use endpoint::{respond, MetricsResponse, ALLOW};
 
 // Content codings (gzip) live in their own file: negotiation of `Accept-Encoding` and the
 // compressed response the transports send.
 mod compress;
 pub use compress::{negotiate_encoding, ContentCoding, MIN_COMPRESSED_BYTES};
-#[cfg(any(feature = "server", feature = "axum"))]
-pub use compress::{respond_encoded, EncodedResponse};
 
-// The endpoint in and out of the `http` crate's types, for hyper and axum alike.
-#[cfg(any(feature = "server", feature = "axum"))]
-mod adapter;
+// What every transport over HTTP shares (feature `server` or `axum`): the endpoint with its
+// registry and authentication, the encoded response, and the endpoint in and out of the `http`
+// crate's types, for hyper and axum alike.
+feature! {
+    #![any(feature = "server", feature = "axum")]
+    pub(crate) use endpoint::Endpoint;
+    pub use compress::{respond_encoded, EncodedResponse};
+    mod adapter;
+}
 
-// The one connection path, and its limits.
-#[cfg(feature = "server")]
-pub(crate) mod connection;
-#[cfg(feature = "server")]
-pub(crate) mod limits;
+// The built-in listener (feature `server`, re-exported at the crate root): the one connection
+// path and its limits, which the axum `serve` uses too.
+feature! {
+    #![feature = "server"]
+    pub(crate) mod connection;
+    pub(crate) mod limits;
+    pub(crate) mod listener;
+}
 
-// The transports: the built-in listener (re-exported at the crate root) and the axum router.
-#[cfg(feature = "server")]
-pub(crate) mod listener;
-#[cfg(feature = "axum")]
-mod router;
-#[cfg(feature = "axum")]
-pub use router::*;
+// The axum router and `serve` (feature `axum`).
+feature! {
+    #![feature = "axum"]
+    mod router;
+    pub use router::*;
+}
