@@ -307,7 +307,7 @@ mod metrics_router {
         /// than `GET` and `HEAD` get `405`, as from the built-in listener).
         ///
         /// Without [`auth`](Self::auth), the environment's authentication is read now; a
-        /// malformed one is the error (the one [`ServerError::Auth`](crate::ServerError) holds
+        /// malformed one is the error (the one `ServerError::Auth` holds
         /// when the built-in listener refuses to start on it). With `auth`, this never fails.
         pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Result<Router<S>, AuthError> {
             let endpoint = Arc::new(Endpoint::new(self.registry, self.auth)?);
