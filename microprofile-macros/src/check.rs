@@ -5,14 +5,12 @@
 use proc_macro2::Span;
 
 // The naming rules, one source for both crates: `microprofile` applies the same file at run time
-// (as serde compiles `internals` into both `serde_derive` and `serde_derive_internals`). The path
-// (relative to `src/`) leaves this crate's directory, which a workspace build allows; but
-// `cargo package` packs only files below the crate, so publishing needs the file inside it: a
-// symlink `src/rules.rs` to it (serde's way: cargo packs a symlink's target as a file; the tests'
-// `include_str!("corpus.txt")` would then want a `src/corpus.txt` link too), or a copy made at
-// release time.
+// (as serde compiles `internals` into both `serde_derive` and `serde_derive_internals`).
+// `src/rules.rs` (and `src/corpus.txt`, which its tests include) are symlinks to
+// `microprofile/src/naming/`: a symlink keeps one file in the repository, and `cargo package`
+// packs its target as a file, so the published crate builds on its own.
 #[allow(dead_code)] // `microprofile` uses all of it; this crate, the checks and their wording.
-#[path = "../../microprofile/src/naming/rules.rs"]
+#[path = "rules.rs"]
 mod rules;
 
 fn spanned(decision: Result<(), rules::RuleError>, name: &str, span: Span) -> syn::Result<()> {

@@ -1,0 +1,1 @@
+../../microprofile/src/naming/rules.rs
