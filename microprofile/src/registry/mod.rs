@@ -156,8 +156,8 @@ impl NameUse {
 
 /// Every name a family of this type and exposed name uses in Prometheus text 0.0.4 or OpenMetrics
 /// 1.0: its family names, the names of the samples the encoder writes, and the names the
-/// OpenMetrics text format reserves for the type. They follow `encoding.rs`; a suffix added there
-/// must be added here.
+/// OpenMetrics text format reserves for the type. They follow `encoding/text.rs`; a suffix added
+/// there must be added here.
 fn exposition_names(exposed: &str, metric_type: MetricType) -> Vec<(String, NameUse)> {
     let with = |suffix: &str, name_use| (format!("{exposed}{suffix}"), name_use);
     match metric_type {
