@@ -390,6 +390,77 @@ pub mod raw {
         let _ = stream.shutdown(Shutdown::Write);
         read_all(&mut stream)
     }
+
+    /// The abuse both transports (the built-in listener and the axum `serve`, one connection
+    /// path) are tested with, so that the two suites send the same bytes.
+    pub mod abuse {
+        /// 20 pseudo-random byte strings of 1 to 4096 bytes, every other one ending like a
+        /// request head (`\r\n\r\n`): a fixed sequence, the same every run.
+        pub fn garbage() -> Vec<Vec<u8>> {
+            let mut state = 0x2545_f491_4f6c_dd1d_u64;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            (0..20)
+                .map(|round| {
+                    let len = 1 + (next() % 4096) as usize;
+                    let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                    if round % 2 == 0 {
+                        bytes.extend_from_slice(b"\r\n\r\n");
+                    }
+                    bytes
+                })
+                .collect()
+        }
+
+        /// Malformed request heads: no request line, a bad version, a header without a colon, a
+        /// negative length, a broken chunk, a TLS hello, HTTP/2's preface, bytes that are not
+        /// UTF-8 in the path and in `Accept`.
+        pub const MALFORMED: [&[u8]; 10] = [
+            b"\r\n\r\n",
+            b"GET\r\n\r\n",
+            b"GET / HTTP/9.9\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\nHost x\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            b"GET /metrics/%ff%fe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: \xff\xfe;q=\x80\r\nConnection: close\r\n\r\n",
+        ];
+
+        /// `GET <path><1 MiB of 'a'> HTTP/1.1`: a request line far over the head limit.
+        pub fn huge_request_line(path: &str) -> Vec<u8> {
+            let mut request = format!("GET {path}").into_bytes();
+            request.extend(std::iter::repeat_n(b'a', 1 << 20));
+            request.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\n\r\n");
+            request
+        }
+
+        /// A request for `path` with `count` headers `X-Header-<i>: <i>`.
+        pub fn many_headers(path: &str, count: usize) -> Vec<u8> {
+            let mut request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n").into_bytes();
+            for i in 0..count {
+                request.extend_from_slice(format!("X-Header-{i}: {i}\r\n").as_bytes());
+            }
+            request.extend_from_slice(b"\r\n");
+            request
+        }
+
+        /// `GET /metrics` with 150 short headers (within the default byte limit, over the
+        /// default count of 100) and `Connection: close`.
+        pub fn over_the_header_count() -> Vec<u8> {
+            let mut request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n".to_vec();
+            for i in 0..150 {
+                request.extend_from_slice(format!("X-{i}: 1\r\n").as_bytes());
+            }
+            request.extend_from_slice(b"Connection: close\r\n\r\n");
+            request
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! scrapes. After each, the application still answers `/metrics` and its own route.
 
 use microprofile_tests::raw::{
-    connect, read_all, send as raw, send_complete as send_raw, IO_TIMEOUT,
+    abuse, connect, read_all, send as raw, send_complete as send_raw, IO_TIMEOUT,
 };
 use std::future::IntoFuture;
 use std::io::{ErrorKind, Read, Write};
@@ -116,39 +116,15 @@ fn garbage_is_refused_and_serving_goes_on() {
     let server = start(|serve| serve);
     let addr = server.addr;
     assert_healthy(addr);
-    // A fixed pseudo-random sequence, so the test is the same every run.
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for round in 0..20 {
-        let len = 1 + (next() % 4096) as usize;
-        let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-        if round % 2 == 0 {
-            bytes.extend_from_slice(b"\r\n\r\n");
-        }
-        let reply = raw(addr, &bytes);
+    for (round, bytes) in abuse::garbage().iter().enumerate() {
+        let reply = raw(addr, bytes);
         if !reply.is_empty() {
             let status = parse(&reply).0;
             assert!((400..500).contains(&status), "round {round}: {status}");
         }
     }
     assert_healthy(addr);
-    for bytes in [
-        &b"\r\n\r\n"[..],
-        b"GET\r\n\r\n",
-        b"GET / HTTP/9.9\r\n\r\n",
-        b"GET /metrics HTTP/1.1\r\nHost x\r\n\r\n",
-        b"GET /metrics HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-        b"GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
-        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-        b"GET /metrics/%ff%fe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: \xff\xfe;q=\x80\r\nConnection: close\r\n\r\n",
-    ] {
+    for bytes in abuse::MALFORMED {
         let reply = raw(addr, bytes);
         if !reply.is_empty() {
             let status = parse(&reply).0;
@@ -162,19 +138,13 @@ fn garbage_is_refused_and_serving_goes_on() {
 fn a_huge_request_line_gets_431() {
     let server = start(|serve| serve);
     let addr = server.addr;
-    let mut huge_line = b"GET /metrics?scope=".to_vec();
-    huge_line.extend(std::iter::repeat_n(b'a', 1 << 20));
-    huge_line.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\n\r\n");
-    let reply = raw(addr, &huge_line);
+    let reply = raw(addr, &abuse::huge_request_line("/metrics?scope="));
     if !reply.is_empty() {
         assert_eq!(parse(&reply).0, 431);
     }
     assert_healthy(addr);
     // The same for the application's own route.
-    let mut huge_path = b"GET /hello/".to_vec();
-    huge_path.extend(std::iter::repeat_n(b'b', 1 << 20));
-    huge_path.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\n\r\n");
-    let reply = raw(addr, &huge_path);
+    let reply = raw(addr, &abuse::huge_request_line("/hello/"));
     if !reply.is_empty() {
         assert_eq!(parse(&reply).0, 431);
     }
@@ -185,23 +155,14 @@ fn a_huge_request_line_gets_431() {
 fn thousands_of_headers_get_431() {
     let server = start(|serve| serve);
     let addr = server.addr;
-    let mut many_headers = b"GET /hello HTTP/1.1\r\nHost: x\r\n".to_vec();
-    for i in 0..5000 {
-        many_headers.extend_from_slice(format!("X-Header-{i}: {i}\r\n").as_bytes());
-    }
-    many_headers.extend_from_slice(b"\r\n");
-    let reply = raw(addr, &many_headers);
+    let reply = raw(addr, &abuse::many_headers("/hello", 5000));
     if !reply.is_empty() {
         assert_eq!(parse(&reply).0, 431);
     }
     assert_healthy(addr);
 
     // Within the byte limit but over the count limit (100 by default).
-    let mut counted = b"GET /metrics HTTP/1.1\r\nHost: x\r\n".to_vec();
-    for i in 0..150 {
-        counted.extend_from_slice(format!("X-{i}: 1\r\n").as_bytes());
-    }
-    counted.extend_from_slice(b"Connection: close\r\n\r\n");
+    let counted = abuse::over_the_header_count();
     assert_eq!(parse(&raw(addr, &counted)).0, 431);
     assert_healthy(addr);
 
