@@ -188,12 +188,12 @@ impl Registry {
     /// Reads what changed in the selected series since this `cursor`'s last read, and calls `f`
     /// with each changed series and its [`Change`]: counter increases, histogram bucket, count
     /// and sum increases, summary count and sum increases with the sketch of the observations in
-    /// between (and the window's quantiles now), gauge values that moved. A series read for the first time reports its
-    /// whole value; a counter or histogram that went down (reset, or removed and made again)
-    /// reports its whole new value, marked [`reset`](CounterChange::reset). Series that were not
-    /// read this time (removed, or left out by the selection) are forgotten by the cursor. Each
-    /// consumer keeps its own cursor (one per selection), so several sinks read the same registry
-    /// independently.
+    /// between (and the window's quantiles now), gauge values that moved. A series read for the
+    /// first time reports its whole value; a counter, histogram or summary that went down (reset,
+    /// or removed and made again) reports its whole new value, marked
+    /// [`reset`](CounterChange::reset). Series that were not read this time (removed, or left out
+    /// by the selection) are forgotten by the cursor. Each consumer keeps its own cursor (one per
+    /// selection), so several sinks read the same registry independently.
     ///
     /// ```
     /// use microprofile::registry::{Change, DeltaCursor};
