@@ -3,7 +3,7 @@
 use crate::metadata::site::Site;
 use crate::metric::kind::MetricType;
 // The naming refusals are worded by the shared rules (a leaf), as the macros word them.
-use crate::naming::rules::{Message, RuleError, Subject};
+use crate::naming::rules::{DuplicateTag, Message, Refusal, RuleError, Subject};
 
 /// Everything the run-time API can refuse, with what was wrong and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,7 +26,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// The same tag name was given twice for one metric.
-    #[error("tag {name:?} is given more than once; each tag name may appear once per metric")]
+    #[error("{}", DuplicateTag(name))]
     DuplicateTag {
         /// The repeated tag name.
         name: String,
@@ -44,13 +44,13 @@ pub enum Error {
         unit: String,
     },
     /// Histogram buckets are empty, not finite, or not strictly increasing.
-    #[error("invalid histogram buckets: {reason}")]
+    #[error("{}", Refusal::buckets(reason))]
     InvalidBuckets {
         /// What is wrong with them.
         reason: &'static str,
     },
     /// Summary quantiles are empty or outside the open interval (0, 1).
-    #[error("invalid summary quantiles: {reason}")]
+    #[error("{}", Refusal::quantiles(reason))]
     InvalidQuantiles {
         /// What is wrong with them.
         reason: &'static str,

@@ -23,6 +23,7 @@ use crate::metric::MetricType;
 use crate::metric::{
     add_f64, add_f64_contended, BucketCounts, HistogramView, Metric, NewLike, Visitor,
 };
+use crate::naming::rules;
 
 /// The Prometheus client default buckets, in seconds.
 pub const DEFAULT_BUCKETS: &[f64] = &[
@@ -41,19 +42,7 @@ impl Buckets {
     /// assert_eq!(microprofile::Buckets::linear(1.0, 2.0, 3).unwrap(), vec![1.0, 3.0, 5.0]);
     /// ```
     pub fn linear(start: f64, width: f64, count: usize) -> Result<Vec<f64>, Error> {
-        if count == 0 {
-            return Err(Error::InvalidBuckets {
-                reason: "count must be at least 1",
-            });
-        }
-        if width.is_nan() || width <= 0.0 {
-            return Err(Error::InvalidBuckets {
-                reason: "width must be greater than 0",
-            });
-        }
-        let buckets: Vec<f64> = (0..count).map(|i| start + width * i as f64).collect();
-        Self::check(&buckets)?;
-        Ok(buckets)
+        rules::linear(start, width, count).map_err(refused)
     }
 
     /// `count` buckets `start, start * factor, …`.
@@ -62,44 +51,20 @@ impl Buckets {
     /// assert_eq!(microprofile::Buckets::exponential(1.0, 2.0, 3).unwrap(), vec![1.0, 2.0, 4.0]);
     /// ```
     pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Vec<f64>, Error> {
-        if count == 0 {
-            return Err(Error::InvalidBuckets {
-                reason: "count must be at least 1",
-            });
-        }
-        if start.is_nan() || start <= 0.0 {
-            return Err(Error::InvalidBuckets {
-                reason: "start must be greater than 0",
-            });
-        }
-        if factor.is_nan() || factor <= 1.0 {
-            return Err(Error::InvalidBuckets {
-                reason: "factor must be greater than 1",
-            });
-        }
-        let buckets: Vec<f64> = (0..count).map(|i| start * factor.powi(i as i32)).collect();
-        Self::check(&buckets)?;
-        Ok(buckets)
+        rules::exponential(start, factor, count).map_err(refused)
     }
 
     /// Checks that bounds are non-empty, finite and strictly increasing.
     pub fn check(bounds: &[f64]) -> Result<(), Error> {
-        if bounds.is_empty() {
-            return Err(Error::InvalidBuckets {
-                reason: "at least one bucket is needed",
-            });
-        }
-        if bounds.iter().any(|b| !b.is_finite()) {
-            return Err(Error::InvalidBuckets {
-                reason: "bounds must be finite (the +Inf bucket is implicit)",
-            });
-        }
-        if bounds.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
-            return Err(Error::InvalidBuckets {
-                reason: "bounds must be strictly increasing",
-            });
-        }
-        Ok(())
+        rules::buckets(bounds).map_err(refused)
+    }
+}
+
+/// The bucket rules' refusal as the run-time error; the rules and their wording are shared with
+/// `#[timed(buckets = …)]` (`naming/rules.rs`).
+fn refused(rule: rules::BucketError) -> Error {
+    Error::InvalidBuckets {
+        reason: rule.reason(),
     }
 }
 
@@ -772,6 +737,37 @@ impl NewLike for Timer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Buckets` decides every case of the shared bucket corpus (`naming/bounds.txt`) as the
+    /// shared rules do, with the same reason; `microprofile-macros` checks `buckets = …` against
+    /// the same corpus, so the two cannot drift apart.
+    #[test]
+    fn buckets_agree_with_the_rules_on_the_corpus() {
+        use rules::corpus::{decide_values, values_cases, Values};
+        let mut checked = 0;
+        for case in values_cases() {
+            let run_time = match case.values {
+                Values::Buckets => Buckets::check(&case.numbers),
+                Values::Linear => {
+                    let (start, width, count) = case.generator();
+                    Buckets::linear(start, width, count).map(drop)
+                }
+                Values::Exponential => {
+                    let (start, factor, count) = case.generator();
+                    Buckets::exponential(start, factor, count).map(drop)
+                }
+                Values::Quantiles => continue,
+            };
+            checked += 1;
+            assert_eq!(
+                run_time,
+                decide_values(&case).map_err(|(reason, _)| Error::InvalidBuckets { reason }),
+                "bounds.txt:{}",
+                case.line
+            );
+        }
+        assert!(checked > 20);
+    }
 
     #[test]
     fn buckets_and_counts() {

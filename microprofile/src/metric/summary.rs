@@ -264,23 +264,12 @@ impl Summary {
     }
 }
 
+/// The quantile rules, shared with `#[timed(quantiles = …)]` (`naming/rules.rs`), with their
+/// wording.
 fn check_quantiles(quantiles: &[f64]) -> Result<(), Error> {
-    if quantiles.is_empty() {
-        return Err(Error::InvalidQuantiles {
-            reason: "at least one quantile is needed",
-        });
-    }
-    if quantiles.iter().any(|q| !(*q > 0.0 && *q < 1.0)) {
-        return Err(Error::InvalidQuantiles {
-            reason: "each quantile must lie strictly between 0 and 1",
-        });
-    }
-    if quantiles.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
-        return Err(Error::InvalidQuantiles {
-            reason: "quantiles must be strictly increasing",
-        });
-    }
-    Ok(())
+    crate::naming::rules::quantiles(quantiles).map_err(|rule| Error::InvalidQuantiles {
+        reason: rule.reason(),
+    })
 }
 
 fn check_window(window: Duration) -> Result<(), Error> {
@@ -347,6 +336,28 @@ impl NewLike for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Summaries decide every quantile case of the shared corpus (`naming/bounds.txt`) as the
+    /// shared rules do, with the same reason; `microprofile-macros` checks `quantiles = …`
+    /// against the same corpus, so the two cannot drift apart.
+    #[test]
+    fn quantiles_agree_with_the_rules_on_the_corpus() {
+        use crate::naming::rules::corpus::{decide_values, values_cases, Values};
+        let mut checked = 0;
+        for case in values_cases() {
+            if case.values != Values::Quantiles {
+                continue;
+            }
+            checked += 1;
+            assert_eq!(
+                Summary::try_new(case.numbers.clone(), Duration::from_secs(10)).map(drop),
+                decide_values(&case).map_err(|(reason, _)| Error::InvalidQuantiles { reason }),
+                "bounds.txt:{}",
+                case.line
+            );
+        }
+        assert!(checked > 10);
+    }
 
     #[test]
     fn empty_window_is_nan_and_quantiles_are_close() {

@@ -214,6 +214,244 @@ pub fn unit(unit: &str) -> Result<(), RuleError> {
     }
 }
 
+/// A repeated tag name, worded once for both crates: `tag "<name>" is given more than once; …`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DuplicateTag<'a>(pub &'a str);
+
+impl fmt::Display for DuplicateTag<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "tag {:?} is given more than once; each tag name may appear once per metric",
+            self.0
+        )
+    }
+}
+
+/// A refusal of histogram buckets or summary quantiles as both crates word it:
+/// `invalid <what>: <reason>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// What was refused: `histogram buckets` or `summary quantiles`.
+    pub what: &'static str,
+    /// Why: a [`BucketError::reason`] or a [`QuantileError::reason`] (or another static reason
+    /// about the same thing).
+    pub reason: &'static str,
+}
+
+impl Refusal {
+    /// Histogram buckets refused for `reason`.
+    pub const fn buckets(reason: &'static str) -> Refusal {
+        Refusal {
+            what: "histogram buckets",
+            reason,
+        }
+    }
+
+    /// Summary quantiles refused for `reason`.
+    pub const fn quantiles(reason: &'static str) -> Refusal {
+        Refusal {
+            what: "summary quantiles",
+            reason,
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.what, self.reason)
+    }
+}
+
+/// Why a rule refuses histogram bucket bounds or the parameters of a bucket generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketError {
+    /// No bound at all.
+    Empty,
+    /// A bound is infinite or NaN.
+    NotFinite,
+    /// A bound is not greater than the one before it.
+    NotIncreasing,
+    /// A generator's count is 0.
+    Count,
+    /// `linear`'s width is not greater than 0.
+    Width,
+    /// `exponential`'s start is not greater than 0.
+    Start,
+    /// `exponential`'s factor is not greater than 1.
+    Factor,
+}
+
+impl BucketError {
+    /// Why the buckets were refused: static text, the same in both crates.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            BucketError::Empty => "at least one bucket is needed",
+            BucketError::NotFinite => "bounds must be finite (the +Inf bucket is implicit)",
+            BucketError::NotIncreasing => "bounds must be strictly increasing",
+            BucketError::Count => "count must be at least 1",
+            BucketError::Width => "width must be greater than 0",
+            BucketError::Start => "start must be greater than 0",
+            BucketError::Factor => "factor must be greater than 1",
+        }
+    }
+}
+
+impl fmt::Display for BucketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl std::error::Error for BucketError {}
+
+/// Checks one bucket bound, given the bound before it (`None` for the first): finite, and
+/// greater than the previous one where that one is finite (a non-finite one is refused by itself).
+pub fn bucket_bound(previous: Option<f64>, bound: f64) -> Result<(), BucketError> {
+    if !bound.is_finite() {
+        Err(BucketError::NotFinite)
+    } else if previous.is_some_and(|p| p.is_finite() && p >= bound) {
+        Err(BucketError::NotIncreasing)
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a list of bucket upper bounds: not empty, every bound finite, strictly increasing
+/// (the first refusal in that order). A list passes exactly when each bound passes
+/// [`bucket_bound`] after the one before it.
+pub fn buckets(bounds: &[f64]) -> Result<(), BucketError> {
+    if bounds.is_empty() {
+        return Err(BucketError::Empty);
+    }
+    if bounds.iter().any(|b| !b.is_finite()) {
+        return Err(BucketError::NotFinite);
+    }
+    if bounds.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
+        return Err(BucketError::NotIncreasing);
+    }
+    Ok(())
+}
+
+/// Checks a generator's bucket count: at least 1.
+pub fn bucket_count(count: usize) -> Result<(), BucketError> {
+    if count == 0 {
+        Err(BucketError::Count)
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks `linear`'s width: greater than 0 (an infinite width gives non-finite bounds, which
+/// [`buckets`] refuses).
+pub fn linear_width(width: f64) -> Result<(), BucketError> {
+    if width.is_nan() || width <= 0.0 {
+        Err(BucketError::Width)
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks `exponential`'s start: greater than 0.
+pub fn exponential_start(start: f64) -> Result<(), BucketError> {
+    if start.is_nan() || start <= 0.0 {
+        Err(BucketError::Start)
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks `exponential`'s factor: greater than 1.
+pub fn exponential_factor(factor: f64) -> Result<(), BucketError> {
+    if factor.is_nan() || factor <= 1.0 {
+        Err(BucketError::Factor)
+    } else {
+        Ok(())
+    }
+}
+
+/// `count` buckets `start, start + width, …`, checked: count, then width, then the bounds.
+pub fn linear(start: f64, width: f64, count: usize) -> Result<Vec<f64>, BucketError> {
+    bucket_count(count)?;
+    linear_width(width)?;
+    let bounds: Vec<f64> = (0..count).map(|i| start + width * i as f64).collect();
+    buckets(&bounds)?;
+    Ok(bounds)
+}
+
+/// `count` buckets `start, start * factor, …`, checked: count, start, factor, then the bounds.
+pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Vec<f64>, BucketError> {
+    bucket_count(count)?;
+    exponential_start(start)?;
+    exponential_factor(factor)?;
+    let bounds: Vec<f64> = (0..count).map(|i| start * factor.powi(i as i32)).collect();
+    buckets(&bounds)?;
+    Ok(bounds)
+}
+
+/// Why a rule refuses summary quantiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuantileError {
+    /// No quantile at all.
+    Empty,
+    /// A quantile is outside the open interval (0, 1) (or NaN).
+    OutOfRange,
+    /// A quantile is not greater than the one before it.
+    NotIncreasing,
+}
+
+impl QuantileError {
+    /// Why the quantiles were refused: static text, the same in both crates.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            QuantileError::Empty => "at least one quantile is needed",
+            QuantileError::OutOfRange => "each quantile must lie strictly between 0 and 1",
+            QuantileError::NotIncreasing => "quantiles must be strictly increasing",
+        }
+    }
+}
+
+impl fmt::Display for QuantileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl std::error::Error for QuantileError {}
+
+fn quantile_in_range(q: f64) -> bool {
+    q > 0.0 && q < 1.0
+}
+
+/// Checks one quantile, given the one before it (`None` for the first): inside (0, 1), and
+/// greater than the previous one where that one is inside (0, 1) (an outside one is refused by
+/// itself).
+pub fn quantile(previous: Option<f64>, q: f64) -> Result<(), QuantileError> {
+    if !quantile_in_range(q) {
+        Err(QuantileError::OutOfRange)
+    } else if previous.is_some_and(|p| quantile_in_range(p) && p >= q) {
+        Err(QuantileError::NotIncreasing)
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a list of quantiles: not empty, each inside (0, 1), strictly increasing (the first
+/// refusal in that order). A list passes exactly when each quantile passes [`quantile`] after
+/// the one before it.
+pub fn quantiles(quantiles: &[f64]) -> Result<(), QuantileError> {
+    if quantiles.is_empty() {
+        return Err(QuantileError::Empty);
+    }
+    if !quantiles.iter().all(|q| quantile_in_range(*q)) {
+        return Err(QuantileError::OutOfRange);
+    }
+    if quantiles.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
+        return Err(QuantileError::NotIncreasing);
+    }
+    Ok(())
+}
+
 /// The corpus both crates test their validation against (`corpus.txt`, beside this file), so
 /// that compile-time and run-time validation are shown to agree name by name.
 #[cfg(test)]
@@ -322,6 +560,142 @@ pub mod corpus {
             subject,
             name,
             expected,
+        }
+    }
+
+    /// What a case of `bounds.txt` gives.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Values {
+        /// An explicit list of bucket bounds.
+        Buckets,
+        /// `linear(start, width, count)`.
+        Linear,
+        /// `exponential(start, factor, count)`.
+        Exponential,
+        /// A list of summary quantiles.
+        Quantiles,
+    }
+
+    /// One case of `bounds.txt`: bucket bounds, a bucket generator or quantiles, and the
+    /// decision the rules must take on them.
+    #[derive(Debug)]
+    pub struct ValuesCase {
+        /// The line of `bounds.txt`, for messages.
+        pub line: usize,
+        /// What the numbers are.
+        pub values: Values,
+        /// The numbers: the list, or the generator's `start` and `width`/`factor` then `count`.
+        pub numbers: Vec<f64>,
+        /// `None` where they are valid, else the refusal (a [`super::BucketError`] or
+        /// [`super::QuantileError`] variant's `Debug` name).
+        pub expected: Option<String>,
+    }
+
+    impl ValuesCase {
+        /// A generator's `(start, width or factor, count)`.
+        pub fn generator(&self) -> (f64, f64, usize) {
+            match self.numbers[..] {
+                [start, step, count] => (start, step, count as usize),
+                _ => panic!("bounds.txt:{}: a generator takes three numbers", self.line),
+            }
+        }
+    }
+
+    /// The cases of `bounds.txt`.
+    ///
+    /// A line is `<values> <expected> <number>…`: values `buckets`, `linear`, `exponential` or
+    /// `quantiles`; expected `ok` or a variant's name; numbers as `f64::from_str` reads them
+    /// (`inf`, `-inf` and `NaN` included). `#` starts a comment line.
+    pub fn values_cases() -> Vec<ValuesCase> {
+        include_str!("bounds.txt")
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .map(|(i, l)| {
+                let line = i + 1;
+                let mut words = l.split_whitespace();
+                let values = match words.next() {
+                    Some("buckets") => Values::Buckets,
+                    Some("linear") => Values::Linear,
+                    Some("exponential") => Values::Exponential,
+                    Some("quantiles") => Values::Quantiles,
+                    other => panic!("bounds.txt:{line}: unknown values {other:?}"),
+                };
+                let expected = match words.next() {
+                    Some("ok") => None,
+                    Some(error) => Some(error.to_owned()),
+                    None => panic!("bounds.txt:{line}: no expected decision"),
+                };
+                let numbers = words
+                    .map(|w| {
+                        w.parse()
+                            .unwrap_or_else(|_| panic!("bounds.txt:{line}: bad number {w:?}"))
+                    })
+                    .collect();
+                ValuesCase {
+                    line,
+                    values,
+                    numbers,
+                    expected,
+                }
+            })
+            .collect()
+    }
+
+    /// The shared rules' decision on a case of `bounds.txt`, as the run-time reason (static text)
+    /// and as the variant's `Debug` name.
+    pub fn decide_values(case: &ValuesCase) -> Result<(), (&'static str, String)> {
+        let (start, step, count) = match case.values {
+            Values::Linear | Values::Exponential => case.generator(),
+            Values::Buckets | Values::Quantiles => (0.0, 0.0, 0),
+        };
+        let bucket =
+            |r: Result<(), super::BucketError>| r.map_err(|e| (e.reason(), format!("{e:?}")));
+        match case.values {
+            Values::Buckets => bucket(super::buckets(&case.numbers)),
+            Values::Linear => bucket(super::linear(start, step, count).map(drop)),
+            Values::Exponential => bucket(super::exponential(start, step, count).map(drop)),
+            Values::Quantiles => {
+                super::quantiles(&case.numbers).map_err(|e| (e.reason(), format!("{e:?}")))
+            }
+        }
+    }
+
+    #[test]
+    fn the_rules_decide_as_the_bounds_corpus_says() {
+        let cases = values_cases();
+        assert!(cases.len() > 30, "{} cases", cases.len());
+        for case in &cases {
+            assert_eq!(
+                decide_values(case).err().map(|(_, name)| name),
+                case.expected,
+                "bounds.txt:{}",
+                case.line
+            );
+            // A list passes as a whole exactly when each element passes after the one before.
+            let each = |ok: &dyn Fn(Option<f64>, f64) -> bool| {
+                !case.numbers.is_empty()
+                    && case
+                        .numbers
+                        .iter()
+                        .enumerate()
+                        .all(|(i, &v)| ok(i.checked_sub(1).map(|p| case.numbers[p]), v))
+            };
+            match case.values {
+                Values::Buckets => assert_eq!(
+                    each(&|p, v| super::bucket_bound(p, v).is_ok()),
+                    case.expected.is_none(),
+                    "bounds.txt:{}",
+                    case.line
+                ),
+                Values::Quantiles => assert_eq!(
+                    each(&|p, v| super::quantile(p, v).is_ok()),
+                    case.expected.is_none(),
+                    "bounds.txt:{}",
+                    case.line
+                ),
+                Values::Linear | Values::Exponential => {}
+            }
         }
     }
 
