@@ -1,5 +1,29 @@
 //! The registry: every metric with its metadata, grouped into families by exposed name and split
 //! into scopes.
+//!
+//! # The read path
+//!
+//! Every consumer of a registry (the text encoders, the listener and the axum router through
+//! them, the Pushgateway client, snapshots, and the sinks that send what changed) reads it
+//! through [`Registry::gather`], as client_golang's `Gatherer` feeds both `promhttp` and `push`.
+//!
+//! ```text
+//!  metric (Counter, Histogram, Family<L, M>, a base collector, …)
+//!    │ Collect::collect: SeriesLabels (pairs + rendered text) and &dyn Metric
+//!    ▼
+//!  Registry::gather(selection, &mut dyn Gather)      (plan copied out of the lock, then read)
+//!    │ family(FamilyRead) · series(SeriesRead) · end_family(FamilyRead)
+//!    ├─► encoding: Prometheus text / OpenMetrics ─► serve (listener, axum), export::push
+//!    ├─► Registry::visit / Registry::snapshot (values for code)
+//!    └─► Registry::gather_changes + DeltaCursor ─► sinks sending deltas (to come: the
+//!                                                   registry-fed Redis store, OTLP)
+//! ```
+//!
+//! A consumer gets, per family, its metadata ([`FamilyInfo`], the help text), and per series the
+//! member it belongs to (scope and declared tags, as pairs and rendered), its labels
+//! ([`SeriesLabels`](crate::metric::SeriesLabels): pairs, and the rendered text kept as a cache
+//! so the text encoders copy it out) and its value ([`Metric::visit`]). Nothing is rendered or
+//! parsed that a consumer does not ask for.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
