@@ -336,10 +336,7 @@ impl MetricArgs {
                 errors.push(e);
             }
             if self.tags.iter().any(|t| t.key == key) {
-                errors.push(syn::Error::new(
-                    key_span,
-                    format!("duplicate tag key `{key}`: each tag may be given once"),
-                ));
+                errors.push(check::duplicate_tag(&key, key_span));
                 continue;
             }
             let value = match &item.value {
@@ -507,35 +504,28 @@ fn numbers(elems: impl IntoIterator<Item = Expr>, errors: &mut Errors) -> Option
 }
 
 fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
+    // The rules and their wording are `Buckets`' (`microprofile/src/naming/rules.rs`); here each
+    // refusal is put at the offending token.
     match value {
         Expr::Array(array) => {
             let values = numbers(array.elems.iter().cloned(), errors)?;
-            if values.is_empty() {
-                errors.push(syn::Error::new_spanned(
-                    value,
-                    "`buckets` is empty: give at least one upper bound (the `+Inf` bucket is implicit)",
-                ));
-                return None;
-            }
             let mut ok = true;
             let mut previous: Option<f64> = None;
             for (v, expr) in &values {
-                if !v.is_finite() {
-                    errors.push(syn::Error::new_spanned(
-                        expr,
-                        "bucket bounds must be finite (the `+Inf` bucket is implicit)",
-                    ));
-                    ok = false;
-                } else if let Some(p) = previous.filter(|p| p.is_finite() && *p >= *v) {
-                    errors.push(syn::Error::new_spanned(
-                        expr,
-                        format!("bucket bounds must be strictly increasing: {v:?} follows {p:?}"),
-                    ));
+                if let Err(e) = check::bucket_bound(previous, *v, expr) {
+                    errors.push(e);
                     ok = false;
                 }
                 previous = Some(*v);
             }
-            ok.then(|| values.into_iter().map(|(v, _)| v).collect())
+            let bounds: Vec<f64> = values.into_iter().map(|(v, _)| v).collect();
+            if ok {
+                if let Err(e) = check::buckets(&bounds, value) {
+                    errors.push(e);
+                    ok = false;
+                }
+            }
+            ok.then_some(bounds)
         }
         Expr::Call(call) => {
             let generator = match &*call.func {
@@ -579,55 +569,34 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
                 ));
             }
             let (start, step, count) = (start?, step?, count?);
-            let mut ok = true;
-            if count == 0 {
-                errors.push(syn::Error::new_spanned(
-                    count_arg,
-                    "the bucket count must be at least 1",
-                ));
-                ok = false;
-            }
-            if !start.is_finite() {
-                errors.push(syn::Error::new_spanned(start_arg, "`start` must be finite"));
-                ok = false;
-            }
-            let buckets: Vec<f64> = if generator == "linear" {
-                if !(step > 0.0 && step.is_finite()) {
-                    errors.push(syn::Error::new_spanned(
-                        step_arg,
-                        "`width` must be greater than 0",
-                    ));
-                    ok = false;
-                }
-                (0..count).map(|i| start + step * i as f64).collect()
+            // Each parameter is checked on its own, so that every wrong one is pointed at; the
+            // bounds they make are checked once they all pass.
+            let checks = if generator == "linear" {
+                vec![
+                    check::bucket_count(count, count_arg),
+                    check::linear_width(step, step_arg),
+                ]
             } else {
-                if start.is_nan() || start <= 0.0 {
-                    errors.push(syn::Error::new_spanned(
-                        start_arg,
-                        "`start` must be greater than 0",
-                    ));
-                    ok = false;
-                }
-                if !(step > 1.0 && step.is_finite()) {
-                    errors.push(syn::Error::new_spanned(
-                        step_arg,
-                        "`factor` must be greater than 1",
-                    ));
-                    ok = false;
-                }
-                (0..count).map(|i| start * step.powi(i as i32)).collect()
+                vec![
+                    check::bucket_count(count, count_arg),
+                    check::exponential_start(start, start_arg),
+                    check::exponential_factor(step, step_arg),
+                ]
             };
-            if ok
-                && (buckets.iter().any(|b| !b.is_finite())
-                    || buckets.windows(2).any(|w| matches!(w, [a, b] if a >= b)))
-            {
-                errors.push(syn::Error::new_spanned(
-                    value,
-                    "these buckets overflow or are not strictly increasing",
-                ));
+            let mut ok = true;
+            for e in checks.into_iter().filter_map(Result::err) {
+                errors.push(e);
                 ok = false;
             }
-            ok.then_some(buckets)
+            if !ok {
+                return None;
+            }
+            let buckets = if generator == "linear" {
+                check::linear(start, step, count, value)
+            } else {
+                check::exponential(start, step, count, value)
+            };
+            buckets.map_err(|e| errors.push(e)).ok()
         }
         other => {
             errors.push(syn::Error::new_spanned(
@@ -640,6 +609,8 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
 }
 
 fn parse_quantiles(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
+    // The rules and their wording are the summaries' (`microprofile/src/naming/rules.rs`); here
+    // each refusal is put at the offending token.
     let Expr::Array(array) = value else {
         errors.push(syn::Error::new_spanned(
             value,
@@ -648,30 +619,23 @@ fn parse_quantiles(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
         return None;
     };
     let values = numbers(array.elems.iter().cloned(), errors)?;
-    if values.is_empty() {
-        errors.push(syn::Error::new_spanned(
-            value,
-            "`quantiles` is empty: give at least one quantile in (0, 1)",
-        ));
-        return None;
-    }
     let mut ok = true;
-    for (i, (q, expr)) in values.iter().enumerate() {
-        if !(*q > 0.0 && *q < 1.0) {
-            errors.push(syn::Error::new_spanned(
-                expr,
-                format!("quantile {q:?} is outside the open interval (0, 1)"),
-            ));
+    let mut previous: Option<f64> = None;
+    for (q, expr) in &values {
+        if let Err(e) = check::quantile(previous, *q, expr) {
+            errors.push(e);
             ok = false;
-        } else if values.iter().take(i).any(|(p, _)| p == q) {
-            errors.push(syn::Error::new_spanned(
-                expr,
-                format!("quantile {q:?} is given twice"),
-            ));
+        }
+        previous = Some(*q);
+    }
+    let quantiles: Vec<f64> = values.into_iter().map(|(v, _)| v).collect();
+    if ok {
+        if let Err(e) = check::quantiles(&quantiles, value) {
+            errors.push(e);
             ok = false;
         }
     }
-    ok.then(|| values.into_iter().map(|(v, _)| v).collect())
+    ok.then_some(quantiles)
 }
 
 /// `&[f64]` literal tokens.
@@ -707,4 +671,72 @@ pub fn doc_description(attrs: &[syn::Attribute]) -> String {
         }
     }
     lines.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::rules::corpus::{decide_values, values_cases, Values};
+
+    fn literal(v: f64) -> String {
+        if v.is_nan() {
+            "f64::NAN".to_owned()
+        } else if v == f64::INFINITY {
+            "f64::INFINITY".to_owned()
+        } else if v == f64::NEG_INFINITY {
+            "-f64::INFINITY".to_owned()
+        } else {
+            format!("{v:?}")
+        }
+    }
+
+    /// `buckets = …` and `quantiles = …` decide every case of the shared corpus
+    /// (`microprofile/src/naming/bounds.txt`) as the shared rules do, with the run time's reason
+    /// among the messages; `Buckets` and summaries check their side against the same corpus, so
+    /// the two cannot drift apart.
+    #[test]
+    fn compile_time_validation_agrees_with_the_rules_on_the_bounds_corpus() {
+        let cases = values_cases();
+        assert!(!cases.is_empty());
+        for case in cases {
+            let list = || {
+                let items: Vec<String> = case.numbers.iter().map(|v| literal(*v)).collect();
+                format!("[{}]", items.join(", "))
+            };
+            let generator = |name: &str| {
+                let (start, step, count) = case.generator();
+                format!("{name}({}, {}, {count})", literal(start), literal(step))
+            };
+            let source = match case.values {
+                Values::Buckets | Values::Quantiles => list(),
+                Values::Linear => generator("linear"),
+                Values::Exponential => generator("exponential"),
+            };
+            let value: Expr = syn::parse_str(&source).unwrap();
+            let mut errors = Errors::new();
+            let accepted = match case.values {
+                Values::Quantiles => parse_quantiles(&value, &mut errors).is_some(),
+                _ => parse_buckets(&value, &mut errors).is_some(),
+            };
+            let shown = errors.into_compile_errors().to_string();
+            match decide_values(&case) {
+                Ok(()) => assert!(
+                    accepted && shown.is_empty(),
+                    "bounds.txt:{}: {shown}",
+                    case.line
+                ),
+                Err((reason, _)) => {
+                    let what = match case.values {
+                        Values::Quantiles => crate::check::rules::Refusal::quantiles(reason),
+                        _ => crate::check::rules::Refusal::buckets(reason),
+                    };
+                    assert!(
+                        !accepted && shown.contains(&what.to_string()),
+                        "bounds.txt:{}: {source}: expected {what:?} among {shown}",
+                        case.line
+                    );
+                }
+            }
+        }
+    }
 }

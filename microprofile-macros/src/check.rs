@@ -3,6 +3,7 @@
 //! below as `rules`); this module only puts the refusal at the token's span.
 
 use proc_macro2::Span;
+use quote::ToTokens;
 
 // The naming rules, one source for both crates: `microprofile` applies the same file at run time
 // (as serde compiles `internals` into both `serde_derive` and `serde_derive_internals`).
@@ -11,7 +12,7 @@ use proc_macro2::Span;
 // packs its target as a file, so the published crate builds on its own.
 #[allow(dead_code)] // `microprofile` uses all of it; this crate, the checks and their wording.
 #[path = "rules.rs"]
-mod rules;
+pub(crate) mod rules;
 
 fn spanned(decision: Result<(), rules::RuleError>, name: &str, span: Span) -> syn::Result<()> {
     decision.map_err(|rule| syn::Error::new(span, rule.message(name)))
@@ -47,6 +48,95 @@ pub fn scope_name(name: &str, span: Span) -> syn::Result<()> {
 /// A unit: empty or `[a-zA-Z0-9_]+`.
 pub fn unit(unit: &str, span: Span) -> syn::Result<()> {
     spanned(rules::unit(unit), unit, span)
+}
+
+/// A tag key given twice in one `tags(...)`: worded as the run time's `Error::DuplicateTag`.
+pub fn duplicate_tag(key: &str, span: Span) -> syn::Error {
+    syn::Error::new(span, rules::DuplicateTag(key))
+}
+
+fn buckets_refused(rule: rules::BucketError, at: impl ToTokens) -> syn::Error {
+    syn::Error::new_spanned(at, rules::Refusal::buckets(rule.reason()))
+}
+
+/// One bound of a `buckets = [...]` list, after `previous`: finite and greater than it. The
+/// refusal names both bounds when they are out of order.
+pub fn bucket_bound(previous: Option<f64>, bound: f64, at: impl ToTokens) -> syn::Result<()> {
+    rules::bucket_bound(previous, bound).map_err(|rule| match (rule, previous) {
+        (rules::BucketError::NotIncreasing, Some(p)) => syn::Error::new_spanned(
+            &at,
+            format!(
+                "{}: {bound:?} follows {p:?}",
+                rules::Refusal::buckets(rule.reason())
+            ),
+        ),
+        _ => buckets_refused(rule, &at),
+    })
+}
+
+/// A whole `buckets = [...]` list whose bounds each passed [`bucket_bound`]: not empty.
+pub fn buckets(bounds: &[f64], at: impl ToTokens) -> syn::Result<()> {
+    rules::buckets(bounds).map_err(|rule| buckets_refused(rule, &at))
+}
+
+/// A generator's `count`: at least 1.
+pub fn bucket_count(count: usize, at: impl ToTokens) -> syn::Result<()> {
+    rules::bucket_count(count).map_err(|rule| buckets_refused(rule, &at))
+}
+
+/// `linear`'s `width`: greater than 0.
+pub fn linear_width(width: f64, at: impl ToTokens) -> syn::Result<()> {
+    rules::linear_width(width).map_err(|rule| buckets_refused(rule, &at))
+}
+
+/// `exponential`'s `start`: greater than 0.
+pub fn exponential_start(start: f64, at: impl ToTokens) -> syn::Result<()> {
+    rules::exponential_start(start).map_err(|rule| buckets_refused(rule, &at))
+}
+
+/// `exponential`'s `factor`: greater than 1.
+pub fn exponential_factor(factor: f64, at: impl ToTokens) -> syn::Result<()> {
+    rules::exponential_factor(factor).map_err(|rule| buckets_refused(rule, &at))
+}
+
+/// The bounds of `linear(start, width, count)`, checked as `Buckets::linear` checks them.
+pub fn linear(start: f64, width: f64, count: usize, at: impl ToTokens) -> syn::Result<Vec<f64>> {
+    rules::linear(start, width, count).map_err(|rule| buckets_refused(rule, &at))
+}
+
+/// The bounds of `exponential(start, factor, count)`, checked as `Buckets::exponential` checks
+/// them.
+pub fn exponential(
+    start: f64,
+    factor: f64,
+    count: usize,
+    at: impl ToTokens,
+) -> syn::Result<Vec<f64>> {
+    rules::exponential(start, factor, count).map_err(|rule| buckets_refused(rule, &at))
+}
+
+fn quantiles_refused(rule: rules::QuantileError, at: impl ToTokens) -> syn::Error {
+    syn::Error::new_spanned(at, rules::Refusal::quantiles(rule.reason()))
+}
+
+/// One quantile of a `quantiles = [...]` list, after `previous`: inside (0, 1) and greater than
+/// it. The refusal names the quantile(s).
+pub fn quantile(previous: Option<f64>, q: f64, at: impl ToTokens) -> syn::Result<()> {
+    rules::quantile(previous, q).map_err(|rule| {
+        let refusal = rules::Refusal::quantiles(rule.reason());
+        let message = match (rule, previous) {
+            (rules::QuantileError::NotIncreasing, Some(p)) => {
+                format!("{refusal}: {q:?} follows {p:?}")
+            }
+            _ => format!("{refusal}: {q:?}"),
+        };
+        syn::Error::new_spanned(at, message)
+    })
+}
+
+/// A whole `quantiles = [...]` list whose quantiles each passed [`quantile`]: not empty.
+pub fn quantiles(quantiles: &[f64], at: impl ToTokens) -> syn::Result<()> {
+    rules::quantiles(quantiles).map_err(|rule| quantiles_refused(rule, &at))
 }
 
 /// Levenshtein distance, for "did you mean".

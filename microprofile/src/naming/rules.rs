@@ -324,11 +324,13 @@ pub fn buckets(bounds: &[f64]) -> Result<(), BucketError> {
     if bounds.is_empty() {
         return Err(BucketError::Empty);
     }
-    if bounds.iter().any(|b| !b.is_finite()) {
-        return Err(BucketError::NotFinite);
-    }
-    if bounds.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
-        return Err(BucketError::NotIncreasing);
+    // Every bound finite first (a bound with no previous one is refused only if not finite),
+    // then each after the one before it.
+    bounds.iter().try_for_each(|&b| bucket_bound(None, b))?;
+    let mut previous = None;
+    for &b in bounds {
+        bucket_bound(previous, b)?;
+        previous = Some(b);
     }
     Ok(())
 }
@@ -443,11 +445,13 @@ pub fn quantiles(quantiles: &[f64]) -> Result<(), QuantileError> {
     if quantiles.is_empty() {
         return Err(QuantileError::Empty);
     }
-    if !quantiles.iter().all(|q| quantile_in_range(*q)) {
-        return Err(QuantileError::OutOfRange);
-    }
-    if quantiles.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
-        return Err(QuantileError::NotIncreasing);
+    // Every quantile inside (0, 1) first (one with no previous one is refused only if outside),
+    // then each after the one before it.
+    quantiles.iter().try_for_each(|&q| quantile(None, q))?;
+    let mut previous = None;
+    for &q in quantiles {
+        quantile(previous, q)?;
+        previous = Some(q);
     }
     Ok(())
 }
