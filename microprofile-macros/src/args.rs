@@ -509,23 +509,12 @@ fn parse_buckets(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
     match value {
         Expr::Array(array) => {
             let values = numbers(array.elems.iter().cloned(), errors)?;
-            let mut ok = true;
-            let mut previous: Option<f64> = None;
-            for (v, expr) in &values {
-                if let Err(e) = check::bucket_bound(previous, *v, expr) {
-                    errors.push(e);
-                    ok = false;
-                }
-                previous = Some(*v);
-            }
-            let bounds: Vec<f64> = values.into_iter().map(|(v, _)| v).collect();
-            if ok {
-                if let Err(e) = check::buckets(&bounds, value) {
-                    errors.push(e);
-                    ok = false;
-                }
-            }
-            ok.then_some(bounds)
+            checked_list(
+                values,
+                |previous, v, expr| check::bucket_bound(previous, v, expr),
+                |bounds| check::buckets(bounds, value),
+                errors,
+            )
         }
         Expr::Call(call) => {
             let generator = match &*call.func {
@@ -619,23 +608,39 @@ fn parse_quantiles(value: &Expr, errors: &mut Errors) -> Option<Vec<f64>> {
         return None;
     };
     let values = numbers(array.elems.iter().cloned(), errors)?;
+    checked_list(
+        values,
+        |previous, q, expr| check::quantile(previous, q, expr),
+        |quantiles| check::quantiles(quantiles, value),
+        errors,
+    )
+}
+
+/// Checks each number of a list after the one before it, every refusal at its element, then
+/// (when they all pass) the whole list, which refuses only an empty one.
+fn checked_list(
+    values: Vec<(f64, Expr)>,
+    each: impl Fn(Option<f64>, f64, &Expr) -> syn::Result<()>,
+    whole: impl Fn(&[f64]) -> syn::Result<()>,
+    errors: &mut Errors,
+) -> Option<Vec<f64>> {
     let mut ok = true;
     let mut previous: Option<f64> = None;
-    for (q, expr) in &values {
-        if let Err(e) = check::quantile(previous, *q, expr) {
+    for (v, expr) in &values {
+        if let Err(e) = each(previous, *v, expr) {
             errors.push(e);
             ok = false;
         }
-        previous = Some(*q);
+        previous = Some(*v);
     }
-    let quantiles: Vec<f64> = values.into_iter().map(|(v, _)| v).collect();
+    let list: Vec<f64> = values.into_iter().map(|(v, _)| v).collect();
     if ok {
-        if let Err(e) = check::quantiles(&quantiles, value) {
+        if let Err(e) = whole(&list) {
             errors.push(e);
             ok = false;
         }
     }
-    ok.then_some(quantiles)
+    ok.then_some(list)
 }
 
 /// `&[f64]` literal tokens.

@@ -297,42 +297,22 @@ impl BucketError {
     }
 }
 
-impl fmt::Display for BucketError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.reason())
-    }
-}
-
-impl std::error::Error for BucketError {}
-
 /// Checks one bucket bound, given the bound before it (`None` for the first): finite, and
 /// greater than the previous one where that one is finite (a non-finite one is refused by itself).
 pub fn bucket_bound(previous: Option<f64>, bound: f64) -> Result<(), BucketError> {
-    if !bound.is_finite() {
-        Err(BucketError::NotFinite)
-    } else if previous.is_some_and(|p| p.is_finite() && p >= bound) {
-        Err(BucketError::NotIncreasing)
-    } else {
-        Ok(())
-    }
+    increasing_within(
+        f64::is_finite,
+        previous,
+        bound,
+        [BucketError::NotFinite, BucketError::NotIncreasing],
+    )
 }
 
 /// Checks a list of bucket upper bounds: not empty, every bound finite, strictly increasing
 /// (the first refusal in that order). A list passes exactly when each bound passes
 /// [`bucket_bound`] after the one before it.
 pub fn buckets(bounds: &[f64]) -> Result<(), BucketError> {
-    if bounds.is_empty() {
-        return Err(BucketError::Empty);
-    }
-    // Every bound finite first (a bound with no previous one is refused only if not finite),
-    // then each after the one before it.
-    bounds.iter().try_for_each(|&b| bucket_bound(None, b))?;
-    let mut previous = None;
-    for &b in bounds {
-        bucket_bound(previous, b)?;
-        previous = Some(b);
-    }
-    Ok(())
+    each_after_previous(bounds, BucketError::Empty, bucket_bound)
 }
 
 /// Checks a generator's bucket count: at least 1.
@@ -347,28 +327,25 @@ pub fn bucket_count(count: usize) -> Result<(), BucketError> {
 /// Checks `linear`'s width: greater than 0 (an infinite width gives non-finite bounds, which
 /// [`buckets`] refuses).
 pub fn linear_width(width: f64) -> Result<(), BucketError> {
-    if width.is_nan() || width <= 0.0 {
-        Err(BucketError::Width)
-    } else {
-        Ok(())
-    }
+    above(width, 0.0, BucketError::Width)
 }
 
 /// Checks `exponential`'s start: greater than 0.
 pub fn exponential_start(start: f64) -> Result<(), BucketError> {
-    if start.is_nan() || start <= 0.0 {
-        Err(BucketError::Start)
-    } else {
-        Ok(())
-    }
+    above(start, 0.0, BucketError::Start)
 }
 
 /// Checks `exponential`'s factor: greater than 1.
 pub fn exponential_factor(factor: f64) -> Result<(), BucketError> {
-    if factor.is_nan() || factor <= 1.0 {
-        Err(BucketError::Factor)
-    } else {
+    above(factor, 1.0, BucketError::Factor)
+}
+
+/// `value` is greater than `floor` (so not NaN), else `error`.
+fn above(value: f64, floor: f64, error: BucketError) -> Result<(), BucketError> {
+    if value > floor {
         Ok(())
+    } else {
+        Err(error)
     }
 }
 
@@ -413,14 +390,6 @@ impl QuantileError {
     }
 }
 
-impl fmt::Display for QuantileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.reason())
-    }
-}
-
-impl std::error::Error for QuantileError {}
-
 fn quantile_in_range(q: f64) -> bool {
     q > 0.0 && q < 1.0
 }
@@ -429,31 +398,54 @@ fn quantile_in_range(q: f64) -> bool {
 /// greater than the previous one where that one is inside (0, 1) (an outside one is refused by
 /// itself).
 pub fn quantile(previous: Option<f64>, q: f64) -> Result<(), QuantileError> {
-    if !quantile_in_range(q) {
-        Err(QuantileError::OutOfRange)
-    } else if previous.is_some_and(|p| quantile_in_range(p) && p >= q) {
-        Err(QuantileError::NotIncreasing)
-    } else {
-        Ok(())
-    }
+    increasing_within(
+        quantile_in_range,
+        previous,
+        q,
+        [QuantileError::OutOfRange, QuantileError::NotIncreasing],
+    )
 }
 
 /// Checks a list of quantiles: not empty, each inside (0, 1), strictly increasing (the first
 /// refusal in that order). A list passes exactly when each quantile passes [`quantile`] after
 /// the one before it.
 pub fn quantiles(quantiles: &[f64]) -> Result<(), QuantileError> {
-    if quantiles.is_empty() {
-        return Err(QuantileError::Empty);
+    each_after_previous(quantiles, QuantileError::Empty, quantile)
+}
+
+/// `value` is `within` its range (else `outside`), and greater than `previous` where that one
+/// is within it too (one outside is refused by itself, else `not_increasing`).
+fn increasing_within<E>(
+    within: fn(f64) -> bool,
+    previous: Option<f64>,
+    value: f64,
+    [outside, not_increasing]: [E; 2],
+) -> Result<(), E> {
+    if !within(value) {
+        Err(outside)
+    } else if previous.is_some_and(|p| within(p) && p >= value) {
+        Err(not_increasing)
+    } else {
+        Ok(())
     }
-    // Every quantile inside (0, 1) first (one with no previous one is refused only if outside),
-    // then each after the one before it.
-    quantiles.iter().try_for_each(|&q| quantile(None, q))?;
-    let mut previous = None;
-    for &q in quantiles {
-        quantile(previous, q)?;
-        previous = Some(q);
+}
+
+/// A list: not empty (else `empty`), then `check` on every value alone (so every one within its
+/// range before any order is looked at), then on each after the one before it. The first
+/// refusal in that order is the list's.
+fn each_after_previous<E>(
+    values: &[f64],
+    empty: E,
+    check: fn(Option<f64>, f64) -> Result<(), E>,
+) -> Result<(), E> {
+    if values.is_empty() {
+        return Err(empty);
     }
-    Ok(())
+    values.iter().try_for_each(|&v| check(None, v))?;
+    values
+        .iter()
+        .try_fold(None, |previous, &v| check(previous, v).map(|()| Some(v)))
+        .map(drop)
 }
 
 /// The corpus both crates test their validation against (`corpus.txt`, beside this file), so
@@ -485,7 +477,7 @@ pub mod corpus {
         include_str!("corpus.txt")
             .lines()
             .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .filter(|(_, l)| is_case(l))
             .map(|(i, l)| parse(i + 1, l))
             .collect()
     }
@@ -505,20 +497,43 @@ pub mod corpus {
         rule(case).map_err(|e| e.message(&case.name).to_string())
     }
 
-    fn parse(line: usize, text: &str) -> Case {
-        let mut words = text.splitn(3, ' ');
-        let subject = match words.next() {
-            Some("metric") => Subject::MetricName,
-            Some("tag") => Subject::TagName,
-            Some("scope") => Subject::ScopeName,
-            Some("unit") => Subject::Unit,
-            other => panic!("corpus.txt:{line}: unknown subject {other:?}"),
-        };
-        let expected = match words.next() {
+    /// A line of a corpus that is a case: not blank, not a `#` comment.
+    fn is_case(line: &str) -> bool {
+        !line.trim().is_empty() && !line.trim_start().starts_with('#')
+    }
+
+    /// The first word of a case: one of `table`'s keywords.
+    fn keyword<T: Copy>(word: Option<&str>, table: &[(&str, T)], file: &str, line: usize) -> T {
+        table
+            .iter()
+            .find(|(k, _)| Some(*k) == word)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("{file}:{line}: unknown first word {word:?}"))
+    }
+
+    /// A case's expected decision: `ok` (`None`) or the refusal's name.
+    fn expected(word: Option<&str>, file: &str, line: usize) -> Option<String> {
+        match word {
             Some("ok") => None,
             Some(error) => Some(error.to_owned()),
-            None => panic!("corpus.txt:{line}: no expected decision"),
-        };
+            None => panic!("{file}:{line}: no expected decision"),
+        }
+    }
+
+    fn parse(line: usize, text: &str) -> Case {
+        let mut words = text.splitn(3, ' ');
+        let subject = keyword(
+            words.next(),
+            &[
+                ("metric", Subject::MetricName),
+                ("tag", Subject::TagName),
+                ("scope", Subject::ScopeName),
+                ("unit", Subject::Unit),
+            ],
+            "corpus.txt",
+            line,
+        );
+        let expected = expected(words.next(), "corpus.txt", line);
         let mut rest = words
             .next()
             .unwrap_or_else(|| panic!("corpus.txt:{line}: no name"))
@@ -614,22 +629,22 @@ pub mod corpus {
         include_str!("bounds.txt")
             .lines()
             .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .filter(|(_, l)| is_case(l))
             .map(|(i, l)| {
                 let line = i + 1;
                 let mut words = l.split_whitespace();
-                let values = match words.next() {
-                    Some("buckets") => Values::Buckets,
-                    Some("linear") => Values::Linear,
-                    Some("exponential") => Values::Exponential,
-                    Some("quantiles") => Values::Quantiles,
-                    other => panic!("bounds.txt:{line}: unknown values {other:?}"),
-                };
-                let expected = match words.next() {
-                    Some("ok") => None,
-                    Some(error) => Some(error.to_owned()),
-                    None => panic!("bounds.txt:{line}: no expected decision"),
-                };
+                let values = keyword(
+                    words.next(),
+                    &[
+                        ("buckets", Values::Buckets),
+                        ("linear", Values::Linear),
+                        ("exponential", Values::Exponential),
+                        ("quantiles", Values::Quantiles),
+                    ],
+                    "bounds.txt",
+                    line,
+                );
+                let expected = expected(words.next(), "bounds.txt", line);
                 let numbers = words
                     .map(|w| {
                         w.parse()
