@@ -11,14 +11,19 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+mod attached;
+use attached::{Attached, Attachment};
+
 use super::codec::{self, Extension, TypeCode, BUCKET_BOUND_LABEL, SKETCH_KEY_LABEL};
 use super::resp::{self, Reply};
 use super::sketch::Sketch;
 use super::{StoreError, DROPPED_UPDATES, TRANSFERS, TRANSFER_ERRORS};
 use crate::encoding::float::format_float;
+use crate::metadata::Scope;
 use crate::metric::add_f64;
 use crate::metric::histogram::{Buckets, Observe, TimerGuard, DEFAULT_BUCKETS};
 use crate::naming;
+use crate::registry::Registry;
 
 /// How updates reach Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -265,6 +270,9 @@ pub(crate) struct Inner {
     meta_dirty: AtomicBool,
     /// The thread serving [`SharedStore::transfer_in_background`], started by its first call.
     background: Mutex<Option<(Arc<Background>, thread::Thread)>>,
+    /// Registries read at every transfer ([`SharedStore::attach`]); locked only by a transfer,
+    /// which holds the link.
+    attached: Mutex<Vec<Attachment>>,
 }
 
 impl Inner {
@@ -366,6 +374,7 @@ impl SharedStore {
             sender: Mutex::new(None),
             stop: AtomicBool::new(false),
             background: Mutex::new(None),
+            attached: Mutex::new(Vec::new()),
         });
         if eager {
             let weak = Arc::downgrade(&inner);
@@ -457,6 +466,50 @@ impl SharedStore {
         cells.series.insert(identity, (type_code, any));
         cells.list.push(cell.clone());
         Ok(cell)
+    }
+
+    /// Attaches the global registry's `scope`: from the next transfer on, every series of it,
+    /// whatever declared it (`#[counted]`, `#[timed]`, `#[gauge]`, `#[derive(Metrics)]`, a
+    /// [`Family`](crate::Family), the run-time API), is sent to this store as deltas — read
+    /// through the registry's one read path and its delta cursor
+    /// ([`Registry::gather_changes`](crate::Registry::gather_changes)), then merged, bounded and
+    /// sent with the deltas of this store's own handles, in the same transactions (and resent
+    /// the same way after an unknown outcome). Counters, histograms and summaries add up across
+    /// processes; gauges combine by `gauges` ([`GaugeMode`]). What happened before the call is
+    /// sent whole by the first transfer.
+    ///
+    /// The fields are those of this store's handles: a counter under its name without `_total`,
+    /// a histogram (a timer's name with its `_seconds`) with its buckets, `s` and `c`, a summary
+    /// with its sketch (kept once this call made the store's delta cursor; a summary observed
+    /// before keeps only its count and sum whole). A family whose name this store already holds
+    /// with another type is not sent, and counted in `microprofile_redis_dropped_updates_total`.
+    /// Attached registries are read at each transfer (explicit, background, periodic); eager mode
+    /// applies to the store's own handles only.
+    pub fn attach_global(&self, scope: Scope, gauges: GaugeMode) {
+        self.attach_source(Attached::Global, scope, gauges);
+    }
+
+    /// [`attach_global`](Self::attach_global) for a registry of the program's own.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use microprofile::redis::{GaugeMode, SharedStore, StoreConfig};
+    /// use microprofile::{Metadata, Registry, Scope};
+    ///
+    /// let registry = Arc::new(Registry::new());
+    /// let jobs = registry.counter(Metadata::new("jobs")).unwrap();
+    /// let store = SharedStore::new(StoreConfig::new("redis://127.0.0.1:6379", "shop")).unwrap();
+    /// store.attach(registry.clone(), Scope::Application, GaugeMode::LastWriterWins);
+    /// jobs.inc();
+    /// store.transfer().unwrap(); // `jobs:v:` += 1 in the hash `shop`
+    /// ```
+    pub fn attach(&self, registry: Arc<Registry>, scope: Scope, gauges: GaugeMode) {
+        self.attach_source(Attached::Shared(registry), scope, gauges);
+    }
+
+    fn attach_source(&self, registry: Attached, scope: Scope, gauges: GaugeMode) {
+        let attachment = Attachment::new(registry, scope, gauges);
+        self.inner.attached.lock().push(attachment);
     }
 
     /// Sets the description (`# HELP`) of a family, written with its type once per connection.
@@ -942,9 +995,41 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
             outbox: &mut link.outbox,
             room: room.saturating_sub(doubt_len),
         };
-        let cells: Vec<Arc<dyn Cell>> = inner.cells.lock().list.clone();
+        let (cells, types): (Vec<Arc<dyn Cell>>, HashMap<String, TypeCode>) = {
+            let cells = inner.cells.lock();
+            let types = cells
+                .families
+                .iter()
+                .map(|(name, meta)| (name.clone(), meta.type_code))
+                .collect();
+            (cells.list.clone(), types)
+        };
         for cell in &cells {
             cell.drain(&mut sink);
+        }
+        // The attached registries, read without the cells' lock: a callback gauge read here may
+        // make store handles.
+        // Taken out of their lock while read, so that a callback may even attach a registry.
+        let mut attachments = std::mem::take(&mut *inner.attached.lock());
+        let mut seen = Vec::new();
+        for attachment in &mut attachments {
+            seen.extend(attachment.drain(&mut sink, &types, &config.process_label));
+        }
+        {
+            let mut attached = inner.attached.lock();
+            let added_meanwhile = std::mem::replace(&mut *attached, attachments);
+            attached.extend(added_meanwhile);
+        }
+        if !seen.is_empty() {
+            let mut cells = inner.cells.lock();
+            for family in seen {
+                if let std::collections::hash_map::Entry::Vacant(entry) =
+                    cells.families.entry(family.name)
+                {
+                    entry.insert(family.meta);
+                    inner.meta_dirty.store(true, Ordering::Release);
+                }
+            }
         }
     }
     let unavailable = |link: &Link, reason: String| StoreError::Unavailable {

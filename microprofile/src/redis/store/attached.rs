@@ -1,0 +1,211 @@
+//! Registries attached to a store ([`SharedStore::attach`](super::SharedStore::attach)): every
+//! transfer reads what changed in them through the registry's one read path and its delta cursor
+//! ([`Registry::gather_changes`]) and adds it to the store's outbox, beside the deltas of the
+//! store's own handles. From the outbox on, both are the same: merged per field, bounded, sent in
+//! the store's sequence-numbered transactions and resent after an unknown outcome.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{field, FamilyMeta, Op, Sink, PROCESS_LABEL};
+use crate::encoding::float::format_float;
+use crate::metadata::Scope;
+use crate::metric::{MetricType, Number};
+use crate::redis::codec::{Extension, TypeCode, BUCKET_BOUND_LABEL, SKETCH_KEY_LABEL};
+use crate::redis::{GaugeMode, DROPPED_UPDATES};
+use crate::registry::{Change, DeltaCursor, Registry, Selection};
+
+/// Which registry an attachment reads.
+pub(super) enum Attached {
+    /// The global registry ([`crate::global`]).
+    Global,
+    /// A registry of the program's own.
+    Shared(Arc<Registry>),
+}
+
+/// One attached registry and scope, with what this store last read of it.
+pub(super) struct Attachment {
+    registry: Attached,
+    scope: Scope,
+    gauges: GaugeMode,
+    cursor: DeltaCursor,
+    /// [`GaugeMode::Sum`]: the value of each gauge field whose contribution is in the outbox
+    /// (and so in Redis once the outbox is confirmed), to send the difference.
+    sent_gauges: HashMap<String, f64>,
+}
+
+/// What a drain found out about the families it sent, for their `d` and `t` fields.
+pub(super) struct SeenFamily {
+    pub(super) name: String,
+    pub(super) meta: FamilyMeta,
+}
+
+impl Attachment {
+    pub(super) fn new(registry: Attached, scope: Scope, gauges: GaugeMode) -> Attachment {
+        Attachment {
+            registry,
+            scope,
+            gauges,
+            cursor: DeltaCursor::new(),
+            sent_gauges: HashMap::new(),
+        }
+    }
+
+    /// Adds what changed since the last drain to `sink`. `types` are the families the store knows
+    /// (its own handles' and earlier drains'): a family of another type under the same name is
+    /// not sent (it would mix two kinds of field), and counted in
+    /// `microprofile_redis_dropped_updates_total`. Returns the families this drain sent.
+    pub(super) fn drain(
+        &mut self,
+        sink: &mut Sink<'_>,
+        types: &HashMap<String, TypeCode>,
+        process: &str,
+    ) -> Vec<SeenFamily> {
+        let mut seen: Vec<SeenFamily> = Vec::new();
+        let registry: &Registry = match &self.registry {
+            Attached::Global => crate::global(),
+            Attached::Shared(registry) => registry,
+        };
+        let gauges = self.gauges;
+        let sent_gauges = &mut self.sent_gauges;
+        let selection = Selection::Scope(&self.scope);
+        registry.gather_changes(selection, &mut self.cursor, &mut |series, change| {
+            let info = series.family.info();
+            let type_code = match info.metric_type {
+                MetricType::Counter => TypeCode::Counter,
+                MetricType::Gauge => TypeCode::Gauge,
+                MetricType::Histogram | MetricType::Timer => TypeCode::Histogram,
+                MetricType::Summary => TypeCode::Summary,
+            };
+            // The name the exporter exposes as the family's: a counter's `_total` is the
+            // exporter's to add.
+            let name = match info.metric_type {
+                MetricType::Counter => info.name.strip_suffix("_total").unwrap_or(&info.name),
+                _ => &info.name,
+            };
+            if types.get(name).is_some_and(|t| *t != type_code) {
+                DROPPED_UPDATES.inc();
+                return;
+            }
+            let mut labels: Vec<(String, String)> = Vec::new();
+            series.for_each_label(&mut |n, v| labels.push((n.to_owned(), v.to_owned())));
+            labels.sort();
+            if !add_change(sink, name, &labels, change, gauges, sent_gauges, process) {
+                DROPPED_UPDATES.inc();
+                return;
+            }
+            if seen.last().is_none_or(|f| f.name != name) {
+                seen.push(SeenFamily {
+                    name: name.to_owned(),
+                    meta: FamilyMeta {
+                        type_code,
+                        description: series.family.help().to_owned(),
+                        bounds: histogram_bounds(change),
+                    },
+                });
+            }
+        });
+        seen
+    }
+}
+
+fn histogram_bounds(change: &Change) -> Option<Vec<f64>> {
+    match change {
+        Change::Histogram(h) => Some(h.bounds.clone()),
+        _ => None,
+    }
+}
+
+/// An `IncrInt` of `n`, clamped to what `HINCRBY` takes.
+fn incr(n: u64) -> Op {
+    Op::IncrInt(n.min(i64::MAX as u64) as i64)
+}
+
+/// Adds one series' change to the sink; `false` when a field name could not be encoded.
+fn add_change(
+    sink: &mut Sink<'_>,
+    name: &str,
+    labels: &[(String, String)],
+    change: &Change,
+    gauges: GaugeMode,
+    sent_gauges: &mut HashMap<String, f64>,
+    process: &str,
+) -> bool {
+    let encoded = |extension, extra: Option<(&str, &str)>| field(name, extension, labels, extra);
+    match change {
+        Change::Counter(c) => {
+            let Ok(value) = encoded(Extension::Value, None) else {
+                return false;
+            };
+            match c.delta {
+                Number::UInt(n) => sink.add(&value, incr(n)),
+                other => sink.add(&value, Op::IncrFloat(other.as_f64())),
+            }
+        }
+        Change::Gauge(v) => {
+            let v = v.as_f64();
+            let process_label = (PROCESS_LABEL, process);
+            let extra = (gauges == GaugeMode::PerProcess).then_some(process_label);
+            let Ok(value) = encoded(Extension::Value, extra) else {
+                return false;
+            };
+            match gauges {
+                GaugeMode::Sum => {
+                    let sent = sent_gauges.insert(value.clone(), v).unwrap_or(0.0);
+                    let delta = v - sent;
+                    if delta != 0.0 && delta.is_finite() {
+                        sink.add(&value, Op::IncrFloat(delta));
+                    }
+                }
+                GaugeMode::LastWriterWins | GaugeMode::PerProcess => sink.add(&value, Op::Set(v)),
+            }
+        }
+        Change::Histogram(h) => {
+            let bounds = h.bounds.iter().copied().chain([f64::INFINITY]);
+            for (bound, n) in bounds.zip(&h.buckets) {
+                if *n == 0 {
+                    continue;
+                }
+                let le = format_float(bound);
+                let Ok(bucket) = encoded(Extension::Bucket, Some((BUCKET_BOUND_LABEL, &le))) else {
+                    return false;
+                };
+                sink.add(&bucket, incr(*n));
+            }
+            if !add_sum_and_count(sink, &encoded, h.sum, h.count) {
+                return false;
+            }
+        }
+        Change::Summary(s) => {
+            for (key, n) in s.sketch.iter().flat_map(|sketch| sketch.buckets()) {
+                let key = key.to_string();
+                let Ok(bucket) = encoded(Extension::Bucket, Some((SKETCH_KEY_LABEL, &key))) else {
+                    return false;
+                };
+                sink.add(&bucket, incr(n));
+            }
+            if !add_sum_and_count(sink, &encoded, s.sum, s.count) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The field name of one extension (and extra label) of the series being added.
+type FieldOf<'a> =
+    dyn Fn(Extension, Option<(&str, &str)>) -> Result<String, super::StoreError> + 'a;
+
+fn add_sum_and_count(sink: &mut Sink<'_>, encoded: &FieldOf<'_>, sum: f64, count: u64) -> bool {
+    let (Ok(sum_field), Ok(count_field)) = (
+        encoded(Extension::Sum, None),
+        encoded(Extension::Count, None),
+    ) else {
+        return false;
+    };
+    if count > 0 {
+        sink.add(&sum_field, Op::IncrFloat(sum));
+        sink.add(&count_field, incr(count));
+    }
+    true
+}

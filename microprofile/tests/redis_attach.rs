@@ -1,0 +1,215 @@
+//! A registry attached to the shared store (`SharedStore::attach`, `attach_global`) against a real
+//! `redis-server`: whatever declared a metric (the attributes, a `Family`, the run-time API), its
+//! deltas reach Redis exactly once per transfer, two "processes" (two stores with registries of
+//! their own) add up, and the exporter's view equals what the registries recorded.
+#![cfg(feature = "redis")]
+
+mod redis_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use microprofile::redis::{GaugeMode, RedisExposition, SharedStore, StoreConfig};
+use microprofile::{
+    counted, Counter, Family, Format, LabelSet, Metadata, Registry, Scope, Selection,
+};
+use redis_support::{promtool_check, RedisServer};
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Queue(&'static str);
+
+impl LabelSet for Queue {
+    const NAMES: &'static [&'static str] = &["queue"];
+    fn for_each_value(&self, f: &mut dyn FnMut(&str)) {
+        f(self.0)
+    }
+}
+
+/// The metrics of one "process": a registry of its own, attached to its own store.
+struct Worker {
+    store: SharedStore,
+    jobs: microprofile::Handle<Counter>,
+    by_queue: Arc<Family<Queue, Counter>>,
+    depth: microprofile::Handle<microprofile::Gauge>,
+    latency: microprofile::Handle<microprofile::Histogram>,
+    sizes: microprofile::Handle<microprofile::Summary>,
+    spent: microprofile::Handle<microprofile::FloatCounter>,
+}
+
+fn worker(server: &RedisServer, ns: &str, process: &str) -> Worker {
+    let registry = Arc::new(Registry::new());
+    let store =
+        SharedStore::new(StoreConfig::new(server.url(), ns).process_label(process)).unwrap();
+    // The cursor first, so summaries keep their sketch from their first observation.
+    store.attach(registry.clone(), Scope::Application, GaugeMode::Sum);
+    let jobs = registry
+        .counter(Metadata::new("jobs").description("Jobs run."))
+        .unwrap();
+    let by_queue = Arc::new(Family::<Queue, Counter>::new(Counter::new()));
+    registry
+        .register(Metadata::new("jobs_by_queue"), by_queue.clone())
+        .unwrap();
+    Worker {
+        store,
+        jobs,
+        by_queue,
+        depth: registry.gauge(Metadata::new("depth")).unwrap(),
+        latency: registry
+            .histogram(Metadata::new("latency"), Some(vec![1.0, 10.0]))
+            .unwrap(),
+        sizes: registry.summary(Metadata::new("sizes")).unwrap(),
+        spent: registry.float_counter(Metadata::new("spent")).unwrap(),
+    }
+}
+
+fn number(server: &RedisServer, ns: &str, field: &str) -> f64 {
+    server
+        .hget(ns, field)
+        .unwrap_or_else(|| panic!("no field {field:?} in {:?}", server.hgetall(ns)))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn an_attached_registry_reaches_redis_exactly_once_per_transfer() {
+    let server = RedisServer::start();
+    let w = worker(&server, "one", "p1");
+    w.jobs.inc_by(3);
+    w.by_queue.with(&Queue("mail")).inc_by(2);
+    w.depth.set(4);
+    for v in [0.5, 5.0, 50.0] {
+        w.latency.observe(v);
+    }
+    w.sizes.observe(10.0);
+    w.spent.inc_by(0.25);
+    w.store.transfer().unwrap();
+    assert_eq!(number(&server, "one", "jobs:v:"), 3.0);
+    assert_eq!(
+        number(&server, "one", "jobs_by_queue:v:queue=\"mail\""),
+        2.0
+    );
+    assert_eq!(number(&server, "one", "depth:v:"), 4.0);
+    assert_eq!(number(&server, "one", "spent:v:"), 0.25);
+    assert_eq!(number(&server, "one", "latency:b:le=\"1.0\""), 1.0);
+    assert_eq!(number(&server, "one", "latency:b:le=\"10.0\""), 1.0);
+    assert_eq!(number(&server, "one", "latency:b:le=\"+Inf\""), 1.0);
+    assert_eq!(number(&server, "one", "latency:c:"), 3.0);
+    assert_eq!(number(&server, "one", "latency:s:"), 55.5);
+    assert_eq!(number(&server, "one", "sizes:c:"), 1.0);
+    assert_eq!(number(&server, "one", "sizes:s:"), 10.0);
+    assert_eq!(server.hget("one", "jobs:t:").as_deref(), Some("c"));
+    assert_eq!(server.hget("one", "jobs:d:").as_deref(), Some("Jobs run."));
+    assert_eq!(server.hget("one", "latency:t:").as_deref(), Some("h"));
+    assert_eq!(server.hget("one", "sizes:t:").as_deref(), Some("s"));
+    let sketch_fields: Vec<_> = server
+        .hgetall("one")
+        .into_iter()
+        .filter(|(f, _)| f.starts_with("sizes:b:"))
+        .collect();
+    assert_eq!(sketch_fields.len(), 1, "{sketch_fields:?}");
+
+    // A transfer with nothing new sends nothing; the next one only what changed.
+    w.store.transfer().unwrap();
+    assert_eq!(number(&server, "one", "jobs:v:"), 3.0);
+    w.jobs.inc();
+    w.depth.set(1);
+    w.latency.observe(2.0);
+    w.store.transfer().unwrap();
+    assert_eq!(number(&server, "one", "jobs:v:"), 4.0);
+    assert_eq!(number(&server, "one", "depth:v:"), 1.0);
+    assert_eq!(number(&server, "one", "latency:b:le=\"10.0\""), 2.0);
+    assert_eq!(number(&server, "one", "latency:c:"), 4.0);
+    assert_eq!(number(&server, "one", "latency:s:"), 57.5);
+    // A series removed and made again starts from zero: only its new value is added.
+    w.by_queue.remove(&Queue("mail"));
+    w.by_queue.with(&Queue("mail")).inc();
+    w.store.transfer().unwrap();
+    assert_eq!(
+        number(&server, "one", "jobs_by_queue:v:queue=\"mail\""),
+        3.0
+    );
+}
+
+#[test]
+fn two_processes_add_up_and_the_exporter_serves_the_sum() {
+    let server = RedisServer::start();
+    let a = worker(&server, "shop", "a");
+    let b = worker(&server, "shop", "b");
+    for (w, n) in [(&a, 5u64), (&b, 7)] {
+        w.jobs.inc_by(n);
+        w.by_queue.with(&Queue("mail")).inc_by(n);
+        w.depth.set(n as i64);
+        w.latency.observe(n as f64);
+        w.sizes.observe(n as f64);
+    }
+    a.store.transfer().unwrap();
+    b.store.transfer().unwrap();
+    // A gauge in Sum mode adds each process's value; moving one moves the sum by the difference.
+    a.depth.set(1);
+    a.store.transfer().unwrap();
+    assert_eq!(number(&server, "shop", "depth:v:"), 8.0);
+
+    let exposition = RedisExposition::new(&server.url(), &["shop"])
+        .unwrap()
+        .with_scope("shop", Scope::Application);
+    let text = exposition
+        .render(Format::Prometheus, Selection::All)
+        .unwrap();
+    for expected in [
+        "jobs_total{mp_scope=\"application\"} 12\n",
+        "jobs_by_queue_total{queue=\"mail\",mp_scope=\"application\"} 12\n",
+        "depth{mp_scope=\"application\"} 8\n",
+        "latency_count{mp_scope=\"application\"} 2\n",
+        "latency_sum{mp_scope=\"application\"} 12.0\n",
+        "latency_bucket{mp_scope=\"application\",le=\"10.0\"} 2\n",
+        "sizes_count{mp_scope=\"application\"} 2\n",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    assert!(text.contains("# HELP jobs_total Jobs run.\n"), "{text}");
+    promtool_check(&text).unwrap_or_else(|e| panic!("promtool: {e}\n{text}"));
+}
+
+/// Calls of an instrumented function, declared by the attribute in the global registry.
+#[counted(name = "attach_test_calls")]
+fn instrumented() {}
+
+#[test]
+fn what_the_attributes_declare_reaches_redis_through_the_global_registry() {
+    let server = RedisServer::start();
+    let store = SharedStore::new(StoreConfig::new(server.url(), "global")).unwrap();
+    store.attach_global(Scope::Application, GaugeMode::LastWriterWins);
+    for _ in 0..3 {
+        instrumented();
+    }
+    store.transfer().unwrap();
+    instrumented();
+    // The periodic transfer reads attached registries too, and its stop sends the rest.
+    let periodic = store
+        .spawn_periodic_transfer(Duration::from_millis(50))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    periodic.stop();
+    assert_eq!(number(&server, "global", "attach_test_calls:v:"), 4.0);
+    assert_eq!(
+        server.hget("global", "attach_test_calls:t:").as_deref(),
+        Some("c")
+    );
+}
+
+#[test]
+fn a_family_of_another_type_under_a_name_the_store_holds_is_not_mixed_in() {
+    let server = RedisServer::start();
+    let store = SharedStore::new(StoreConfig::new(server.url(), "mixed")).unwrap();
+    let own = store
+        .gauge("clash", &[], GaugeMode::LastWriterWins)
+        .unwrap();
+    own.set(2.0);
+    let registry = Arc::new(Registry::new());
+    store.attach(registry.clone(), Scope::Application, GaugeMode::Sum);
+    registry.counter(Metadata::new("clash")).unwrap().inc_by(40);
+    store.transfer().unwrap();
+    // The store's gauge is there, the registry's counter of the same name is not added to it.
+    assert_eq!(number(&server, "mixed", "clash:v:"), 2.0);
+    assert_eq!(server.hget("mixed", "clash:t:").as_deref(), Some("g"));
+}
