@@ -213,3 +213,58 @@ fn a_family_of_another_type_under_a_name_the_store_holds_is_not_mixed_in() {
     assert_eq!(number(&server, "mixed", "clash:v:"), 2.0);
     assert_eq!(server.hget("mixed", "clash:t:").as_deref(), Some("g"));
 }
+
+#[test]
+fn a_job_guard_transfers_when_the_job_ends_also_on_panic() {
+    let server = RedisServer::start();
+    let registry = Arc::new(Registry::new());
+    let store = SharedStore::new(StoreConfig::new(server.url(), "jobs")).unwrap();
+    store.attach(registry.clone(), Scope::Application, GaugeMode::Sum);
+    let rows = registry.counter(Metadata::new("rows")).unwrap();
+    let imported = store.run_job(|| {
+        rows.inc_by(10);
+        10
+    });
+    assert_eq!(imported, 10);
+    assert_eq!(number(&server, "jobs", "rows:v:"), 10.0);
+    // A job that panics half-way still sends what it recorded.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _transfer = store.job();
+        rows.inc_by(5);
+        panic!("the job failed");
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(number(&server, "jobs", "rows:v:"), 15.0);
+    // `finish` returns the outcome.
+    rows.inc();
+    let report = store.job().finish().unwrap();
+    assert!(report.fields > 0, "{report:?}");
+    assert_eq!(number(&server, "jobs", "rows:v:"), 16.0);
+}
+
+#[test]
+fn stopping_a_periodic_transfer_sends_everything_recorded_before_the_stop() {
+    let server = RedisServer::start();
+    let registry = Arc::new(Registry::new());
+    let store = SharedStore::new(StoreConfig::new(server.url(), "periodic")).unwrap();
+    store.attach(registry.clone(), Scope::Application, GaugeMode::Sum);
+    let hits = registry.counter(Metadata::new("hits")).unwrap();
+    // Many rounds with a 1 ms interval: the stops land before, during and after transfers.
+    let mut total = 0u64;
+    for round in 0..30u64 {
+        let periodic = store
+            .spawn_periodic_transfer(Duration::from_millis(1))
+            .unwrap();
+        let until = std::time::Instant::now() + Duration::from_millis(5 + round % 7);
+        while std::time::Instant::now() < until {
+            hits.inc();
+            total += 1;
+        }
+        periodic.stop();
+        assert_eq!(
+            number(&server, "periodic", "hits:v:"),
+            total as f64,
+            "round {round}"
+        );
+    }
+}

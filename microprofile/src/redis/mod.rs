@@ -90,9 +90,9 @@ pub use expose::{
     SeriesData,
 };
 pub use store::{
-    GaugeMode, PeriodicTransfer, RedisCounter, RedisFloatCounter, RedisGauge, RedisHistogram,
-    RedisSummary, SharedStore, StoreConfig, TransferFuture, TransferMode, TransferReport,
-    PROCESS_LABEL,
+    GaugeMode, JobTransfer, PeriodicTransfer, RedisCounter, RedisFloatCounter, RedisGauge,
+    RedisHistogram, RedisSummary, SharedStore, StoreConfig, TransferFuture, TransferMode,
+    TransferReport, PROCESS_LABEL,
 };
 
 use crate::metadata::{Metadata, Scope};

@@ -747,8 +747,37 @@ impl SharedStore {
         Ok(())
     }
 
+    /// A guard for a short-lived job (the design's Celery decorator): when it is dropped — the
+    /// job returned, failed with `?`, or panicked and is unwinding — it transfers once, blocking
+    /// for at most the configured timeouts. [`JobTransfer::finish`] does the same and returns
+    /// the outcome.
+    ///
+    /// ```no_run
+    /// # use microprofile::redis::{SharedStore, StoreConfig};
+    /// # let store = SharedStore::new(StoreConfig::new("redis://127.0.0.1:6379", "jobs")).unwrap();
+    /// fn nightly_import(store: &SharedStore) -> Result<(), std::io::Error> {
+    ///     let _transfer = store.job();
+    ///     // … the job's work, recording metrics; sent when `_transfer` goes out of scope …
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn job(&self) -> JobTransfer {
+        JobTransfer {
+            store: Some(self.clone()),
+        }
+    }
+
+    /// Runs `job` and transfers when it ends, also when it panics (the panic then goes on):
+    /// [`job`](Self::job) as a closure.
+    pub fn run_job<R>(&self, job: impl FnOnce() -> R) -> R {
+        let _transfer = self.job();
+        job()
+    }
+
     /// Starts a thread that transfers every `interval` and once more when the returned guard is
-    /// dropped (or [`PeriodicTransfer::stop`]ped).
+    /// dropped (or [`PeriodicTransfer::stop`]ped): that last transfer always starts after the
+    /// stop, so everything recorded before `stop` (or the drop) is sent, even when the stop came
+    /// while a transfer was running.
     pub fn spawn_periodic_transfer(
         &self,
         interval: Duration,
@@ -758,10 +787,20 @@ impl SharedStore {
         let thread_stop = stop.clone();
         let handle = thread::Builder::new()
             .name("microprofile-redis-periodic".to_owned())
-            .spawn(move || {
-                while !thread_stop.load(Ordering::Acquire) {
-                    thread::park_timeout(interval);
-                    let _ = store.transfer();
+            .spawn(move || loop {
+                thread::park_timeout(interval);
+                // Read before the transfer: once `stop` is seen, one more transfer starts after
+                // it, so a stop that lands while a transfer runs is followed by another one,
+                // which sends what was recorded before the stop.
+                let stopping = thread_stop.load(Ordering::Acquire);
+                let mut outcome = store.transfer();
+                if stopping {
+                    // The last one waits out a transfer of another thread holding the link.
+                    let deadline = Instant::now() + store.inner.config.io_timeout * 3;
+                    while matches!(outcome, Err(StoreError::Busy)) && Instant::now() < deadline {
+                        outcome = store.transfer();
+                    }
+                    break;
                 }
             })
             .map_err(|e| StoreError::Thread(e.to_string()))?;
@@ -784,6 +823,31 @@ impl Drop for Inner {
         if let Some((background, t)) = self.background.get_mut().take() {
             background.stop.store(true, Ordering::Release);
             t.unpark();
+        }
+    }
+}
+
+/// Transfers once when dropped ([`SharedStore::job`]).
+#[derive(Debug)]
+#[must_use = "the transfer happens when the guard is dropped: keep it for the job's duration"]
+pub struct JobTransfer {
+    store: Option<SharedStore>,
+}
+
+impl JobTransfer {
+    /// Transfers now and returns the outcome (instead of at the drop).
+    pub fn finish(mut self) -> Result<TransferReport, StoreError> {
+        match self.store.take() {
+            Some(store) => store.transfer(),
+            None => Ok(TransferReport::default()),
+        }
+    }
+}
+
+impl Drop for JobTransfer {
+    fn drop(&mut self) {
+        if let Some(store) = self.store.take() {
+            let _ = store.transfer();
         }
     }
 }
