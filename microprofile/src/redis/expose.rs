@@ -2,6 +2,7 @@
 //! [`Registry`] so that it is encoded by the same encoder as every other metric (identical,
 //! promtool-clean output).
 
+use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -15,10 +16,14 @@ use super::resp::{self, Reply};
 use super::sketch::{Sketch, SketchKey};
 use super::{StoreError, DECODE_ERRORS, READ_ERRORS};
 use crate::metadata::{Metadata, Scope};
+use crate::metric::counter::Counter;
 use crate::metric::summary::DEFAULT_QUANTILES;
 use crate::metric::MetricType;
-use crate::metric::{BucketCounts, HistogramView, Metric, Number, SummaryView, Visitor};
-use crate::registry::{Registry, Selection};
+use crate::metric::{
+    BucketCounts, Collect, HistogramView, Metric, Number, SeriesLabels, SummaryView, Visitor,
+};
+use crate::naming;
+use crate::registry::{Registry, Selection, StaticMetric};
 use crate::Format;
 
 /// Reads a float as written by any writer: decimal or exponent notation, `+Inf`, `-Inf`, `NaN`
@@ -30,6 +35,37 @@ pub fn parse_float(text: &str) -> Option<f64> {
         "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
         "nan" => Some(f64::NAN),
         _ => t.parse::<f64>().ok(),
+    }
+}
+
+/// Fields of the namespaces read by an exposition that were skipped, whatever the reason (see
+/// [`NamespaceData`'s rule](NamespaceData#what-is-skipped)); counted at every read of the namespace.
+pub(crate) static SKIPPED_FIELDS: Counter = Counter::new();
+
+/// The exposition's own vendor metrics, registered in the global registry when the first
+/// [`RedisExposition`] is made (as the store's `microprofile_redis_*` ones are).
+static EXPORTER_METRICS: [StaticMetric; 1] = [StaticMetric::new(
+    &SKIPPED_FIELDS,
+    Metadata::new("microprofile_exporter_skipped_fields")
+        .description(
+            "Fields of a Redis namespace the exporter could not expose and skipped (each counted at every read).",
+        )
+        .scope(Scope::Vendor),
+    crate::site!(),
+)];
+
+fn register_exporter_metrics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| crate::registry::global().register_statics_now(&EXPORTER_METRICS));
+}
+
+/// Counts `n` skipped fields (also in `microprofile_redis_decode_errors_total`, which counts
+/// fields that could not be decoded or exposed).
+fn count_skipped(n: usize) {
+    if n > 0 {
+        let n = n as u64;
+        SKIPPED_FIELDS.inc_by(n);
+        DECODE_ERRORS.inc_by(n);
     }
 }
 
@@ -46,6 +82,8 @@ pub struct SeriesData {
     pub buckets: Vec<(f64, f64)>,
     /// Summary sketch buckets, merged.
     pub sketch: Sketch,
+    /// How many fields of the hash were merged into this series.
+    pub fields: usize,
 }
 
 /// One decoded family.
@@ -59,19 +97,108 @@ pub struct FamilyData {
     pub series: BTreeMap<Vec<(String, String)>, SeriesData>,
 }
 
+impl FamilyData {
+    /// How many fields of the hash its series hold.
+    fn fields(&self) -> usize {
+        self.series.values().map(|s| s.fields).sum()
+    }
+}
+
 /// A namespace's contents, decoded.
+///
+/// # What is skipped
+///
+/// One stray or hostile field never hides anything else: what cannot be exposed is skipped
+/// alone, field by field, and everything else is served. Each skipped field is counted in the
+/// vendor counter `microprofile_exporter_skipped_fields_total` of the global registry (and in
+/// `microprofile_redis_decode_errors_total`), at every read of the namespace (so it keeps
+/// growing while the field is in Redis), and listed with its reason in
+/// [`errors`](Self::errors). Skipped are:
+///
+/// - a field that does not decode (see [`codec`](super::codec)): not `name:extension:labels`,
+///   an invalid metric name, an unknown extension, an invalid or repeated label name, a label
+///   value with a bad percent escape, a field or value that is not UTF-8;
+/// - a field with a label name the exposition may not write: reserved (`le` outside a histogram
+///   bucket, `quantile`, `mp_scope`, `mp_app`, `mp_overflow`) or starting with `__` (`__name__`;
+///   `__key` outside a summary's sketch bucket);
+/// - a `d` or `t` field with labels, and a `t` field whose value is not `c`, `g`, `h` or `s`;
+/// - a value that is not a number; a count (`c`, a bucket) that is negative or not finite; a
+///   bucket whose `le` is not a number, `NaN` or `-Inf`; a counter value below 0 or `NaN`;
+/// - a field that does not fit its family's type (the `t` field's, else the type the fields
+///   show: buckets with `le` make a histogram, other `s`, `c` or `b` fields a summary, `v`
+///   fields alone a gauge): a `v` field of a histogram or summary, an `s`, `c` or `b` field of a
+///   counter or gauge, a histogram bucket of a summary and a sketch bucket of a histogram;
+/// - every field of a family the registry refuses (its exposed names are taken by another
+///   metric of the registry, or by a family of another type from another namespace), and of a
+///   family another namespace exposed in the same scope already serves.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NamespaceData {
-    /// Families by metric name.
+    /// Families by metric name: only fields that can be exposed.
     pub families: BTreeMap<String, FamilyData>,
-    /// Fields that could not be read, with the reason (also counted in
-    /// `microprofile_redis_decode_errors_total`).
+    /// Fields that were skipped, with the reason (also counted in
+    /// `microprofile_exporter_skipped_fields_total`).
     pub errors: Vec<String>,
 }
 
+/// The part of a series one data field holds.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Value,
+    Sum,
+    Count,
+    Bound(f64),
+    Key(SketchKey),
+}
+
+/// A data field (not `d` or `t`) that decoded, before it is checked against its family's type.
+struct DataField {
+    field: String,
+    name: String,
+    labels: Vec<(String, String)>,
+    part: Part,
+    number: f64,
+}
+
+impl DataField {
+    /// Why this field cannot be a part of a series of type `type_code`, if it cannot.
+    fn misfit(&self, type_code: TypeCode) -> Option<String> {
+        let fits = match (type_code, self.part) {
+            (TypeCode::Counter | TypeCode::Gauge, Part::Value) => true,
+            (TypeCode::Histogram, Part::Sum | Part::Count | Part::Bound(_)) => true,
+            (TypeCode::Summary, Part::Sum | Part::Count | Part::Key(_)) => true,
+            _ => false,
+        };
+        let kind = match type_code {
+            TypeCode::Counter => "counter",
+            TypeCode::Gauge => "gauge",
+            TypeCode::Histogram => "histogram",
+            TypeCode::Summary => "summary",
+        };
+        if !fits {
+            let part = match self.part {
+                Part::Value => "a value (v)",
+                Part::Sum => "a sum (s)",
+                Part::Count => "a count (c)",
+                Part::Bound(_) => "a histogram bucket (b with le)",
+                Part::Key(_) => "a summary sketch bucket (b with __key)",
+            };
+            return Some(format!("{part} field in the {kind} family {:?}", self.name));
+        }
+        if type_code == TypeCode::Counter && !(self.number >= 0.0) {
+            return Some(format!(
+                "a counter's value must be 0 or more, not {}",
+                self.number
+            ));
+        }
+        None
+    }
+}
+
 impl NamespaceData {
-    /// Decodes the fields and values of a namespace's hash. Fields that do not decode are
-    /// listed in [`errors`](Self::errors) and skipped; the rest is still used.
+    /// Decodes the fields and values of a namespace's hash. A field that cannot be exposed is
+    /// skipped alone, listed in [`errors`](Self::errors) and counted in
+    /// `microprofile_exporter_skipped_fields_total`; every other field is used (see
+    /// [what is skipped](Self#what-is-skipped)).
     ///
     /// ```
     /// use microprofile::redis::NamespaceData;
@@ -79,99 +206,162 @@ impl NamespaceData {
     ///     ("jobs:t:".to_owned(), "c".to_owned()),
     ///     ("jobs:v:queue=\"a\"".to_owned(), "3".to_owned()),
     ///     ("jobs:v:queue=\"a\"".to_owned(), "2".to_owned()), // same series: added
+    ///     ("jobs:v:le=\"1\"".to_owned(), "9".to_owned()), // a reserved label: skipped alone
     /// ]);
     /// let series = &data.families["jobs"].series;
+    /// assert_eq!(series.len(), 1);
     /// assert_eq!(series.values().next().unwrap().value, Some(5.0));
+    /// assert_eq!(data.errors.len(), 1);
     /// ```
     pub fn decode(fields: impl IntoIterator<Item = (String, String)>) -> NamespaceData {
         let mut data = NamespaceData::default();
+        let mut decoded = Vec::new();
         for (name, value) in fields {
-            if let Err(reason) = data.add(&name, &value) {
-                DECODE_ERRORS.inc();
-                data.errors.push(format!("{name:?}: {reason}"));
+            match data.read_field(&name, &value) {
+                Ok(Some(field)) => decoded.push(field),
+                Ok(None) => {}
+                Err(reason) => data.skip(&name, &reason),
             }
         }
-        for family in data.families.values_mut() {
-            if family.type_code.is_none() {
-                family.type_code = Some(infer_type(family));
+        // Families without a `t` field: the type their fields show.
+        let mut inferred: BTreeMap<&str, TypeCode> = BTreeMap::new();
+        for field in &decoded {
+            let kind = match field.part {
+                Part::Bound(_) => TypeCode::Histogram,
+                Part::Sum | Part::Count | Part::Key(_) => TypeCode::Summary,
+                Part::Value => TypeCode::Gauge,
+            };
+            let entry = inferred.entry(field.name.as_str()).or_insert(kind);
+            *entry = match (*entry, kind) {
+                (TypeCode::Histogram, _) | (_, TypeCode::Histogram) => TypeCode::Histogram,
+                (TypeCode::Summary, _) | (_, TypeCode::Summary) => TypeCode::Summary,
+                _ => TypeCode::Gauge,
+            };
+        }
+        let mut types: BTreeMap<String, TypeCode> = BTreeMap::new();
+        for (name, kind) in inferred {
+            let declared = data.families.get(name).and_then(|f| f.type_code);
+            types.insert(name.to_owned(), declared.unwrap_or(kind));
+        }
+        for field in decoded {
+            let Some(&type_code) = types.get(&field.name) else {
+                continue;
+            };
+            if let Some(reason) = field.misfit(type_code) {
+                data.skip(&field.field, &reason);
+                continue;
+            }
+            let family = data.families.entry(field.name).or_default();
+            family.type_code = Some(type_code);
+            let series = family.series.entry(field.labels).or_default();
+            series.fields += 1;
+            let n = field.number;
+            match field.part {
+                Part::Value => *series.value.get_or_insert(0.0) += n,
+                Part::Sum => series.sum += n,
+                Part::Count => *series.count.get_or_insert(0.0) += n,
+                Part::Bound(le) => match series.buckets.iter_mut().find(|(b, _)| *b == le) {
+                    Some((_, c)) => *c += n,
+                    None => series.buckets.push((le, n)),
+                },
+                Part::Key(k) => series.sketch.add_count(k, n as u64),
             }
         }
+        // A family of only `d` / `t` fields has nothing to expose.
+        data.families.retain(|_, f| !f.series.is_empty());
         data
     }
 
-    fn add(&mut self, field_name: &str, value: &str) -> Result<(), String> {
+    fn skip(&mut self, field: &str, reason: &str) {
+        count_skipped(1);
+        self.errors.push(format!("{field:?}: {reason}"));
+    }
+
+    /// Reads one field: `d` and `t` go to their family now, data fields are returned to be
+    /// checked against their family's type once every field is read.
+    fn read_field(&mut self, field_name: &str, value: &str) -> Result<Option<DataField>, String> {
         let field = codec::decode_field(field_name).map_err(|e| e.to_string())?;
-        let family = self.families.entry(field.name.clone()).or_default();
-        let number = || parse_float(value).ok_or_else(|| format!("{value:?} is not a number"));
         match field.extension {
+            Extension::Description | Extension::Type if !field.labels.is_empty() => {
+                return Err("a d or t field has no labels".to_owned());
+            }
             Extension::Description => {
+                let family = self.families.entry(field.name).or_default();
                 family.description = Some(value.to_owned());
-                return Ok(());
+                return Ok(None);
             }
             Extension::Type => {
-                family.type_code = Some(
-                    TypeCode::from_letter(value)
-                        .ok_or_else(|| format!("unknown type {value:?}"))?,
-                );
-                return Ok(());
+                let type_code = TypeCode::from_letter(value.trim())
+                    .ok_or_else(|| format!("unknown type {value:?} (expected c, g, h or s)"))?;
+                let family = self.families.entry(field.name).or_default();
+                family.type_code = Some(type_code);
+                return Ok(None);
             }
             _ => {}
         }
         let mut labels = field.labels;
-        let mut bound = None;
-        let mut key = None;
-        if field.extension == Extension::Bucket {
-            if let Some(i) = labels.iter().position(|(n, _)| n == BUCKET_BOUND_LABEL) {
-                let (_, le) = labels.remove(i);
-                bound = Some(parse_float(&le).ok_or_else(|| format!("bad le {le:?}"))?);
-            } else if let Some(i) = labels.iter().position(|(n, _)| n == SKETCH_KEY_LABEL) {
-                let (_, k) = labels.remove(i);
-                key = Some(SketchKey::parse(&k).ok_or_else(|| format!("bad sketch key {k:?}"))?);
-            } else {
-                return Err("a bucket field needs the label le or __key".to_owned());
-            }
-        }
-        let n = number()?;
-        let series = family.series.entry(labels).or_default();
-        match field.extension {
-            Extension::Value => *series.value.get_or_insert(0.0) += n,
-            Extension::Sum => series.sum += n,
-            Extension::Count => *series.count.get_or_insert(0.0) += n,
-            Extension::Bucket => match (bound, key) {
-                (Some(le), _) => match series.buckets.iter_mut().find(|(b, _)| *b == le) {
-                    Some((_, c)) => *c += n,
-                    None => series.buckets.push((le, n)),
-                },
-                (None, Some(k)) => {
-                    if n < 0.0 || !n.is_finite() {
-                        return Err(format!("bad sketch count {value:?}"));
+        let part = match field.extension {
+            Extension::Bucket => {
+                if let Some(i) = labels.iter().position(|(n, _)| n == BUCKET_BOUND_LABEL) {
+                    let (_, le) = labels.remove(i);
+                    match parse_float(&le) {
+                        Some(bound) if !bound.is_nan() && bound != f64::NEG_INFINITY => {
+                            Part::Bound(bound)
+                        }
+                        _ => return Err(format!("bad le {le:?}")),
                     }
-                    series.sketch.add_count(k, n as u64)
+                } else if let Some(i) = labels.iter().position(|(n, _)| n == SKETCH_KEY_LABEL) {
+                    let (_, k) = labels.remove(i);
+                    Part::Key(SketchKey::parse(&k).ok_or_else(|| format!("bad sketch key {k:?}"))?)
+                } else {
+                    return Err("a bucket field needs the label le or __key".to_owned());
                 }
-                (None, None) => {}
-            },
-            Extension::Description | Extension::Type => {}
+            }
+            Extension::Sum => Part::Sum,
+            Extension::Count => Part::Count,
+            _ => Part::Value,
+        };
+        // The labels left must be ones the exposition may write: not reserved (`le`,
+        // `quantile`, `mp_scope`, …), not `__`-prefixed.
+        for (label, _) in &labels {
+            naming::validate_tag_name(label).map_err(|e| e.to_string())?;
         }
-        Ok(())
+        let number = parse_float(value).ok_or_else(|| format!("{value:?} is not a number"))?;
+        if matches!(part, Part::Count | Part::Bound(_) | Part::Key(_))
+            && !(number >= 0.0 && number.is_finite())
+        {
+            return Err(format!(
+                "{value:?} is not a count (a finite number, 0 or more)"
+            ));
+        }
+        Ok(Some(DataField {
+            field: field_name.to_owned(),
+            name: field.name,
+            labels,
+            part,
+            number,
+        }))
     }
 
-    /// Registers every series into `registry`, in `scope`, as constant metrics: summaries get
-    /// `quantiles` computed from the merged sketch. Returns how many series were registered;
-    /// series that cannot be exposed (invalid or reserved label names, a name clash between
-    /// types) are skipped and counted in `microprofile_redis_decode_errors_total`.
+    /// Registers every series into `registry`, in `scope`, as constant metrics (one member per
+    /// family): summaries get `quantiles` computed from the merged sketch. Returns how many
+    /// series were registered. A family the registry refuses (its name is taken by another
+    /// metric there) is skipped, its fields counted in
+    /// `microprofile_exporter_skipped_fields_total`.
     pub fn register_into(&self, registry: &Registry, scope: &Scope, quantiles: &[f64]) -> usize {
         let mut registered = 0;
-        for series in self.exposed_series(scope, quantiles) {
-            if register_series(registry, &series, Arc::new(series.metric.clone())) {
-                registered += 1;
+        for view in self.views(scope, quantiles) {
+            let series = view.series.series.len();
+            let collector = Arc::new(FixedFamily(Arc::clone(&view.series)));
+            if view.register(registry, collector) {
+                registered += series;
             }
         }
         registered
     }
 
-    /// Every series as it is registered: family name, description, scope, tags (absent label
-    /// names filled with empty values) and value.
-    fn exposed_series(&self, scope: &Scope, quantiles: &[f64]) -> Vec<ExposedSeries> {
+    /// Every family as it is exposed.
+    fn views(&self, scope: &Scope, quantiles: &[f64]) -> Vec<FamilyView> {
         let mut out = Vec::new();
         for (name, family) in &self.families {
             let type_code = family.type_code.unwrap_or(TypeCode::Gauge);
@@ -182,11 +372,9 @@ impl NamespaceData {
                 .keys()
                 .flat_map(|labels| labels.iter().map(|(n, _)| n.as_str()))
                 .collect();
-            for (labels, series) in &family.series {
-                let Some(metric) = StoredMetric::from_series(type_code, series, quantiles) else {
-                    continue;
-                };
-                let tags = names
+            let mut series = Vec::with_capacity(family.series.len());
+            for (labels, data) in &family.series {
+                let pairs: Vec<(String, String)> = names
                     .iter()
                     .map(|label| {
                         let value = labels
@@ -196,71 +384,122 @@ impl NamespaceData {
                         ((*label).to_owned(), value)
                     })
                     .collect();
-                out.push(ExposedSeries {
-                    name: name.clone(),
-                    description: family.description.clone().unwrap_or_default(),
-                    scope: scope.clone(),
-                    tags,
-                    metric,
+                let rendered =
+                    naming::render_labels(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+                series.push(ViewSeries {
+                    pairs,
+                    rendered,
+                    metric: StoredMetric::from_series(type_code, data, quantiles),
                 });
             }
+            series.sort_by(|a, b| a.rendered.cmp(&b.rendered));
+            out.push(FamilyView {
+                key: (scope.clone(), name.clone()),
+                description: family.description.clone().unwrap_or_default(),
+                metric_type: metric_type_of(type_code),
+                fields: family.fields(),
+                series: Arc::new(FamilySeries {
+                    metric_type: metric_type_of(type_code),
+                    series,
+                }),
+            });
         }
         out
     }
 }
 
-/// One series ready to be registered.
-#[derive(Debug, Clone)]
-struct ExposedSeries {
-    name: String,
+fn metric_type_of(type_code: TypeCode) -> MetricType {
+    match type_code {
+        TypeCode::Counter => MetricType::Counter,
+        TypeCode::Gauge => MetricType::Gauge,
+        TypeCode::Histogram => MetricType::Histogram,
+        TypeCode::Summary => MetricType::Summary,
+    }
+}
+
+/// A family's scope and declared name: what it is registered under.
+type FamilyKey = (Scope, String);
+
+/// One family of a namespace, ready to be registered.
+struct FamilyView {
+    key: FamilyKey,
     description: String,
-    scope: Scope,
-    tags: Vec<(String, String)>,
+    metric_type: MetricType,
+    /// The hash fields its series were made of.
+    fields: usize,
+    series: Arc<FamilySeries>,
+}
+
+impl FamilyView {
+    /// Registers `collector` under this family's name and scope; `false` (and its fields
+    /// counted as skipped) if the registry refuses it.
+    fn register(&self, registry: &Registry, collector: Arc<impl Collect>) -> bool {
+        let metadata = Metadata::named(self.key.1.clone()).scope(self.key.0.clone());
+        let described = if self.description.is_empty() {
+            metadata.clone()
+        } else {
+            metadata.clone().with_description(self.description.clone())
+        };
+        // Namespaces sharing a family may describe it differently: keep the first.
+        let result = registry
+            .register(described, collector.clone())
+            .or_else(|_| registry.register(metadata, collector));
+        if result.is_err() {
+            count_skipped(self.fields);
+        }
+        result.is_ok()
+    }
+}
+
+/// The series of one family at one read, sorted by their rendered labels.
+#[derive(Debug)]
+struct FamilySeries {
+    metric_type: MetricType,
+    series: Vec<ViewSeries>,
+}
+
+#[derive(Debug)]
+struct ViewSeries {
+    pairs: Vec<(String, String)>,
+    rendered: String,
     metric: StoredMetric,
 }
 
-type SeriesKey = (Scope, String, Vec<(String, String)>);
-
-impl ExposedSeries {
-    fn key(&self) -> SeriesKey {
-        (self.scope.clone(), self.name.clone(), self.tags.clone())
+impl FamilySeries {
+    fn collect(&self, f: &mut dyn FnMut(&SeriesLabels<'_>, &dyn Metric)) {
+        for series in &self.series {
+            let pairs: Vec<(&str, &str)> = series
+                .pairs
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            f(
+                &SeriesLabels::from_pairs(&pairs, &series.rendered),
+                &series.metric,
+            );
+        }
     }
 }
 
-fn register_series(registry: &Registry, series: &ExposedSeries, metric: Arc<impl Metric>) -> bool {
-    let mut metadata = Metadata::named(series.name.clone()).scope(series.scope.clone());
-    for (n, v) in &series.tags {
-        metadata = metadata.with_tag(n.clone(), v.clone());
-    }
-    let described = if series.description.is_empty() {
-        metadata.clone()
-    } else {
-        metadata
-            .clone()
-            .with_description(series.description.clone())
-    };
-    // Namespaces sharing a family may describe it differently: keep the first.
-    let result = registry
-        .register(described, metric.clone())
-        .or_else(|_| registry.register(metadata, metric));
-    if result.is_err() {
-        DECODE_ERRORS.inc();
-    }
-    result.is_ok()
-}
+/// A family read once ([`RedisExposition::registry`]): its series never change.
+struct FixedFamily(Arc<FamilySeries>);
 
-fn infer_type(family: &FamilyData) -> TypeCode {
-    let series = family.series.values();
-    let mut kind = TypeCode::Gauge;
-    for s in series {
-        if !s.buckets.is_empty() {
-            return TypeCode::Histogram;
-        }
-        if !s.sketch.is_empty() || s.count.is_some() {
-            kind = TypeCode::Summary;
-        }
+impl Collect for FixedFamily {
+    fn collect_type(&self) -> MetricType {
+        self.0.metric_type
     }
-    kind
+
+    fn collect(&self, f: &mut dyn FnMut(&SeriesLabels<'_>, &dyn Metric)) {
+        self.0.collect(f)
+    }
+
+    fn check(&self) -> Result<(), crate::Error> {
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 /// A series read from the store, exposed as a constant.
@@ -302,10 +541,10 @@ fn number(value: f64) -> Number {
 }
 
 impl StoredMetric {
-    fn from_series(type_code: TypeCode, s: &SeriesData, quantiles: &[f64]) -> Option<Self> {
-        Some(match type_code {
-            TypeCode::Counter => StoredMetric::Counter(s.value?),
-            TypeCode::Gauge => StoredMetric::Gauge(s.value?),
+    fn from_series(type_code: TypeCode, s: &SeriesData, quantiles: &[f64]) -> Self {
+        match type_code {
+            TypeCode::Counter => StoredMetric::Counter(s.value.unwrap_or(0.0)),
+            TypeCode::Gauge => StoredMetric::Gauge(s.value.unwrap_or(0.0)),
             TypeCode::Histogram => {
                 let mut buckets: Vec<(f64, f64)> = s.buckets.clone();
                 buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -336,7 +575,7 @@ impl StoredMetric {
                 count: s.count.map_or_else(|| s.sketch.count(), to_count),
                 max: s.sketch.max(),
             },
-        })
+        }
     }
 }
 
@@ -420,6 +659,7 @@ impl RedisExposition {
     /// [`scope_for_namespace`] gives it. Does not connect yet.
     pub fn new<S: AsRef<str>>(url: &str, namespaces: &[S]) -> Result<RedisExposition, StoreError> {
         super::register_vendor_metrics();
+        register_exporter_metrics();
         let target = resp::Target::parse(url).map_err(|reason| StoreError::InvalidUrl {
             url: url.to_owned(),
             reason,
@@ -517,8 +757,8 @@ impl RedisExposition {
             }
         }
         let mut data = NamespaceData::decode(fields);
+        count_skipped(bad);
         for _ in 0..bad {
-            DECODE_ERRORS.inc();
             data.errors
                 .push("a field or value is not a UTF-8 string".to_owned());
         }
@@ -557,28 +797,52 @@ impl RedisExposition {
     }
 }
 
-/// A series of a [`LiveExposition`]: its value is replaced by every refresh.
-struct LiveMetric {
+/// Every family of a [`LiveExposition`] as one refresh read it.
+#[derive(Default)]
+struct Snapshot {
+    families: HashMap<FamilyKey, Arc<FamilySeries>>,
+    series: usize,
+}
+
+/// A family of a [`LiveExposition`], as registered: its series are those of the current
+/// snapshot, all read from it at once.
+struct LiveFamily {
+    key: FamilyKey,
     metric_type: MetricType,
-    value: RwLock<StoredMetric>,
     shared: Weak<LiveShared>,
 }
 
-impl Metric for LiveMetric {
-    fn metric_type(&self) -> MetricType {
+impl Collect for LiveFamily {
+    fn collect_type(&self) -> MetricType {
         self.metric_type
     }
 
-    fn visit(&self, visitor: &mut dyn Visitor) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.refresh_if_stale();
+    fn collect(&self, f: &mut dyn FnMut(&SeriesLabels<'_>, &dyn Metric)) {
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        shared.refresh_if_stale();
+        // One read of the snapshot for the whole family: its series all come from one refresh.
+        let snapshot = Arc::clone(&shared.current.read());
+        if let Some(family) = snapshot.families.get(&self.key) {
+            if family.metric_type == self.metric_type {
+                family.collect(f);
+            }
         }
-        self.value.read().visit(visitor)
+    }
+
+    fn check(&self) -> Result<(), crate::Error> {
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 
 struct LiveState {
-    series: HashMap<SeriesKey, Arc<LiveMetric>>,
+    /// The families registered, with their type.
+    registered: HashMap<FamilyKey, MetricType>,
     refreshed: Option<Instant>,
 }
 
@@ -586,7 +850,10 @@ struct LiveShared {
     exposition: RedisExposition,
     registry: &'static Registry,
     max_age: Duration,
+    /// Held by a refresh from its read to its swap: one refresh at a time.
     state: Mutex<LiveState>,
+    /// The last complete read, replaced whole (under this lock, held only for the swap).
+    current: RwLock<Arc<Snapshot>>,
     me: Weak<LiveShared>,
 }
 
@@ -605,9 +872,13 @@ impl LiveShared {
         let _ = self.sync(&mut state);
     }
 
+    /// Reads every namespace, builds the new snapshot whole, registers the families that are
+    /// new, swaps the snapshot in, then removes the families that are gone. A scrape reads
+    /// each family from one snapshot, the previous or the new one, never a mix, and a family
+    /// present in both is never missing from the registry meanwhile.
     fn sync(&self, state: &mut LiveState) -> Result<usize, StoreError> {
         state.refreshed = Some(Instant::now());
-        let mut desired: HashMap<SeriesKey, ExposedSeries> = HashMap::new();
+        let mut views: Vec<FamilyView> = Vec::new();
         for (namespace, scope) in &self.exposition.namespaces {
             let data = match self.exposition.read(namespace) {
                 Ok(data) => data,
@@ -616,70 +887,70 @@ impl LiveShared {
                     return Err(e);
                 }
             };
-            for series in data.exposed_series(scope, &self.exposition.quantiles) {
-                desired.insert(series.key(), series);
-            }
+            views.extend(data.views(scope, &self.exposition.quantiles));
         }
-        // Families whose set of series changed are registered again as a whole, since every
-        // series of one family carries the same tag names.
-        let mut changed: BTreeSet<(Scope, String)> = BTreeSet::new();
-        for key in state.series.keys() {
-            if !desired.contains_key(key) {
-                changed.insert((key.0.clone(), key.1.clone()));
-            }
-        }
-        for (key, series) in &desired {
-            match state.series.get(key) {
-                Some(live) if live.metric_type == series.metric.metric_type() => {}
-                _ => {
-                    changed.insert((key.0.clone(), key.1.clone()));
-                }
-            }
-        }
-        let in_changed = |key: &SeriesKey| changed.contains(&(key.0.clone(), key.1.clone()));
-        let stale: Vec<SeriesKey> = state
-            .series
-            .keys()
-            .filter(|k| in_changed(k))
-            .cloned()
-            .collect();
-        for key in stale {
-            let tags: Vec<(&str, &str)> = key
-                .2
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            self.registry.remove(&key.0, &key.1, &tags);
-            state.series.remove(&key);
-        }
-        for (key, series) in desired {
-            if let Some(live) = state.series.get(&key) {
-                *live.value.write() = series.metric;
+        let mut next = Snapshot::default();
+        for view in views {
+            if next.families.contains_key(&view.key) {
+                // Two namespaces exposed in one scope with a family of the same name: the
+                // first one's is served.
+                count_skipped(view.fields);
                 continue;
             }
-            let live = Arc::new(LiveMetric {
-                metric_type: series.metric.metric_type(),
-                value: RwLock::new(series.metric.clone()),
-                shared: self.me.clone(),
-            });
-            if register_series(self.registry, &series, live.clone()) {
-                state.series.insert(key, live);
+            let registered = state.registered.get(&view.key).copied();
+            if registered != Some(view.metric_type) {
+                if registered.is_some() {
+                    // The family changed type: it is registered again with its new type.
+                    self.registry.remove(&view.key.0, &view.key.1, &[]);
+                    state.registered.remove(&view.key);
+                }
+                let live = Arc::new(LiveFamily {
+                    key: view.key.clone(),
+                    metric_type: view.metric_type,
+                    shared: self.me.clone(),
+                });
+                if !view.register(self.registry, live) {
+                    continue;
+                }
+                state.registered.insert(view.key.clone(), view.metric_type);
             }
+            next.series += view.series.series.len();
+            next.families.insert(view.key, view.series);
         }
-        Ok(state.series.len())
+        let series = next.series;
+        let gone: Vec<FamilyKey> = state
+            .registered
+            .keys()
+            .filter(|key| !next.families.contains_key(*key))
+            .cloned()
+            .collect();
+        // The swap: a scrape holds the lock only to clone the `Arc`.
+        let previous = std::mem::replace(&mut *self.current.write(), Arc::new(next));
+        drop(previous);
+        for key in gone {
+            self.registry.remove(&key.0, &key.1, &[]);
+            state.registered.remove(&key);
+        }
+        Ok(series)
     }
 }
 
 /// Namespaces of a Redis kept in step with a registry, so that whatever serves the registry
 /// (the built-in listener, an axum route, [`Registry::encode`]) serves them too.
 ///
-/// Every scrape reads the namespaces again (at most once per `max_age`, 250 ms by default) and
-/// updates the values in place; series that appear or disappear in Redis are added to or
-/// removed from the registry by that refresh, so they show from the next scrape on. A background
-/// thread also refreshes every `interval` (5 s by default). When Redis cannot be read, the last
-/// values stay and `microprofile_redis_read_errors_total` counts the failure.
+/// Every scrape reads the namespaces again (at most once per `max_age`, 250 ms by default); a
+/// background thread also refreshes every `interval` (5 s by default). When Redis cannot be
+/// read, the last values stay and `microprofile_redis_read_errors_total` counts the failure.
 ///
-/// Dropping it stops the background thread; the series stay registered with their last values.
+/// A refresh reads every namespace, builds the new values whole, and only then swaps them in
+/// (one `Arc`, under a lock held for the swap alone). Each family is registered once, as one
+/// member whose series are read from the current values in one go, so a scrape running during a
+/// refresh sees every family either as it was or as it is now, never part of it or a mix of both
+/// reads. Families that appear in Redis are registered before the swap (they show from it on);
+/// families that disappear are removed after it. (Two families of one scrape may come from two
+/// consecutive refreshes, as two scrapes would.)
+///
+/// Dropping it stops the background thread; the families stay registered with their last values.
 pub struct LiveExposition {
     shared: Arc<LiveShared>,
     stop: Arc<AtomicBool>,
@@ -695,16 +966,16 @@ impl std::fmt::Debug for LiveExposition {
 }
 
 impl LiveExposition {
-    /// Reads Redis now and registers the series; `Err` (with nothing registered yet, but the
-    /// background refresh running) if Redis could not be read.
+    /// Reads Redis now and registers the series; returns how many series are served, or `Err`
+    /// (the last values kept, the background refresh running) if Redis could not be read.
     pub fn refresh(&self) -> Result<usize, StoreError> {
         let mut state = self.shared.state.lock();
         self.shared.sync(&mut state)
     }
 
-    /// How many series are registered.
+    /// How many series are served.
     pub fn series(&self) -> usize {
-        self.shared.state.lock().series.len()
+        self.shared.current.read().series
     }
 }
 
@@ -741,9 +1012,10 @@ impl RedisExposition {
             registry,
             max_age,
             state: Mutex::new(LiveState {
-                series: HashMap::new(),
+                registered: HashMap::new(),
                 refreshed: None,
             }),
+            current: RwLock::new(Arc::new(Snapshot::default())),
             me: me.clone(),
         });
         {
