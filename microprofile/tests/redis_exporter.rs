@@ -400,3 +400,266 @@ fn exporter_gzips_scrapes() {
         );
     }
 }
+
+/// Fields another writer (or an attacker) may leave in a namespace, each of which the exporter
+/// must skip alone: (field, value).
+const HOSTILE_FIELDS: &[(&str, &str)] = &[
+    // Reserved label names on a counter family's value.
+    ("orders:v:le=\"1\"", "5"),
+    ("orders:v:quantile=\"0.5\"", "1"),
+    ("orders:v:mp_scope=\"x\"", "1"),
+    ("orders:v:__name__=\"x\"", "1"),
+    // An invalid metric name.
+    ("9bad:v:", "1"),
+    // A value that is not a number.
+    ("orders:v:region=\"us\"", "lots"),
+    // A histogram bucket in a counter family.
+    ("orders:b:le=\"1\",region=\"eu\"", "1"),
+    // A bad percent escape.
+    ("orders:v:region=\"%zz\"", "1"),
+    // Type fields that conflict: one with labels, one naming no type.
+    ("workers:t:x=\"1\"", "h"),
+    ("temp:t:", "x"),
+    // A value field in a histogram family, a negative count.
+    ("latency_seconds:v:path=\"/a,b\"", "1"),
+    ("latency_seconds:c:path=\"/c\"", "-3"),
+];
+
+fn hset(redis: &RedisServer, key: &str, fields: &[(&str, &str)]) {
+    let mut args = vec!["HSET", key];
+    for (f, v) in fields {
+        args.push(f);
+        args.push(v);
+    }
+    let reply = redis.command(&args).unwrap();
+    assert!(reply.starts_with(':'), "{reply}");
+}
+
+fn family_lines<'a>(text: &'a str, scope: &str) -> Vec<&'a str> {
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with('#') || l.contains(&format!("mp_scope=\"{scope}\"")))
+        .collect();
+    lines.sort_unstable();
+    lines
+}
+
+/// One stray or hostile field never hides anything else: each is skipped alone and counted,
+/// and the namespace is served exactly as the same namespace without them.
+#[test]
+fn hostile_fields_are_skipped_one_by_one_and_counted() {
+    let redis = RedisServer::start();
+    write_sample(&redis, "clean", 2);
+    write_sample(&redis, "shop", 2);
+    for ns in ["clean", "shop"] {
+        hset(&redis, ns, &[("temp:v:", "21.5")]);
+    }
+    hset(&redis, "shop", HOSTILE_FIELDS);
+
+    // Decoded: exactly the hostile fields are skipped, each with its reason.
+    let data = microprofile::redis::NamespaceData::decode(redis.hgetall("shop"));
+    assert_eq!(
+        data.errors.len(),
+        HOSTILE_FIELDS.len(),
+        "{:#?}",
+        data.errors
+    );
+    for (field, _) in HOSTILE_FIELDS {
+        assert!(
+            data.errors
+                .iter()
+                .any(|e| e.starts_with(&format!("{field:?}:"))),
+            "{field} not skipped: {:#?}",
+            data.errors
+        );
+    }
+    let clean = microprofile::redis::NamespaceData::decode(redis.hgetall("clean"));
+    assert!(clean.errors.is_empty(), "{:?}", clean.errors);
+    assert_eq!(data.families, clean.families);
+
+    // Exposed: the same text as the clean namespace, in both formats.
+    let render = |ns: &str, format| {
+        RedisExposition::new(&redis.url(), &[ns])
+            .unwrap()
+            .with_scope(ns, Scope::Application)
+            .render(format, Selection::All)
+            .unwrap()
+    };
+    for format in [Format::Prometheus, Format::OpenMetrics] {
+        assert_eq!(render("shop", format), render("clean", format));
+    }
+
+    // Served by the exporter: every valid series, none of the hostile ones, promtool-clean,
+    // and the skipped fields counted.
+    let (_exporter, port) = start_exporter(&redis, "shop,clean");
+    std::thread::sleep(Duration::from_millis(300));
+    let body = get(port, "/metrics").body;
+    promtool_check(&body).unwrap_or_else(|e| panic!("promtool: {e}\n{body}"));
+    let shop: Vec<String> = family_lines(&body, "shop")
+        .into_iter()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.replace("mp_scope=\"shop\"", "mp_scope=\"clean\""))
+        .collect();
+    let clean: Vec<&str> = family_lines(&body, "clean")
+        .into_iter()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    assert_eq!(shop, clean, "{body}");
+    for line in [
+        "orders_total{region=\"eu\",mp_scope=\"shop\"} 20",
+        "temp{mp_scope=\"shop\"} 21.5",
+        "latency_seconds_count{path=\"/a,b\",mp_scope=\"shop\"} 4",
+        "workers{mp_process=\"w1\",mp_scope=\"shop\"} 1",
+        "payload_bytes_count{mp_scope=\"shop\"} 2",
+    ] {
+        assert!(body.contains(line), "missing {line:?} in\n{body}");
+    }
+    for absent in [
+        "le=\"1\",mp_scope=\"shop\"} 5",
+        "9bad",
+        "region=\"us\"",
+        "__name__",
+    ] {
+        assert!(!body.contains(absent), "{absent:?} in\n{body}");
+    }
+    let skipped: f64 = body
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("microprofile_exporter_skipped_fields_total{mp_scope=\"vendor\"} ")
+        })
+        .unwrap_or_else(|| panic!("no skipped-fields counter in\n{body}"))
+        .parse()
+        .unwrap();
+    assert!(skipped >= HOSTILE_FIELDS.len() as f64, "{skipped}");
+}
+
+const SERIES: usize = 40;
+
+/// Writes generation `generation` of namespace `gen` in one atomic script (`DEL` + `HSET`):
+/// family `batch` (always), family `extra` (even generations only), every value the generation.
+fn write_generation(port: u16, generation: u64) {
+    let value = generation.to_string();
+    let mut args: Vec<String> = [
+        "EVAL",
+        "redis.call('DEL', KEYS[1]); redis.call('HSET', KEYS[1], unpack(ARGV)); return 1",
+        "1",
+        "gen",
+        "batch:t:",
+        "g",
+        "batch:d:",
+        "A batch.",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for i in 0..SERIES {
+        args.push(format!("batch:v:i=\"{i:02}\""));
+        args.push(value.clone());
+    }
+    if generation % 2 == 0 {
+        for i in 0..3 {
+            args.push(format!("extra:v:j=\"{i}\""));
+            args.push(value.clone());
+        }
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let reply = redis_support::command_on(port, &refs).unwrap();
+    assert_eq!(reply, ":1", "{reply}");
+}
+
+/// Scrapes running while the namespace is rewritten and refreshed in a loop never see part of
+/// a family, nor values of two generations in one family, nor a family that stays missing.
+#[test]
+fn scrapes_during_refreshes_see_whole_families_of_one_generation() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let redis = RedisServer::start();
+    let port = redis.port;
+    write_generation(port, 1);
+    let registry: &'static Registry = Box::leak(Box::new(Registry::new()));
+    let live = Arc::new(
+        RedisExposition::new(&redis.url(), &["gen"])
+            .unwrap()
+            .attach(registry, Duration::ZERO, Duration::from_millis(5)),
+    );
+    assert_eq!(live.series(), SERIES);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(1));
+    let writer = {
+        let (stop, written) = (stop.clone(), written.clone());
+        std::thread::spawn(move || {
+            let mut generation = 1;
+            while !stop.load(Ordering::Relaxed) {
+                generation += 1;
+                write_generation(port, generation);
+                written.store(generation, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let refresher = {
+        let (stop, live) = (stop.clone(), live.clone());
+        std::thread::spawn(move || {
+            let mut refreshes = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                live.refresh().unwrap();
+                refreshes += 1;
+            }
+            refreshes
+        })
+    };
+    let scrapers: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut generations = std::collections::BTreeSet::new();
+                let mut scrapes = 0u64;
+                let deadline = Instant::now() + Duration::from_secs(3);
+                while Instant::now() < deadline {
+                    let text = registry.encode_to_string(Format::Prometheus, Selection::All);
+                    scrapes += 1;
+                    let values = |family: &str| -> Vec<String> {
+                        text.lines()
+                            .filter(|l| l.starts_with(&format!("{family}{{")))
+                            .map(|l| l.rsplit(' ').next().unwrap().to_owned())
+                            .collect()
+                    };
+                    let batch = values("batch");
+                    assert_eq!(batch.len(), SERIES, "a partial family:\n{text}");
+                    assert!(
+                        batch.iter().all(|v| *v == batch[0]),
+                        "two generations in one family:\n{text}"
+                    );
+                    assert!(text.contains("# HELP batch A batch."), "{text}");
+                    let extra = values("extra");
+                    assert!(
+                        extra.is_empty() || extra.len() == 3,
+                        "a partial family:\n{text}"
+                    );
+                    assert!(extra.iter().all(|v| *v == extra[0]), "{text}");
+                    let generation: u64 = batch[0].parse().unwrap();
+                    if let Some(e) = extra.first() {
+                        let e: u64 = e.parse().unwrap();
+                        assert_eq!(e % 2, 0, "{text}");
+                    }
+                    generations.insert(generation);
+                }
+                (scrapes, generations.len())
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for scraper in scrapers {
+        seen.push(scraper.join().unwrap());
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let refreshes = refresher.join().unwrap();
+    let generations = written.load(Ordering::Relaxed);
+    println!("{generations} generations written, {refreshes} refreshes, scrapes and generations seen per scraper: {seen:?}");
+    // The test saw refreshes happen under it.
+    for (scrapes, distinct) in seen {
+        assert!(scrapes > 50, "{scrapes}");
+        assert!(distinct > 10, "{distinct}");
+    }
+}
