@@ -268,3 +268,64 @@ fn stopping_a_periodic_transfer_sends_everything_recorded_before_the_stop() {
         );
     }
 }
+
+/// The end of a request: the request-metrics layer's `after_response` hook asks for a background
+/// transfer, so the request's own metrics reach Redis without the response waiting for it.
+#[cfg(feature = "tower")]
+#[test]
+fn the_end_of_a_request_transfers_in_the_background() {
+    use std::convert::Infallible;
+    use std::future::{ready, Ready};
+    use std::task::{Context, Poll};
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    /// A service answering 200 at once.
+    #[derive(Clone)]
+    struct Hello;
+    impl Service<http::Request<()>> for Hello {
+        type Response = http::Response<()>;
+        type Error = Infallible;
+        type Future = Ready<Result<http::Response<()>, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            ready(Ok(http::Response::new(())))
+        }
+    }
+
+    let server = RedisServer::start();
+    let registry: &'static Registry = Box::leak(Box::new(Registry::new()));
+    let store = SharedStore::new(StoreConfig::new(server.url(), "web")).unwrap();
+    // The layer's metrics are in the vendor scope of the registry it records into.
+    store.attach_static(registry, Scope::Vendor, GaugeMode::Sum);
+    let hook_store = store.clone();
+    let layer = microprofile::instrument::HttpMetricsLayer::builder()
+        .registry(registry)
+        .after_response(move || {
+            let _ = hook_store.transfer_in_background();
+        })
+        .build()
+        .unwrap();
+    let mut service = layer.layer(Hello);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let response = runtime
+            .block_on(service.call(http::Request::new(())))
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let field = "http_server_requests:v:method=\"GET\",route=\"unmatched\",status=\"200\"";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.hget("web", field).as_deref() != Some("3") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            server.hgetall("web")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -297,3 +297,51 @@ fn invalid_options_are_typed_errors() {
         "{message}"
     );
 }
+
+/// `after_response` runs once per recorded response, after the request was counted and the
+/// in-flight gauge left; a hook that panics does not change the response.
+#[test]
+fn after_response_runs_once_per_recorded_response_and_a_panicking_hook_changes_nothing() {
+    use std::sync::{Arc, Mutex};
+
+    let registry = leaked_registry();
+    // What the hook saw at each call (an assertion inside the hook would be caught with it).
+    let seen: Arc<Mutex<Vec<(Option<f64>, Option<f64>)>>> = Arc::default();
+    let record = seen.clone();
+    let layer = HttpMetricsLayer::builder()
+        .registry(registry)
+        .exclude_prefix("/internal")
+        .after_response(move || {
+            let text = registry.encode_to_string(Format::Prometheus, Selection::All);
+            let counted = exposed_value(
+                &text,
+                "http_server_requests_total{method=\"GET\",route=\"/work\",status=\"200\",mp_scope=\"vendor\"}",
+            );
+            let active = exposed_value(&text, "http_server_active_requests{mp_scope=\"vendor\"}");
+            let mut seen = record.lock().unwrap();
+            seen.push((counted, active));
+            if seen.len() == 2 {
+                drop(seen);
+                panic!("a hook that panics");
+            }
+        })
+        .build()
+        .unwrap();
+    let runtime = runtime();
+    let addr = serve(&runtime, app(registry, layer));
+    for _ in 0..3 {
+        assert_eq!(get_ok(addr, "/work"), "done");
+    }
+    // A route left out is not recorded, so the hook does not run for it.
+    assert_eq!(get_ok(addr, "/internal/health"), "ok");
+    // Once per recorded response, each time with the request already counted and no longer in
+    // flight.
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (Some(1.0), Some(0.0)),
+            (Some(2.0), Some(0.0)),
+            (Some(3.0), Some(0.0))
+        ]
+    );
+}

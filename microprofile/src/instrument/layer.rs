@@ -219,7 +219,11 @@ impl Drop for InFlight {
 pub struct HttpMetricsLayer {
     metrics: Arc<HttpMetrics>,
     exclusions: Arc<Exclusions>,
+    after_response: Option<AfterResponse>,
 }
+
+/// Called when a recorded response is finished ([`HttpMetricsLayerBuilder::after_response`]).
+type AfterResponse = Arc<dyn Fn() + Send + Sync>;
 
 impl std::fmt::Debug for HttpMetricsLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -257,6 +261,7 @@ impl HttpMetricsLayer {
             })
         });
         HttpMetricsLayer {
+            after_response: None,
             metrics,
             exclusions: Arc::new(Exclusions::default()),
         }
@@ -322,6 +327,7 @@ pub struct HttpMetricsLayerBuilder {
     registry: &'static Registry,
     config: MetricsConfig,
     exclusions: Exclusions,
+    after_response: Option<AfterResponse>,
 }
 
 impl std::fmt::Debug for HttpMetricsLayerBuilder {
@@ -347,6 +353,7 @@ impl HttpMetricsLayerBuilder {
             registry: global(),
             config: MetricsConfig::default(),
             exclusions: Exclusions::default(),
+            after_response: None,
         }
     }
 
@@ -398,6 +405,33 @@ impl HttpMetricsLayerBuilder {
         self
     }
 
+    /// Calls `hook` when a recorded response is finished (its head ready, the request counted and
+    /// timed, the in-flight gauge left), on the task that polled the response: the end of a
+    /// request, where the design's Django and Flask middleware call `transfer()`. The hook runs
+    /// in the response's path, so it must not block: to share the metrics through Redis, call
+    /// `SharedStore::transfer_in_background` (feature `redis`: one background thread sends; calls
+    /// made meanwhile coalesce; a slow Redis never slows a request). A hook that panics is caught: the response goes out as if it had none.
+    ///
+    /// ```
+    /// # #[cfg(feature = "redis")] {
+    /// use microprofile::instrument::HttpMetricsLayer;
+    /// use microprofile::redis::{SharedStore, StoreConfig};
+    ///
+    /// let store = SharedStore::new(StoreConfig::new("redis://127.0.0.1:6379", "web")).unwrap();
+    /// let layer = HttpMetricsLayer::builder()
+    ///     .after_response(move || {
+    ///         let _ = store.transfer_in_background();
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = layer;
+    /// # }
+    /// ```
+    pub fn after_response(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
+        self.after_response = Some(Arc::new(hook));
+        self
+    }
+
     /// Checks the options, registers the metrics (or finds those of an earlier layer with the
     /// same registry, buckets and constant labels) and makes the layer.
     ///
@@ -412,6 +446,7 @@ impl HttpMetricsLayerBuilder {
             registry,
             mut config,
             exclusions,
+            after_response,
         } = self;
         for route in &exclusions.routes {
             if !route.starts_with('/') && route != UNMATCHED_ROUTE {
@@ -447,6 +482,7 @@ impl HttpMetricsLayerBuilder {
         Ok(HttpMetricsLayer {
             metrics,
             exclusions: Arc::new(exclusions),
+            after_response,
         })
     }
 }
@@ -476,6 +512,7 @@ impl<S> tower_layer::Layer<S> for HttpMetricsLayer {
             inner,
             metrics: self.metrics.clone(),
             exclusions: self.exclusions.clone(),
+            after_response: self.after_response.clone(),
         }
     }
 }
@@ -486,6 +523,7 @@ pub struct HttpMetricsService<S> {
     inner: S,
     metrics: Arc<HttpMetrics>,
     exclusions: Arc<Exclusions>,
+    after_response: Option<AfterResponse>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for HttpMetricsService<S> {
@@ -526,6 +564,7 @@ where
                 route,
                 start,
                 in_flight,
+                after_response: self.after_response.clone(),
             }),
         }
     }
@@ -536,6 +575,7 @@ struct Recording {
     route: Cow<'static, str>,
     start: Instant,
     in_flight: InFlight,
+    after_response: Option<AfterResponse>,
 }
 
 impl Recording {
@@ -549,7 +589,11 @@ impl Recording {
         };
         metrics.duration.with(&labels).record(elapsed);
         metrics.requests.with(&labels).inc();
-        // `self.in_flight` drops here and leaves the gauge.
+        drop(self.in_flight);
+        if let Some(hook) = self.after_response {
+            // A panicking hook must not take the response down with it.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook()));
+        }
     }
 }
 

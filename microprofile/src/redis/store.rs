@@ -486,7 +486,13 @@ impl SharedStore {
     /// Attached registries are read at each transfer (explicit, background, periodic); eager mode
     /// applies to the store's own handles only.
     pub fn attach_global(&self, scope: Scope, gauges: GaugeMode) {
-        self.attach_source(Attached::Global, scope, gauges);
+        self.attach_static(crate::global(), scope, gauges);
+    }
+
+    /// [`attach_global`](Self::attach_global) for a `'static` registry of the program's own (as
+    /// the request-metrics layer and the listener take them).
+    pub fn attach_static(&self, registry: &'static Registry, scope: Scope, gauges: GaugeMode) {
+        self.attach_source(Attached::Static(registry), scope, gauges);
     }
 
     /// [`attach_global`](Self::attach_global) for a registry of the program's own.

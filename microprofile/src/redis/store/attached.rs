@@ -17,8 +17,8 @@ use crate::registry::{Change, DeltaCursor, Registry, Selection};
 
 /// Which registry an attachment reads.
 pub(super) enum Attached {
-    /// The global registry ([`crate::global`]).
-    Global,
+    /// A registry that lives as long as the program: the global one, or one leaked.
+    Static(&'static Registry),
     /// A registry of the program's own.
     Shared(Arc<Registry>),
 }
@@ -63,7 +63,7 @@ impl Attachment {
     ) -> Vec<SeenFamily> {
         let mut seen: Vec<SeenFamily> = Vec::new();
         let registry: &Registry = match &self.registry {
-            Attached::Global => crate::global(),
+            Attached::Static(registry) => registry,
             Attached::Shared(registry) => registry,
         };
         let gauges = self.gauges;
