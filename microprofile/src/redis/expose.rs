@@ -1127,6 +1127,87 @@ mod tests {
     }
 
     #[test]
+    fn a_hostile_field_is_skipped_alone() {
+        let data = NamespaceData::decode(fields(&[
+            ("jobs:t:", "c"),
+            ("jobs:v:queue=\"a\"", "3"),
+            ("jobs:v:queue=\"b\"", "4"),
+            ("jobs:v:le=\"1\"", "1"),
+            ("jobs:v:quantile=\"1\"", "1"),
+            ("jobs:v:mp_scope=\"x\"", "1"),
+            ("jobs:v:__name__=\"x\"", "1"),
+            ("jobs:v:queue=\"c\"", "many"),
+            ("jobs:v:queue=\"%g1\"", "1"),
+            ("jobs:v:queue=\"d\"", "-1"),
+            ("jobs:b:le=\"1\",queue=\"a\"", "1"),
+            ("jobs:s:queue=\"a\"", "1"),
+            ("jobs:t:queue=\"a\"", "g"),
+            ("jobs:d:queue=\"a\"", "Other."),
+            ("1jobs:v:", "1"),
+            ("lat:t:", "h"),
+            ("lat:b:le=\"1\"", "2"),
+            ("lat:b:le=\"NaN\"", "2"),
+            ("lat:b:__key=\"p1\"", "2"),
+            ("lat:c:", "2"),
+            ("lat:c:x=\"1\"", "+Inf"),
+            ("lat:v:", "2"),
+            ("odd:t:", "z"),
+            ("odd:v:", "1"),
+        ]));
+        assert_eq!(data.errors.len(), 17, "{:#?}", data.errors);
+        let jobs = &data.families["jobs"];
+        assert_eq!(jobs.type_code, Some(TypeCode::Counter));
+        assert_eq!(jobs.series.len(), 2);
+        assert_eq!(data.families["lat"].series.len(), 1);
+        assert_eq!(
+            data.families["lat"].series.values().next().unwrap().fields,
+            2
+        );
+        // `odd` lost its `t` field: its type is the one its fields show.
+        assert_eq!(data.families["odd"].type_code, Some(TypeCode::Gauge));
+        assert!(!data.families.contains_key("1jobs"));
+        let registry = Registry::new();
+        assert_eq!(
+            data.register_into(&registry, &Scope::Application, &[0.5]),
+            4
+        );
+        let text = registry.encode_to_string(Format::Prometheus, Selection::All);
+        for line in [
+            "jobs_total{queue=\"a\",mp_scope=\"application\"} 3",
+            "jobs_total{queue=\"b\",mp_scope=\"application\"} 4",
+            "lat_bucket{mp_scope=\"application\",le=\"1.0\"} 2",
+            "lat_count{mp_scope=\"application\"} 2",
+            "odd{mp_scope=\"application\"} 1",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert_eq!(text.matches("jobs_total{").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn a_family_the_registry_refuses_is_skipped_alone() {
+        let registry = Registry::new();
+        registry
+            .gauge(Metadata::new("taken").scope(Scope::Application))
+            .unwrap();
+        let data = NamespaceData::decode(fields(&[
+            ("taken:t:", "c"),
+            ("taken:v:a=\"1\"", "1"),
+            ("taken:v:a=\"2\"", "1"),
+            ("free:v:", "2"),
+        ]));
+        assert!(data.errors.is_empty());
+        let before = SKIPPED_FIELDS.get();
+        assert_eq!(
+            data.register_into(&registry, &Scope::Application, &[0.5]),
+            1
+        );
+        assert!(SKIPPED_FIELDS.get() >= before + 2);
+        let text = registry.encode_to_string(Format::Prometheus, Selection::All);
+        assert!(text.contains("free{mp_scope=\"application\"} 2"), "{text}");
+    }
+
+    #[test]
     fn parses_floats_of_any_writer() {
         assert_eq!(parse_float("1e+20"), Some(1e20));
         assert_eq!(parse_float("+Inf"), Some(f64::INFINITY));
