@@ -329,3 +329,39 @@ fn the_end_of_a_request_transfers_in_the_background() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn unregister_takes_a_family_out_of_the_store_view() {
+    let server = RedisServer::start();
+    let store = SharedStore::new(StoreConfig::new(server.url(), "unreg")).unwrap();
+    let kept = store.counter("kept", &[]).unwrap();
+    let gone = store.counter("gone", &[("a", "1")]).unwrap();
+    kept.inc();
+    gone.inc();
+    store.transfer().unwrap();
+    gone.inc_by(10);
+    assert!(store.unregister("gone"));
+    assert!(!store.unregister("gone"));
+    kept.inc();
+    gone.inc();
+    store.transfer().unwrap();
+    assert_eq!(number(&server, "unreg", "kept:v:"), 2.0);
+    // Neither what was pending at the unregister nor what came after is sent.
+    assert_eq!(number(&server, "unreg", "gone:v:a=\"1\""), 1.0);
+    // A new handle of that name makes the family again.
+    store.counter("gone", &[("a", "1")]).unwrap().inc();
+    store.transfer().unwrap();
+    assert_eq!(number(&server, "unreg", "gone:v:a=\"1\""), 2.0);
+
+    // An attached registry's metric leaves the store's view when it leaves the registry.
+    let registry = Arc::new(Registry::new());
+    store.attach(registry.clone(), Scope::Application, GaugeMode::Sum);
+    let temp = registry.counter(Metadata::new("temp")).unwrap();
+    temp.inc();
+    store.transfer().unwrap();
+    assert_eq!(number(&server, "unreg", "temp:v:"), 1.0);
+    assert!(registry.remove(&Scope::Application, "temp", &[]));
+    temp.inc();
+    store.transfer().unwrap();
+    assert_eq!(number(&server, "unreg", "temp:v:"), 1.0);
+}

@@ -518,6 +518,39 @@ impl SharedStore {
         self.inner.attached.lock().push(attachment);
     }
 
+    /// Unregisters a family of this store's own handles (the design's `unregister`): none of its
+    /// series is transferred any more (handles kept by the program still count, locally, and
+    /// what is pending for it is dropped); the fields already in Redis stay, as other processes
+    /// may still write them. `true` if the store had it. A family of an attached registry leaves
+    /// the store's view when it leaves the registry ([`Registry::remove`]): the store then stops
+    /// reading it.
+    pub fn unregister(&self, name: &str) -> bool {
+        let mut cells = self.inner.cells.lock();
+        if cells.families.remove(name).is_none() {
+            return false;
+        }
+        // The series of the family: their identities are `name:v:…`.
+        let prefix = format!("{name}:");
+        let mut removed: Vec<*const ()> = Vec::new();
+        cells.series.retain(|identity, (_, cell)| {
+            let keep = !identity.starts_with(&prefix);
+            if !keep {
+                removed.push(Arc::as_ptr(cell).cast::<()>());
+            }
+            keep
+        });
+        cells
+            .list
+            .retain(|cell| !removed.contains(&Arc::as_ptr(cell).cast::<()>()));
+        drop(cells);
+        // What waits unsent for it goes too, unless a transfer holds the link longer than the
+        // I/O timeout (then that much is still sent once).
+        if let Some(mut link) = self.inner.link.try_lock_for(self.inner.config.io_timeout) {
+            link.outbox.ops.retain(|field, _| !field.starts_with(&prefix));
+        }
+        true
+    }
+
     /// Sets the description (`# HELP`) of a family, written with its type once per connection.
     pub fn describe(&self, name: &str, description: &str) {
         let mut cells = self.inner.cells.lock();
