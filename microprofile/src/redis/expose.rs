@@ -162,12 +162,15 @@ struct DataField {
 impl DataField {
     /// Why this field cannot be a part of a series of type `type_code`, if it cannot.
     fn misfit(&self, type_code: TypeCode) -> Option<String> {
-        let fits = match (type_code, self.part) {
-            (TypeCode::Counter | TypeCode::Gauge, Part::Value) => true,
-            (TypeCode::Histogram, Part::Sum | Part::Count | Part::Bound(_)) => true,
-            (TypeCode::Summary, Part::Sum | Part::Count | Part::Key(_)) => true,
-            _ => false,
-        };
+        let fits = matches!(
+            (type_code, self.part),
+            (TypeCode::Counter | TypeCode::Gauge, Part::Value)
+                | (
+                    TypeCode::Histogram,
+                    Part::Sum | Part::Count | Part::Bound(_)
+                )
+                | (TypeCode::Summary, Part::Sum | Part::Count | Part::Key(_))
+        );
         let kind = match type_code {
             TypeCode::Counter => "counter",
             TypeCode::Gauge => "gauge",
@@ -184,7 +187,7 @@ impl DataField {
             };
             return Some(format!("{part} field in the {kind} family {:?}", self.name));
         }
-        if type_code == TypeCode::Counter && !(self.number >= 0.0) {
+        if type_code == TypeCode::Counter && (self.number.is_nan() || self.number < 0.0) {
             return Some(format!(
                 "a counter's value must be 0 or more, not {}",
                 self.number
@@ -328,7 +331,7 @@ impl NamespaceData {
         }
         let number = parse_float(value).ok_or_else(|| format!("{value:?} is not a number"))?;
         if matches!(part, Part::Count | Part::Bound(_) | Part::Key(_))
-            && !(number >= 0.0 && number.is_finite())
+            && (number < 0.0 || !number.is_finite())
         {
             return Err(format!(
                 "{value:?} is not a count (a finite number, 0 or more)"
