@@ -1454,8 +1454,14 @@ impl Cell for HistogramCell {
         }
         let sum = f64::from_bits(self.sum_bits.swap(0f64.to_bits(), Ordering::AcqRel));
         let count = self.count.swap(0, Ordering::AcqRel);
-        if count > 0 || drained > 0 {
+        // Each part is sent whenever it holds something: an observation caught half-way (its
+        // sum swapped out here, its bucket and count not yet added) has its value sent now and
+        // its bucket and count with the next transfer. (Sending the sum only with a count or
+        // bucket lost such values from `_sum`.)
+        if sum.to_bits() != 0f64.to_bits() {
             sink.add(&self.sum_field, Op::IncrFloat(sum));
+        }
+        if count > 0 || drained > 0 {
             sink.add(
                 &self.count_field,
                 Op::IncrInt(count.min(i64::MAX as u64) as i64),
