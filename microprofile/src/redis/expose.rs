@@ -129,8 +129,9 @@ impl FamilyData {
 ///   fields alone a gauge): a `v` field of a histogram or summary, an `s`, `c` or `b` field of a
 ///   counter or gauge, a histogram bucket of a summary and a sketch bucket of a histogram;
 /// - every field of a family the registry refuses (its exposed names are taken by another
-///   metric of the registry, or by a family of another type from another namespace), and of a
-///   family another namespace exposed in the same scope already serves.
+///   metric of the registry, or by a family of another type from another namespace); of two
+///   namespaces exposed in one scope, the second's family of the same name if its type differs,
+///   and its series the first already has (the others are merged in).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NamespaceData {
     /// Families by metric name: only fields that can be exposed.
@@ -354,11 +355,7 @@ impl NamespaceData {
     pub fn register_into(&self, registry: &Registry, scope: &Scope, quantiles: &[f64]) -> usize {
         let mut registered = 0;
         for view in self.views(scope, quantiles) {
-            let series = view.series.series.len();
-            let collector = Arc::new(FixedFamily(Arc::clone(&view.series)));
-            if view.register(registry, collector) {
-                registered += series;
-            }
+            registered += view.register_fixed(registry);
         }
         registered
     }
@@ -392,6 +389,7 @@ impl NamespaceData {
                 series.push(ViewSeries {
                     pairs,
                     rendered,
+                    fields: data.fields,
                     metric: StoredMetric::from_series(type_code, data, quantiles),
                 });
             }
@@ -401,10 +399,10 @@ impl NamespaceData {
                 description: family.description.clone().unwrap_or_default(),
                 metric_type: metric_type_of(type_code),
                 fields: family.fields(),
-                series: Arc::new(FamilySeries {
+                series: FamilySeries {
                     metric_type: metric_type_of(type_code),
                     series,
-                }),
+                },
             });
         }
         out
@@ -430,10 +428,26 @@ struct FamilyView {
     metric_type: MetricType,
     /// The hash fields its series were made of.
     fields: usize,
-    series: Arc<FamilySeries>,
+    series: FamilySeries,
 }
 
 impl FamilyView {
+    /// Registers the family with its series as they are now; returns how many series were
+    /// registered.
+    fn register_fixed(mut self, registry: &Registry) -> usize {
+        let empty = FamilySeries {
+            metric_type: self.metric_type,
+            series: Vec::new(),
+        };
+        let data = std::mem::replace(&mut self.series, empty);
+        let series = data.series.len();
+        if self.register(registry, Arc::new(FixedFamily(Arc::new(data)))) {
+            series
+        } else {
+            0
+        }
+    }
+
     /// Registers `collector` under this family's name and scope; `false` (and its fields
     /// counted as skipped) if the registry refuses it.
     fn register(&self, registry: &Registry, collector: Arc<impl Collect>) -> bool {
@@ -465,7 +479,50 @@ struct FamilySeries {
 struct ViewSeries {
     pairs: Vec<(String, String)>,
     rendered: String,
+    /// The hash fields it was made of.
+    fields: usize,
     metric: StoredMetric,
+}
+
+/// The families of several namespaces, with those exposed in one scope under one name (two
+/// namespaces given the same scope) merged into the first: a series the first already has, and
+/// a family of another type, are skipped and their fields counted.
+fn merge_views(views: Vec<FamilyView>) -> Vec<FamilyView> {
+    let mut out: Vec<FamilyView> = Vec::new();
+    let mut index: HashMap<FamilyKey, usize> = HashMap::new();
+    for view in views {
+        let Some(first) = index.get(&view.key).and_then(|&i| out.get_mut(i)) else {
+            index.insert(view.key.clone(), out.len());
+            out.push(view);
+            continue;
+        };
+        if first.metric_type != view.metric_type {
+            count_skipped(view.fields);
+            continue;
+        }
+        if first.description.is_empty() {
+            first.description = view.description;
+        }
+        let mut known: BTreeSet<String> = first
+            .series
+            .series
+            .iter()
+            .map(|s| s.rendered.clone())
+            .collect();
+        for series in view.series.series {
+            if known.insert(series.rendered.clone()) {
+                first.fields += series.fields;
+                first.series.series.push(series);
+            } else {
+                count_skipped(series.fields);
+            }
+        }
+        first
+            .series
+            .series
+            .sort_by(|a, b| a.rendered.cmp(&b.rendered));
+    }
+    out
 }
 
 impl FamilySeries {
@@ -786,12 +843,14 @@ impl RedisExposition {
     /// Reads every namespace now and registers its series into `registry` (which should be
     /// fresh: series already there conflict). Returns how many series were registered.
     pub fn register_into(&self, registry: &Registry) -> Result<usize, StoreError> {
-        let mut registered = 0;
+        let mut views = Vec::new();
         for (namespace, scope) in &self.namespaces {
-            let data = self.read(namespace)?;
-            registered += data.register_into(registry, scope, &self.quantiles);
+            views.extend(self.read(namespace)?.views(scope, &self.quantiles));
         }
-        Ok(registered)
+        Ok(merge_views(views)
+            .into_iter()
+            .map(|view| view.register_fixed(registry))
+            .sum())
     }
 
     /// Reads every namespace and encodes the selection in `format`.
@@ -844,8 +903,8 @@ impl Collect for LiveFamily {
 }
 
 struct LiveState {
-    /// The families registered, with their type.
-    registered: HashMap<FamilyKey, MetricType>,
+    /// The families registered, with the type and description they were registered with.
+    registered: HashMap<FamilyKey, (MetricType, String)>,
     refreshed: Option<Instant>,
 }
 
@@ -893,17 +952,12 @@ impl LiveShared {
             views.extend(data.views(scope, &self.exposition.quantiles));
         }
         let mut next = Snapshot::default();
-        for view in views {
-            if next.families.contains_key(&view.key) {
-                // Two namespaces exposed in one scope with a family of the same name: the
-                // first one's is served.
-                count_skipped(view.fields);
-                continue;
-            }
-            let registered = state.registered.get(&view.key).copied();
-            if registered != Some(view.metric_type) {
+        for view in merge_views(views) {
+            let wanted = (view.metric_type, view.description.clone());
+            let registered = state.registered.get(&view.key);
+            if registered != Some(&wanted) {
                 if registered.is_some() {
-                    // The family changed type: it is registered again with its new type.
+                    // The family changed type or description: it is registered again.
                     self.registry.remove(&view.key.0, &view.key.1, &[]);
                     state.registered.remove(&view.key);
                 }
@@ -915,10 +969,10 @@ impl LiveShared {
                 if !view.register(self.registry, live) {
                     continue;
                 }
-                state.registered.insert(view.key.clone(), view.metric_type);
+                state.registered.insert(view.key.clone(), wanted);
             }
             next.series += view.series.series.len();
-            next.families.insert(view.key, view.series);
+            next.families.insert(view.key, Arc::new(view.series));
         }
         let series = next.series;
         let gone: Vec<FamilyKey> = state
@@ -950,8 +1004,10 @@ impl LiveShared {
 /// member whose series are read from the current values in one go, so a scrape running during a
 /// refresh sees every family either as it was or as it is now, never part of it or a mix of both
 /// reads. Families that appear in Redis are registered before the swap (they show from it on);
-/// families that disappear are removed after it. (Two families of one scrape may come from two
-/// consecutive refreshes, as two scrapes would.)
+/// families that disappear are removed after it; a family whose type or description (`t`, `d`)
+/// changes is registered again, so that one family may be missing from a scrape running during
+/// that refresh. (Two families of one scrape may come from two consecutive refreshes, as two
+/// scrapes would.)
 ///
 /// Dropping it stops the background thread; the families stay registered with their last values.
 pub struct LiveExposition {
@@ -1208,6 +1264,45 @@ mod tests {
         assert!(SKIPPED_FIELDS.get() >= before + 2);
         let text = registry.encode_to_string(Format::Prometheus, Selection::All);
         assert!(text.contains("free{mp_scope=\"application\"} 2"), "{text}");
+    }
+
+    #[test]
+    fn namespaces_sharing_a_scope_are_merged_family_by_family() {
+        let a = NamespaceData::decode(fields(&[
+            ("jobs:t:", "c"),
+            ("jobs:v:q=\"a\"", "1"),
+            ("temp:v:", "3"),
+        ]));
+        let b = NamespaceData::decode(fields(&[
+            ("jobs:t:", "c"),
+            ("jobs:d:", "Jobs."),
+            ("jobs:v:q=\"a\"", "5"),
+            ("jobs:v:q=\"b\"", "2"),
+            ("temp:t:", "h"),
+            ("temp:b:le=\"1\"", "1"),
+        ]));
+        let scope = Scope::Application;
+        let mut views = a.views(&scope, &[0.5]);
+        views.extend(b.views(&scope, &[0.5]));
+        let before = SKIPPED_FIELDS.get();
+        let merged = merge_views(views);
+        // `jobs{q="a"}` of b (1 field) and the histogram `temp` of b (1 field) are skipped.
+        assert!(SKIPPED_FIELDS.get() >= before + 2);
+        let registry = Registry::new();
+        let registered: usize = merged
+            .into_iter()
+            .map(|v| v.register_fixed(&registry))
+            .sum();
+        assert_eq!(registered, 3);
+        let text = registry.encode_to_string(Format::Prometheus, Selection::All);
+        for line in [
+            "# HELP jobs_total Jobs.",
+            "jobs_total{q=\"a\",mp_scope=\"application\"} 1",
+            "jobs_total{q=\"b\",mp_scope=\"application\"} 2",
+            "temp{mp_scope=\"application\"} 3",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
     }
 
     #[test]
