@@ -788,3 +788,30 @@ fn drain_race_round(ns: &str) {
         "observations lost from _sum"
     );
 }
+
+/// An integer and a float counter of one name and labels would share a field (and Redis refuses
+/// `HINCRBY` on a field holding a fraction): the second is refused, other labels are fine.
+#[test]
+fn an_integer_and_a_float_counter_never_share_a_field() {
+    let server = RedisServer::start();
+    let store = SharedStore::new(StoreConfig::new(server.url(), "kinds")).unwrap();
+    let ints = store.counter("bytes", &[("dir", "in")]).unwrap();
+    assert_eq!(
+        store.float_counter("bytes", &[("dir", "in")]).unwrap_err(),
+        StoreError::CounterKindConflict {
+            name: "bytes".to_owned()
+        }
+    );
+    let floats = store.float_counter("bytes", &[("dir", "out")]).unwrap();
+    assert!(matches!(
+        store.counter("bytes", &[("dir", "out")]),
+        Err(StoreError::CounterKindConflict { .. })
+    ));
+    ints.inc_by(2);
+    floats.inc_by(0.5);
+    store.transfer().unwrap();
+    ints.inc();
+    store.transfer().unwrap();
+    assert_eq!(value(&server, "kinds", "bytes:v:dir=\"in\""), 3.0);
+    assert_eq!(value(&server, "kinds", "bytes:v:dir=\"out\""), 0.5);
+}

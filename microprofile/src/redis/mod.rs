@@ -196,6 +196,14 @@ pub enum StoreError {
         /// The type asked for.
         requested: TypeCode,
     },
+    /// An integer counter was asked for where a float counter of the same name and labels exists,
+    /// or the other way round: the two would share one field, which Redis then refuses to
+    /// `HINCRBY` once it holds a fraction.
+    #[error("counter {name:?} with these labels is already a counter of the other kind (integer or float) in this store; the two cannot share one field")]
+    CounterKindConflict {
+        /// The metric name.
+        name: String,
+    },
     /// A histogram was asked for with other buckets than its family has.
     #[error("histogram {name:?} already has other buckets in this store; every series of one histogram shares its buckets")]
     BucketConflict {

@@ -437,9 +437,13 @@ impl SharedStore {
             _ => {}
         }
         if let Some((_, existing)) = cells.series.get(&identity) {
-            if let Ok(cell) = Arc::clone(existing).downcast::<C>() {
-                return Ok(cell);
-            }
+            // The same series of the same type: an integer and a float counter differ only in
+            // their cell, and must not share the field.
+            return Arc::clone(existing)
+                .downcast::<C>()
+                .map_err(|_| StoreError::CounterKindConflict {
+                    name: name.to_owned(),
+                });
         }
         let owned: Vec<(String, String)> = sorted
             .iter()
