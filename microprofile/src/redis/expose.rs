@@ -78,7 +78,8 @@ pub struct SeriesData {
     pub sum: f64,
     /// The `c` field.
     pub count: Option<f64>,
-    /// Histogram buckets: upper bound → observations in that bucket (not cumulative).
+    /// Histogram buckets: upper bound → observations in that bucket (not cumulative), sorted by
+    /// bound.
     pub buckets: Vec<(f64, f64)>,
     /// Summary sketch buckets, merged.
     pub sketch: Sketch,
@@ -273,6 +274,13 @@ impl NamespaceData {
         }
         // A family of only `d` / `t` fields has nothing to expose.
         data.families.retain(|_, f| !f.series.is_empty());
+        for series in data
+            .families
+            .values_mut()
+            .flat_map(|f| f.series.values_mut())
+        {
+            series.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
         data
     }
 
