@@ -154,6 +154,9 @@ impl Write for Deadlined {
 /// The longest line or bulk string accepted (a reply larger than this is an error, not an
 /// allocation).
 const MAX_ITEM: usize = 512 << 20;
+/// The most a bulk reply's buffer holds before its bytes arrive (it grows with them, up to
+/// [`MAX_ITEM`]).
+const INITIAL_BULK_CAPACITY: usize = 64 << 10;
 const MAX_DEPTH: usize = 8;
 
 /// A connection.
@@ -291,8 +294,18 @@ fn read_reply(reader: &mut impl BufRead, depth: usize) -> io::Result<Reply> {
             if len > MAX_ITEM {
                 return Err(protocol("a bulk reply is too large"));
             }
-            let mut data = vec![0u8; len + 2];
-            reader.read_exact(&mut data)?;
+            // Read as the bytes come, never allocated up front from the length the server
+            // announced: a hostile or broken server announcing 512 MiB and sending nothing costs
+            // nothing but the I/O timeout; memory grows only with what actually arrives.
+            let mut data = Vec::with_capacity(len.min(INITIAL_BULK_CAPACITY) + 2);
+            let wanted = len as u64 + 2;
+            let read = reader.by_ref().take(wanted).read_to_end(&mut data)?;
+            if read as u64 != wanted {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the connection ended inside a bulk reply",
+                ));
+            }
             if !data.ends_with(b"\r\n") {
                 return Err(protocol("a bulk reply does not end with CRLF"));
             }
