@@ -815,3 +815,35 @@ fn an_integer_and_a_float_counter_never_share_a_field() {
     assert_eq!(value(&server, "kinds", "bytes:v:dir=\"in\""), 3.0);
     assert_eq!(value(&server, "kinds", "bytes:v:dir=\"out\""), 0.5);
 }
+
+/// A `GaugeMode::Sum` gauge whose delta the full outbox dropped sends it again with the next
+/// transfer: its contribution advances only with a delta the outbox took, so the sum keeps no
+/// offset. Both for the store's handles and for an attached registry's gauges.
+#[test]
+fn a_dropped_sum_delta_is_sent_again_so_the_sum_never_drifts() {
+    let server = RedisServer::start();
+    let config = StoreConfig::new(server.url(), "drift").max_pending_fields(1);
+    let store = SharedStore::new(config).unwrap();
+    let a = store.gauge("a", &[], GaugeMode::Sum).unwrap();
+    let b = store.gauge("b", &[], GaugeMode::Sum).unwrap();
+    let registry = std::sync::Arc::new(microprofile::Registry::new());
+    store.attach(registry.clone(), Scope::Application, GaugeMode::Sum);
+    let c = registry.gauge(microprofile::Metadata::new("c")).unwrap();
+    a.set(5.0);
+    b.set(7.0);
+    c.set(9);
+    // Room for one field per transfer: the other deltas are dropped, and sent later.
+    for _ in 0..6 {
+        let _ = store.transfer();
+    }
+    assert_eq!(value(&server, "drift", "a:v:"), 5.0);
+    assert_eq!(value(&server, "drift", "b:v:"), 7.0);
+    assert_eq!(value(&server, "drift", "c:v:"), 9.0);
+    a.set(1.0);
+    c.set(2);
+    for _ in 0..6 {
+        let _ = store.transfer();
+    }
+    assert_eq!(value(&server, "drift", "a:v:"), 1.0);
+    assert_eq!(value(&server, "drift", "c:v:"), 2.0);
+}

@@ -220,8 +220,9 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    fn add(&mut self, field: &str, op: Op) {
-        self.outbox.add(field, op, self.room);
+    /// `false` when the outbox was full and the change was dropped (and counted).
+    fn add(&mut self, field: &str, op: Op) -> bool {
+        self.outbox.add(field, op, self.room)
     }
 }
 
@@ -439,11 +440,11 @@ impl SharedStore {
         if let Some((_, existing)) = cells.series.get(&identity) {
             // The same series of the same type: an integer and a float counter differ only in
             // their cell, and must not share the field.
-            return Arc::clone(existing)
-                .downcast::<C>()
-                .map_err(|_| StoreError::CounterKindConflict {
+            return Arc::clone(existing).downcast::<C>().map_err(|_| {
+                StoreError::CounterKindConflict {
                     name: name.to_owned(),
-                });
+                }
+            });
         }
         let owned: Vec<(String, String)> = sorted
             .iter()
@@ -550,7 +551,9 @@ impl SharedStore {
         // What waits unsent for it goes too, unless a transfer holds the link longer than the
         // I/O timeout (then that much is still sent once).
         if let Some(mut link) = self.inner.link.try_lock_for(self.inner.config.io_timeout) {
-            link.outbox.ops.retain(|field, _| !field.starts_with(&prefix));
+            link.outbox
+                .ops
+                .retain(|field, _| !field.starts_with(&prefix));
         }
         true
     }
@@ -1395,10 +1398,17 @@ impl Cell for GaugeCell {
         let value = f64::from_bits(self.value_bits.load(Ordering::Acquire));
         match self.mode {
             GaugeMode::Sum => {
-                let sent = f64::from_bits(self.sent_bits.swap(value.to_bits(), Ordering::AcqRel));
+                // The contribution in the outbox (and so, once confirmed, in Redis) advances only
+                // with a delta the outbox took: a dropped one is sent again, whole, by the next
+                // drain, so the sum never keeps an offset.
+                let sent = f64::from_bits(self.sent_bits.load(Ordering::Acquire));
                 let delta = value - sent;
                 if delta != 0.0 && delta.is_finite() {
-                    sink.add(&self.field, Op::IncrFloat(delta));
+                    if sink.add(&self.field, Op::IncrFloat(delta)) {
+                        self.sent_bits.store(value.to_bits(), Ordering::Release);
+                    } else {
+                        self.dirty.store(true, Ordering::Release);
+                    }
                 }
             }
             GaugeMode::LastWriterWins | GaugeMode::PerProcess => {

@@ -29,9 +29,9 @@ pub(super) struct Attachment {
     scope: Scope,
     gauges: GaugeMode,
     cursor: DeltaCursor,
-    /// [`GaugeMode::Sum`]: the value of each gauge field whose contribution is in the outbox
-    /// (and so in Redis once the outbox is confirmed), to send the difference.
-    sent_gauges: HashMap<String, f64>,
+    /// [`GaugeMode::Sum`]: per gauge field, the value now and the contribution the outbox took
+    /// (and so Redis holds once the outbox is confirmed); the difference is sent.
+    sent_gauges: HashMap<String, (f64, f64)>,
 }
 
 /// What a drain found out about the families it sent, for their `d` and `t` fields.
@@ -105,7 +105,21 @@ impl Attachment {
                 });
             }
         });
+        send_gauge_sums(sink, sent_gauges);
         seen
+    }
+}
+
+/// Sends, for every [`GaugeMode::Sum`] gauge whose contribution differs from its value, the
+/// difference. The contribution advances only with a delta the outbox took: a delta dropped
+/// because the outbox was full is sent again by the next transfer, so the sum across processes
+/// never keeps an offset.
+fn send_gauge_sums(sink: &mut Sink<'_>, gauges: &mut HashMap<String, (f64, f64)>) {
+    for (field, (value, sent)) in gauges.iter_mut() {
+        let delta = *value - *sent;
+        if delta != 0.0 && delta.is_finite() && sink.add(field, Op::IncrFloat(delta)) {
+            *sent = *value;
+        }
     }
 }
 
@@ -128,7 +142,7 @@ fn add_change(
     labels: &[(String, String)],
     change: &Change,
     gauges: GaugeMode,
-    sent_gauges: &mut HashMap<String, f64>,
+    sent_gauges: &mut HashMap<String, (f64, f64)>,
     process: &str,
 ) -> bool {
     let encoded = |extension, extra: Option<(&str, &str)>| field(name, extension, labels, extra);
@@ -137,10 +151,11 @@ fn add_change(
             let Ok(value) = encoded(Extension::Value, None) else {
                 return false;
             };
-            match c.delta {
-                Number::UInt(n) => sink.add(&value, incr(n)),
-                other => sink.add(&value, Op::IncrFloat(other.as_f64())),
-            }
+            let op = match c.delta {
+                Number::UInt(n) => incr(n),
+                other => Op::IncrFloat(other.as_f64()),
+            };
+            sink.add(&value, op);
         }
         Change::Gauge(v) => {
             let v = v.as_f64();
@@ -151,13 +166,12 @@ fn add_change(
             };
             match gauges {
                 GaugeMode::Sum => {
-                    let sent = sent_gauges.insert(value.clone(), v).unwrap_or(0.0);
-                    let delta = v - sent;
-                    if delta != 0.0 && delta.is_finite() {
-                        sink.add(&value, Op::IncrFloat(delta));
-                    }
+                    // Sent by `send_gauge_sums` once the read is done.
+                    sent_gauges.entry(value).or_insert((0.0, 0.0)).0 = v;
                 }
-                GaugeMode::LastWriterWins | GaugeMode::PerProcess => sink.add(&value, Op::Set(v)),
+                GaugeMode::LastWriterWins | GaugeMode::PerProcess => {
+                    sink.add(&value, Op::Set(v));
+                }
             }
         }
         Change::Histogram(h) => {
