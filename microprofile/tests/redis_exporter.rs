@@ -662,4 +662,8 @@ fn scrapes_during_refreshes_see_whole_families_of_one_generation() {
         assert!(scrapes > 50, "{scrapes}");
         assert!(distinct > 10, "{distinct}");
     }
+    // Dropped, the exposition stops refreshing; its families stay with their last values.
+    drop(Arc::into_inner(live).expect("the refresher's clone is gone"));
+    let text = registry.encode_to_string(Format::Prometheus, Selection::All);
+    assert_eq!(text.matches("\nbatch{").count(), SERIES, "{text}");
 }

@@ -879,6 +879,9 @@ struct Snapshot {
 struct LiveFamily {
     key: FamilyKey,
     metric_type: MetricType,
+    /// The exposition's current snapshot (kept when the exposition is dropped).
+    current: Arc<RwLock<Arc<Snapshot>>>,
+    /// The exposition, to refresh stale values.
     shared: Weak<LiveShared>,
 }
 
@@ -888,12 +891,11 @@ impl Collect for LiveFamily {
     }
 
     fn collect(&self, f: &mut dyn FnMut(&SeriesLabels<'_>, &dyn Metric)) {
-        let Some(shared) = self.shared.upgrade() else {
-            return;
-        };
-        shared.refresh_if_stale();
+        if let Some(shared) = self.shared.upgrade() {
+            shared.refresh_if_stale();
+        }
         // One read of the snapshot for the whole family: its series all come from one refresh.
-        let snapshot = Arc::clone(&shared.current.read());
+        let snapshot = Arc::clone(&self.current.read());
         if let Some(family) = snapshot.families.get(&self.key) {
             if family.metric_type == self.metric_type {
                 family.collect(f);
@@ -923,7 +925,7 @@ struct LiveShared {
     /// Held by a refresh from its read to its swap: one refresh at a time.
     state: Mutex<LiveState>,
     /// The last complete read, replaced whole (under this lock, held only for the swap).
-    current: RwLock<Arc<Snapshot>>,
+    current: Arc<RwLock<Arc<Snapshot>>>,
     me: Weak<LiveShared>,
 }
 
@@ -972,6 +974,7 @@ impl LiveShared {
                 let live = Arc::new(LiveFamily {
                     key: view.key.clone(),
                     metric_type: view.metric_type,
+                    current: Arc::clone(&self.current),
                     shared: self.me.clone(),
                 });
                 if !view.register(self.registry, live) {
@@ -1082,7 +1085,7 @@ impl RedisExposition {
                 registered: HashMap::new(),
                 refreshed: None,
             }),
-            current: RwLock::new(Arc::new(Snapshot::default())),
+            current: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
             me: me.clone(),
         });
         {
