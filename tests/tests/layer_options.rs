@@ -298,6 +298,9 @@ fn invalid_options_are_typed_errors() {
     );
 }
 
+/// What the hook saw: the request counter's value and the in-flight gauge's.
+type Sight = (Option<f64>, Option<f64>);
+
 /// `after_response` runs once per recorded response, after the request was counted and the
 /// in-flight gauge left; a hook that panics does not change the response.
 #[test]
@@ -306,7 +309,7 @@ fn after_response_runs_once_per_recorded_response_and_a_panicking_hook_changes_n
 
     let registry = leaked_registry();
     // What the hook saw at each call (an assertion inside the hook would be caught with it).
-    let seen: Arc<Mutex<Vec<(Option<f64>, Option<f64>)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Sight>>> = Arc::default();
     let record = seen.clone();
     let layer = HttpMetricsLayer::builder()
         .registry(registry)
