@@ -847,3 +847,80 @@ fn a_dropped_sum_delta_is_sent_again_so_the_sum_never_drifts() {
     assert_eq!(value(&server, "drift", "a:v:"), 1.0);
     assert_eq!(value(&server, "drift", "c:v:"), 2.0);
 }
+
+/// A TCP relay in front of Redis that holds the first batch (`EVAL`, or `MULTI` of a plain
+/// transaction) of its first connection for
+/// `delay`, then forwards it anyway: a transaction whose client gave up on it, still in flight.
+fn delaying_relay(redis_port: u16, delay: Duration) -> u16 {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (index, client) in listener.incoming().enumerate() {
+            let Ok(mut client) = client else { return };
+            let mut upstream = TcpStream::connect(("127.0.0.1", redis_port)).unwrap();
+            let mut client_reader = client.try_clone().unwrap();
+            let mut upstream_reader = upstream.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                let mut held = index > 0;
+                while let Ok(n) = client_reader.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let chunk = &buf[..n];
+                    let batch = chunk.windows(4).any(|w| w == b"EVAL" || w == b"MULT");
+                    if !held && batch {
+                        held = true;
+                        std::thread::sleep(delay);
+                    }
+                    if upstream.write_all(chunk).is_err() {
+                        break;
+                    }
+                }
+                // Keeps the upstream connection open a little, so Redis runs what it was sent.
+                std::thread::sleep(Duration::from_millis(200));
+            });
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = upstream_reader.read(&mut buf) {
+                    if n == 0 || client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// The in-doubt transaction of the issue: the client gives up on a batch whose bytes are still
+/// on their way (a relay holds them past the I/O timeout), reconnects and sends the batch again;
+/// then the old bytes arrive and Redis runs them too. The batch script applies a sequence number
+/// once, so the counter ends at what was counted (with MULTI/EXEC it was counted twice).
+#[test]
+fn a_batch_still_in_flight_on_the_old_connection_is_not_applied_twice() {
+    let server = RedisServer::start();
+    let relay = delaying_relay(server.port, Duration::from_millis(1500));
+    let config = StoreConfig::new(format!("redis://127.0.0.1:{relay}"), "doubt")
+        .io_timeout(Duration::from_millis(300))
+        .retry_backoff(Duration::from_millis(10));
+    let store = SharedStore::new(config).unwrap();
+    let c = store.counter("c", &[]).unwrap();
+    c.inc_by(7);
+    // The first batch is held by the relay: its outcome is unknown to the store.
+    assert!(store.transfer().is_err());
+    c.inc_by(5);
+    std::thread::sleep(Duration::from_millis(20));
+    // Sent again, with its own sequence number, then the newer deltas.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.transfer().is_err() || store.pending_fields() > 0 {
+        assert!(Instant::now() < deadline, "could not transfer");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(value(&server, "doubt", "c:v:"), 12.0);
+    // The held bytes reach Redis now, and run: the script skips the batch it already applied.
+    std::thread::sleep(Duration::from_millis(2000));
+    assert_eq!(value(&server, "doubt", "c:v:"), 12.0);
+}

@@ -6,8 +6,8 @@
 //!
 //! A [`SharedStore`] hands out handles ([`RedisCounter`], [`RedisGauge`], [`RedisHistogram`],
 //! [`RedisSummary`]) that accumulate deltas in the process with atomic operations. In the default
-//! [`TransferMode::Batched`], a transfer sends every delta in one pipelined `MULTI`/`EXEC` round
-//! trip. [`TransferMode::Eager`] sends updates from a background thread as soon as they are made.
+//! [`TransferMode::Batched`], a transfer sends every delta in one round trip: one run of a Lua
+//! script that applies the batch atomically. [`TransferMode::Eager`] sends updates from a background thread as soon as they are made.
 //!
 //! Which transfer to call where:
 //!
@@ -21,9 +21,17 @@
 //! Redis unreachable, slow or restarted: no call blocks longer than the configured timeouts and
 //! none panics. Deltas that could not be sent are kept (at most
 //! [`StoreConfig::max_pending_fields`] fields; past that they are dropped and counted in
-//! `microprofile_redis_dropped_updates_total`, scope vendor) and sent when Redis is back. A
-//! transaction whose outcome is unknown is checked against an acknowledgement key before being
-//! resent, so it is never counted twice.
+//! `microprofile_redis_dropped_updates_total`, scope vendor) and sent when Redis is back.
+//!
+//! **Exactly once.** Every batch carries a sequence number, and the script applies it only if
+//! it is newer than the last one this store instance applied (kept, with the increments, in the
+//! instance's acknowledgement key `<namespace>:ack:<process>:…`, checked and advanced inside the
+//! same atomic script run). A batch whose outcome is unknown (the connection broke or timed out
+//! after it was sent) is sent again unchanged, with its own number, before anything newer: if
+//! the first attempt ran, runs later (its bytes still on their way on the old connection, through
+//! a slow proxy) or never ran, Redis applies it once. A change Redis refuses inside a batch (a
+//! field of another type written by another program) is skipped and counted in
+//! `microprofile_redis_dropped_updates_total`; the rest of the batch applies.
 //!
 //! # The format
 //!

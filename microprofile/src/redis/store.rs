@@ -679,17 +679,18 @@ impl SharedStore {
         link.outbox.len() + link.in_doubt.as_ref().map_or(0, |(_, b)| b.len())
     }
 
-    /// Sends every delta accumulated since the last transfer in one `MULTI`/`EXEC` round trip.
+    /// Sends every delta accumulated since the last transfer in one round trip (one run of the
+    /// batch script, see the module docs' "Exactly once").
     ///
     /// Blocks at most: the I/O timeout waiting for a concurrent transfer, the connect timeout
-    /// (only when there is no connection), the I/O timeout for the acknowledgement check (only
-    /// after a transaction of unknown outcome) and the I/O timeout for the transaction itself:
+    /// (only when there is no connection), the I/O timeout for resending a batch of unknown
+    /// outcome (only after one) and the I/O timeout for the batch itself:
     /// each exchange with Redis has one deadline, however many commands it carries. A
     /// transaction carries at most 20 000 fields; more wait for the next transfer. On failure the deltas are kept, bounded
     /// by [`StoreConfig::max_pending_fields`], and sent by a later transfer; for
-    /// [`StoreConfig::retry_backoff`] after a failure, transfers return at once. A transaction
-    /// whose outcome is unknown (the connection broke after it was sent) is checked against a
-    /// per-store acknowledgement key before being resent, so it is counted exactly once.
+    /// [`StoreConfig::retry_backoff`] after a failure, transfers return at once. A batch whose
+    /// outcome is unknown (the connection broke after it was sent) is resent with its own
+    /// sequence number, which the script applies at most once, so it is counted exactly once.
     ///
     /// This is a blocking socket call: call it where blocking for the timeouts is acceptable (at
     /// the end of a batch job, in a worker thread, before a program exits). In an async handler
@@ -1174,30 +1175,16 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
             Err(e) => return fail(link, e),
         }
     }
-    // Resolve a transaction of unknown outcome before sending anything else.
-    if let Some((seq, _)) = &link.in_doubt {
-        let seq = *seq;
-        let mut request = Vec::new();
-        resp::encode(&mut request, &[b"GET", inner.ack_key.as_bytes()]);
-        let acked = match link.connection.as_mut() {
-            Some(c) => c.exchange(&request, 1, config.io_timeout),
-            None => return fail(link, "no connection".to_owned()),
-        };
-        let done = match acked.as_deref() {
-            Ok([Reply::Bulk(Some(v))]) => std::str::from_utf8(v)
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok()),
-            Ok([Reply::Bulk(None)]) => None,
-            Ok(other) => return fail(link, format!("unexpected reply to GET: {other:?}")),
-            Err(e) => return fail(link, e.to_string()),
-        };
-        if done.is_some_and(|done| done >= seq) {
-            link.in_doubt = None;
-        } else if let Some((_, mut older)) = link.in_doubt.take() {
-            // Not applied: send it again, with the newer deltas on top.
-            let newer = std::mem::take(&mut link.outbox);
-            older.merge_newer(newer, room);
-            link.outbox = older;
+    // A batch of unknown outcome goes first, again, unchanged and with its own sequence number:
+    // the script applies a sequence number at most once, so whether the first attempt ran, runs
+    // later (its bytes still in flight on the old connection) or never, Redis counts it once.
+    if let Some((seq, batch)) = link.in_doubt.take() {
+        match send_batch(inner, link, seq, &batch, &[]) {
+            Ok(_) => {}
+            Err(reason) => {
+                link.in_doubt = Some((seq, batch));
+                return fail(link, reason);
+            }
         }
     }
     let seq = link.next_seq;
@@ -1205,93 +1192,21 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
     // One transaction carries at most MAX_FIELDS_PER_TRANSACTION fields, so that it fits the
     // I/O timeout; the rest waits for the next transfer.
     let batch = link.outbox.split_off(MAX_FIELDS_PER_TRANSACTION);
-    let key = config.namespace.as_bytes();
-    let mut request = Vec::with_capacity(64 + batch.len() * 96);
-    let mut commands = 0usize;
-    resp::encode(&mut request, &[b"MULTI"]);
     let meta_dirty = inner.meta_dirty.swap(false, Ordering::AcqRel);
+    let mut meta: Vec<(String, String)> = Vec::new();
     if meta_dirty {
         let cells = inner.cells.lock();
-        for (name, meta) in &cells.families {
+        for (name, family) in &cells.families {
             let type_field = codec::encode_field(name, Extension::Type, &[])?;
-            resp::encode(
-                &mut request,
-                &[
-                    b"HSET",
-                    key,
-                    type_field.as_bytes(),
-                    meta.type_code.letter().as_bytes(),
-                ],
-            );
-            commands += 1;
-            if !meta.description.is_empty() {
+            meta.push((type_field, family.type_code.letter().to_owned()));
+            if !family.description.is_empty() {
                 let description_field = codec::encode_field(name, Extension::Description, &[])?;
-                resp::encode(
-                    &mut request,
-                    &[
-                        b"HSET",
-                        key,
-                        description_field.as_bytes(),
-                        meta.description.as_bytes(),
-                    ],
-                );
-                commands += 1;
+                meta.push((description_field, family.description.clone()));
             }
         }
     }
-    for (field, op) in &batch.ops {
-        let mut int = itoa::Buffer::new();
-        let (command, value): (&[u8], String) = match op {
-            Op::IncrInt(n) => (b"HINCRBY", int.format(*n).to_owned()),
-            Op::IncrFloat(d) => (b"HINCRBYFLOAT", format_float(*d)),
-            Op::Set(v) => (b"HSET", format_float(*v)),
-        };
-        resp::encode(
-            &mut request,
-            &[command, key, field.as_bytes(), value.as_bytes()],
-        );
-        commands += 1;
-    }
-    let fields = commands;
-    let seq_text = seq.to_string();
-    resp::encode(
-        &mut request,
-        &[
-            b"SET",
-            inner.ack_key.as_bytes(),
-            seq_text.as_bytes(),
-            b"EX",
-            b"86400",
-        ],
-    );
-    commands += 1;
-    resp::encode(&mut request, &[b"EXEC"]);
-    let result = match link.connection.as_mut() {
-        // MULTI, each command QUEUED, EXEC's array.
-        Some(c) => c.exchange(&request, commands + 2, config.io_timeout),
-        None => return fail(link, "no connection".to_owned()),
-    };
-    let outcome = match result {
-        Ok(replies) => match replies.last() {
-            Some(Reply::Array(Some(results))) => {
-                let refused = results
-                    .iter()
-                    .filter(|r| matches!(r, Reply::Error(_)))
-                    .count();
-                if refused > 0 {
-                    // Applied, except the commands Redis refused (a field of another type
-                    // written by another program): those deltas cannot be sent as they are.
-                    TRANSFER_ERRORS.inc();
-                    DROPPED_UPDATES.inc_by(refused as u64);
-                }
-                Ok(())
-            }
-            other => Err(format!("the transaction was not executed: {other:?}")),
-        },
-        Err(e) => Err(e.to_string()),
-    };
-    match outcome {
-        Ok(()) => {
+    match send_batch(inner, link, seq, &batch, &meta) {
+        Ok(fields) => {
             TRANSFERS.inc();
             Ok(TransferReport {
                 fields,
@@ -1305,6 +1220,87 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
             link.in_doubt = Some((seq, batch));
             fail(link, reason)
         }
+    }
+}
+
+/// Applies one batch in Redis at most once: the script compares the batch's sequence number
+/// with the last one this store instance applied (its acknowledgement key), and only when it is
+/// newer applies every change and records the number, all in one atomic script run. A change
+/// Redis refuses (a field of another type written by another program) is skipped and counted;
+/// the others are applied.
+const APPLY_BATCH: &str = r#"
+local done = tonumber(redis.call('GET', KEYS[2]) or '0')
+if done >= tonumber(ARGV[1]) then return {0, 0} end
+local refused = 0
+for i = 2, #ARGV, 3 do
+  local op, field, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local command = 'HSET'
+  if op == 'i' then command = 'HINCRBY' elseif op == 'f' then command = 'HINCRBYFLOAT' end
+  local reply = redis.pcall(command, KEYS[1], field, value)
+  if type(reply) == 'table' and reply.err then refused = refused + 1 end
+end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)
+return {1, refused}
+"#;
+
+/// Sends one batch (and the metadata fields) as one run of [`APPLY_BATCH`]; the number of fields
+/// it carried, or why the outcome is unknown.
+fn send_batch(
+    inner: &Inner,
+    link: &mut Link,
+    seq: u64,
+    batch: &Outbox,
+    meta: &[(String, String)],
+) -> Result<usize, String> {
+    let config = &inner.config;
+    let seq_text = seq.to_string();
+    let mut values: Vec<(&[u8], String)> = Vec::with_capacity(batch.ops.len());
+    for op in batch.ops.values() {
+        let mut int = itoa::Buffer::new();
+        values.push(match op {
+            Op::IncrInt(n) => (b"i", int.format(*n).to_owned()),
+            Op::IncrFloat(d) => (b"f", format_float(*d)),
+            Op::Set(v) => (b"s", format_float(*v)),
+        });
+    }
+    let mut args: Vec<&[u8]> = Vec::with_capacity(6 + 3 * (batch.ops.len() + meta.len()));
+    args.extend([
+        b"EVAL".as_slice(),
+        APPLY_BATCH.as_bytes(),
+        b"2",
+        config.namespace.as_bytes(),
+        inner.ack_key.as_bytes(),
+        seq_text.as_bytes(),
+    ]);
+    for (field, value) in meta {
+        args.extend([b"s".as_slice(), field.as_bytes(), value.as_bytes()]);
+    }
+    for ((field, _), (op, value)) in batch.ops.iter().zip(&values) {
+        args.extend([*op, field.as_bytes(), value.as_bytes()]);
+    }
+    let fields = batch.ops.len() + meta.len();
+    let mut request = Vec::with_capacity(APPLY_BATCH.len() + 64 + fields * 96);
+    resp::encode(&mut request, &args);
+    let reply = match link.connection.as_mut() {
+        Some(c) => c.exchange(&request, 1, config.io_timeout),
+        None => return Err("no connection".to_owned()),
+    };
+    match reply.as_deref() {
+        Ok([Reply::Array(Some(result))]) => {
+            if let [Reply::Int(_applied), Reply::Int(refused)] = result.as_slice() {
+                if *refused > 0 {
+                    // Applied, except the changes Redis refused: those cannot be sent as they
+                    // are.
+                    TRANSFER_ERRORS.inc();
+                    DROPPED_UPDATES.inc_by(*refused as u64);
+                }
+                Ok(fields)
+            } else {
+                Err(format!("unexpected reply to the batch: {result:?}"))
+            }
+        }
+        Ok(other) => Err(format!("the batch was not applied: {other:?}")),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -1328,24 +1324,6 @@ impl Outbox {
     }
 }
 
-impl Outbox {
-    /// Adds a newer batch on top of this one.
-    fn merge_newer(&mut self, newer: Outbox, room: usize) {
-        for (field, op) in newer.ops {
-            let full = self.ops.len() >= room;
-            match self.ops.entry(field) {
-                std::collections::hash_map::Entry::Occupied(mut older) => {
-                    let merged = merge(*older.get(), op);
-                    older.insert(merged);
-                }
-                std::collections::hash_map::Entry::Vacant(slot) if !full => {
-                    slot.insert(op);
-                }
-                std::collections::hash_map::Entry::Vacant(_) => DROPPED_UPDATES.inc(),
-            }
-        }
-    }
-}
 
 fn connect(inner: &Inner) -> Result<resp::Connection, String> {
     let config = &inner.config;

@@ -245,12 +245,17 @@ pub fn promtool_check(text: &str) -> Result<(), String> {
     }
 }
 
-/// The number of `EXEC` commands this Redis has run (`INFO commandstats`).
-pub fn exec_calls(port: u16) -> u64 {
+/// The number of transactions this Redis has run, `EXEC`s and `EVAL`s (`INFO commandstats`).
+pub fn transaction_calls(port: u16) -> u64 {
+    // A transfer is one run of the store's batch script (`EVAL`); `EXEC` counts the
+    // transactions of other writers (and of the store before it used the script).
     let info = command_on(port, &["INFO", "commandstats"]).unwrap_or_default();
-    info.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_exec:calls="))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    let calls = |command: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    calls("exec") + calls("eval")
 }
