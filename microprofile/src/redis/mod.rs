@@ -84,7 +84,11 @@
 //! # Reading
 //!
 //! [`RedisExposition`] reads namespaces with `HGETALL` and builds a [`Registry`](crate::Registry)
-//! from them, so the output is the same encoder's, in Prometheus text or OpenMetrics.
+//! from them, so the output is the same encoder's, in Prometheus text or OpenMetrics. A field
+//! that cannot be exposed (it does not decode, has a reserved label, a value that is not a
+//! number, does not fit its family's type, …) is skipped alone, never its family, and counted in
+//! `microprofile_exporter_skipped_fields_total` (see [`NamespaceData`]). A live exposition swaps
+//! each refresh's snapshot whole, so a scrape sees every family complete and of one refresh.
 
 pub mod codec;
 mod expose;
