@@ -1,5 +1,7 @@
-//! Several worker processes write to one namespace of a Redis shared store; the exposition of
-//! that namespace shows their sums.
+//! Several worker processes whose functions carry the attributes (`#[counted]`, `#[timed]`,
+//! `#[concurrent_gauge]`, and a registered `Summary`) share their metrics through one namespace
+//! of a Redis shared store: each attaches the global registry to the store, with no store handle
+//! in the code; the exposition of the namespace shows their sums.
 //!
 //! ```text
 //! redis-server --port 6379 &
@@ -16,40 +18,62 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use microprofile::redis::{GaugeMode, RedisExposition, SharedStore, StoreConfig};
-use microprofile::{Format, Selection};
+use microprofile::{concurrent_gauge, counted, timed, Format, Metadata, Scope, Selection, Summary};
 
 const WORKERS: usize = 3;
 const JOBS_PER_WORKER: u64 = 1_000;
 
-fn worker(id: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let store = SharedStore::new(StoreConfig::from_env())?;
-    let queue = if id % 2 == 0 { "mail" } else { "sms" };
-    let processed = store.counter("jobs_processed", &[("queue", queue)])?;
-    store.describe("jobs_processed", "Jobs processed by all workers.");
-    let duration = store.histogram("job_duration_seconds", &[], Some(&[0.001, 0.01, 0.1]))?;
-    let payload = store.summary("job_payload_bytes", &[])?;
-    let busy = store.gauge("workers_busy", &[], GaugeMode::Sum)?;
-    busy.add(1.0);
+/// Payload sizes of the jobs.
+static PAYLOAD: Summary = Summary::new();
+microprofile::register!(
+    PAYLOAD,
+    Metadata::new("job_payload_bytes").description("Payload sizes of the jobs.")
+);
+
+/// Jobs processed by all workers.
+#[counted(name = "jobs_processed")]
+#[timed(name = "job_duration", buckets = [0.001, 0.01, 0.1])]
+fn process(job: u64) {
+    // The work itself: its duration and payload are recorded like any metric of the program.
+    std::hint::black_box(job.wrapping_mul(0x9e37_79b9));
+    PAYLOAD.observe(100.0 + (job * 37 % 900) as f64);
+}
+
+/// Workers running a batch now, summed over the processes.
+#[concurrent_gauge(name = "workers_busy")]
+fn run_batch(store: &SharedStore) {
     for job in 0..JOBS_PER_WORKER {
-        processed.inc();
-        duration.observe(0.0005 * (job % 50) as f64);
-        payload.observe(100.0 + (job * 37 % 900) as f64);
-        // The end of a unit of work: one pipelined round trip for everything since the last.
+        process(job);
+        // The end of a unit of work: one round trip for everything since the last.
         if job % 100 == 99 {
             if let Err(e) = store.transfer() {
-                eprintln!("worker {id}: kept for later: {e}");
+                eprintln!("kept for later: {e}");
             }
         }
     }
-    busy.add(-1.0);
-    // The end of the job: whatever is left goes now (bounded by the timeouts).
-    for _ in 0..50 {
-        if store.transfer().is_ok() && store.pending_fields() == 0 {
-            return Ok(());
+}
+
+/// One worker process: its metrics are declared by the attributes above, in the global
+/// registry, and reach Redis because the registry is attached to the store; no store handle.
+fn worker(id: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let store = SharedStore::new(StoreConfig::from_env())?;
+    store.attach_global(Scope::Application, GaugeMode::Sum);
+    // The end of the job: whatever is left goes when the guard drops (also on panic).
+    let transfer = store.job();
+    run_batch(&store);
+    match transfer.finish() {
+        Ok(_) if store.pending_fields() == 0 => Ok(()),
+        _ => {
+            // Redis was away at the end: a few more tries, bounded.
+            for _ in 0..50 {
+                std::thread::sleep(Duration::from_millis(100));
+                if store.transfer().is_ok() && store.pending_fields() == 0 {
+                    return Ok(());
+                }
+            }
+            Err(format!("worker {id}: Redis stayed unreachable; the last deltas are lost").into())
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
-    Err("Redis stayed unreachable; the worker's last deltas are lost".into())
 }
 
 fn processed_total(exposition: &RedisExposition, namespace: &str) -> f64 {
