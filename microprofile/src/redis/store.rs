@@ -1178,14 +1178,23 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
     // A batch of unknown outcome goes first, again, unchanged and with its own sequence number:
     // the script applies a sequence number at most once, so whether the first attempt ran, runs
     // later (its bytes still in flight on the old connection) or never, Redis counts it once.
+    let mut resent = 0;
     if let Some((seq, batch)) = link.in_doubt.take() {
         match send_batch(inner, link, seq, &batch, &[]) {
-            Ok(_) => {}
+            Ok(fields) => resent = fields,
             Err(reason) => {
                 link.in_doubt = Some((seq, batch));
                 return fail(link, reason);
             }
         }
+    }
+    // Only the resend had anything to carry: no second round trip.
+    if link.outbox.len() == 0 && !inner.meta_dirty.load(Ordering::Acquire) {
+        TRANSFERS.inc();
+        return Ok(TransferReport {
+            fields: resent,
+            round_trip: true,
+        });
     }
     let seq = link.next_seq;
     link.next_seq += 1;
@@ -1209,7 +1218,7 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
         Ok(fields) => {
             TRANSFERS.inc();
             Ok(TransferReport {
-                fields,
+                fields: resent + fields,
                 round_trip: true,
             })
         }
