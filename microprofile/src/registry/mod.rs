@@ -15,8 +15,8 @@
 //!    │ family(FamilyRead) · series(SeriesRead) · end_family(FamilyRead)
 //!    ├─► encoding: Prometheus text / OpenMetrics ─► serve (listener, axum), export::push
 //!    ├─► Registry::visit / Registry::snapshot (values for code)
-//!    └─► Registry::gather_changes + DeltaCursor ─► sinks sending deltas (to come: the
-//!                                                   registry-fed Redis store, OTLP)
+//!    └─► Registry::gather_changes + DeltaCursor ─► sinks sending deltas (the Redis store's
+//!                                                   attached registries; OTLP to come)
 //! ```
 //!
 //! A consumer gets, per family, its metadata ([`FamilyInfo`], the help text), and per series the
