@@ -83,22 +83,26 @@ fn an_attached_registry_reaches_redis_exactly_once_per_transfer() {
     w.sizes.observe(10.0);
     w.spent.inc_by(0.25);
     w.store.transfer().unwrap();
-    assert_eq!(number(&server, "one", "jobs:v:"), 3.0);
+    assert_eq!(number(&server, "one", "jobs_total::"), 3.0);
     assert_eq!(
-        number(&server, "one", "jobs_by_queue:v:queue=\"mail\""),
+        number(&server, "one", "jobs_by_queue_total::queue=\"mail\""),
         2.0
     );
-    assert_eq!(number(&server, "one", "depth:v:"), 4.0);
-    assert_eq!(number(&server, "one", "spent:v:"), 0.25);
+    assert_eq!(number(&server, "one", "depth::"), 4.0);
+    assert_eq!(number(&server, "one", "spent_total::"), 0.25);
+    // Buckets are cumulative, as the design document and Prometheus define them.
     assert_eq!(number(&server, "one", "latency:b:le=\"1.0\""), 1.0);
-    assert_eq!(number(&server, "one", "latency:b:le=\"10.0\""), 1.0);
-    assert_eq!(number(&server, "one", "latency:b:le=\"+Inf\""), 1.0);
+    assert_eq!(number(&server, "one", "latency:b:le=\"10.0\""), 2.0);
+    assert_eq!(number(&server, "one", "latency:b:le=\"+Inf\""), 3.0);
     assert_eq!(number(&server, "one", "latency:c:"), 3.0);
     assert_eq!(number(&server, "one", "latency:s:"), 55.5);
     assert_eq!(number(&server, "one", "sizes:c:"), 1.0);
     assert_eq!(number(&server, "one", "sizes:s:"), 10.0);
-    assert_eq!(server.hget("one", "jobs:t:").as_deref(), Some("c"));
-    assert_eq!(server.hget("one", "jobs:d:").as_deref(), Some("Jobs run."));
+    assert_eq!(server.hget("one", "jobs_total:t:").as_deref(), Some("c"));
+    assert_eq!(
+        server.hget("one", "jobs_total:d:").as_deref(),
+        Some("Jobs run.")
+    );
     assert_eq!(server.hget("one", "latency:t:").as_deref(), Some("h"));
     assert_eq!(server.hget("one", "sizes:t:").as_deref(), Some("s"));
     let sketch_fields: Vec<_> = server
@@ -110,14 +114,16 @@ fn an_attached_registry_reaches_redis_exactly_once_per_transfer() {
 
     // A transfer with nothing new sends nothing; the next one only what changed.
     w.store.transfer().unwrap();
-    assert_eq!(number(&server, "one", "jobs:v:"), 3.0);
+    assert_eq!(number(&server, "one", "jobs_total::"), 3.0);
     w.jobs.inc();
     w.depth.set(1);
     w.latency.observe(2.0);
     w.store.transfer().unwrap();
-    assert_eq!(number(&server, "one", "jobs:v:"), 4.0);
-    assert_eq!(number(&server, "one", "depth:v:"), 1.0);
-    assert_eq!(number(&server, "one", "latency:b:le=\"10.0\""), 2.0);
+    assert_eq!(number(&server, "one", "jobs_total::"), 4.0);
+    assert_eq!(number(&server, "one", "depth::"), 1.0);
+    assert_eq!(number(&server, "one", "latency:b:le=\"1.0\""), 1.0);
+    assert_eq!(number(&server, "one", "latency:b:le=\"10.0\""), 3.0);
+    assert_eq!(number(&server, "one", "latency:b:le=\"+Inf\""), 4.0);
     assert_eq!(number(&server, "one", "latency:c:"), 4.0);
     assert_eq!(number(&server, "one", "latency:s:"), 57.5);
     // A series removed and made again starts from zero: only its new value is added.
@@ -125,7 +131,7 @@ fn an_attached_registry_reaches_redis_exactly_once_per_transfer() {
     w.by_queue.with(&Queue("mail")).inc();
     w.store.transfer().unwrap();
     assert_eq!(
-        number(&server, "one", "jobs_by_queue:v:queue=\"mail\""),
+        number(&server, "one", "jobs_by_queue_total::queue=\"mail\""),
         3.0
     );
 }
@@ -147,11 +153,10 @@ fn two_processes_add_up_and_the_exporter_serves_the_sum() {
     // A gauge in Sum mode adds each process's value; moving one moves the sum by the difference.
     a.depth.set(1);
     a.store.transfer().unwrap();
-    assert_eq!(number(&server, "shop", "depth:v:"), 8.0);
+    assert_eq!(number(&server, "shop", "depth::"), 8.0);
 
-    let exposition = RedisExposition::new(&server.url(), &["shop"])
-        .unwrap()
-        .with_scope("shop", Scope::Application);
+    // No scope given: each family's recorded one (the namespace's scope would be `shop`).
+    let exposition = RedisExposition::new(&server.url(), &["shop"]).unwrap();
     let text = exposition
         .render(Format::Prometheus, Selection::All)
         .unwrap();
@@ -190,9 +195,11 @@ fn what_the_attributes_declare_reaches_redis_through_the_global_registry() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     periodic.stop();
-    assert_eq!(number(&server, "global", "attach_test_calls:v:"), 4.0);
+    assert_eq!(number(&server, "global", "attach_test_calls_total::"), 4.0);
     assert_eq!(
-        server.hget("global", "attach_test_calls:t:").as_deref(),
+        server
+            .hget("global", "attach_test_calls_total:t:")
+            .as_deref(),
         Some("c")
     );
 }
@@ -207,10 +214,14 @@ fn a_family_of_another_type_under_a_name_the_store_holds_is_not_mixed_in() {
     own.set(2.0);
     let registry = Arc::new(Registry::new());
     store.attach(registry.clone(), Scope::Application, GaugeMode::Sum);
-    registry.counter(Metadata::new("clash")).unwrap().inc_by(40);
+    registry
+        .histogram(Metadata::new("clash"), Some(vec![1.0]))
+        .unwrap()
+        .observe(0.5);
     store.transfer().unwrap();
-    // The store's gauge is there, the registry's counter of the same name is not added to it.
-    assert_eq!(number(&server, "mixed", "clash:v:"), 2.0);
+    // The store's gauge is there, the registry's histogram of the same name is not mixed in.
+    assert!(server.hget("mixed", "clash:c:").is_none());
+    assert_eq!(number(&server, "mixed", "clash::"), 2.0);
     assert_eq!(server.hget("mixed", "clash:t:").as_deref(), Some("g"));
 }
 
@@ -226,7 +237,7 @@ fn a_job_guard_transfers_when_the_job_ends_also_on_panic() {
         10
     });
     assert_eq!(imported, 10);
-    assert_eq!(number(&server, "jobs", "rows:v:"), 10.0);
+    assert_eq!(number(&server, "jobs", "rows_total::"), 10.0);
     // A job that panics half-way still sends what it recorded.
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _transfer = store.job();
@@ -234,12 +245,12 @@ fn a_job_guard_transfers_when_the_job_ends_also_on_panic() {
         panic!("the job failed");
     }));
     assert!(panicked.is_err());
-    assert_eq!(number(&server, "jobs", "rows:v:"), 15.0);
+    assert_eq!(number(&server, "jobs", "rows_total::"), 15.0);
     // `finish` returns the outcome.
     rows.inc();
     let report = store.job().finish().unwrap();
     assert!(report.fields > 0, "{report:?}");
-    assert_eq!(number(&server, "jobs", "rows:v:"), 16.0);
+    assert_eq!(number(&server, "jobs", "rows_total::"), 16.0);
 }
 
 #[test]
@@ -262,7 +273,7 @@ fn stopping_a_periodic_transfer_sends_everything_recorded_before_the_stop() {
         }
         periodic.stop();
         assert_eq!(
-            number(&server, "periodic", "hits:v:"),
+            number(&server, "periodic", "hits_total::"),
             total as f64,
             "round {round}"
         );
@@ -318,7 +329,7 @@ fn the_end_of_a_request_transfers_in_the_background() {
             .unwrap();
         assert_eq!(response.status(), 200);
     }
-    let field = "http_server_requests:v:method=\"GET\",route=\"unmatched\",status=\"200\"";
+    let field = "http_server_requests_total::method=\"GET\",route=\"unmatched\",status=\"200\"";
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while server.hget("web", field).as_deref() != Some("3") {
         assert!(
@@ -345,13 +356,13 @@ fn unregister_takes_a_family_out_of_the_store_view() {
     kept.inc();
     gone.inc();
     store.transfer().unwrap();
-    assert_eq!(number(&server, "unreg", "kept:v:"), 2.0);
+    assert_eq!(number(&server, "unreg", "kept::"), 2.0);
     // Neither what was pending at the unregister nor what came after is sent.
-    assert_eq!(number(&server, "unreg", "gone:v:a=\"1\""), 1.0);
+    assert_eq!(number(&server, "unreg", "gone::a=\"1\""), 1.0);
     // A new handle of that name makes the family again.
     store.counter("gone", &[("a", "1")]).unwrap().inc();
     store.transfer().unwrap();
-    assert_eq!(number(&server, "unreg", "gone:v:a=\"1\""), 2.0);
+    assert_eq!(number(&server, "unreg", "gone::a=\"1\""), 2.0);
 
     // An attached registry's metric leaves the store's view when it leaves the registry.
     let registry = Arc::new(Registry::new());
@@ -359,9 +370,9 @@ fn unregister_takes_a_family_out_of_the_store_view() {
     let temp = registry.counter(Metadata::new("temp")).unwrap();
     temp.inc();
     store.transfer().unwrap();
-    assert_eq!(number(&server, "unreg", "temp:v:"), 1.0);
+    assert_eq!(number(&server, "unreg", "temp_total::"), 1.0);
     assert!(registry.remove(&Scope::Application, "temp", &[]));
     temp.inc();
     store.transfer().unwrap();
-    assert_eq!(number(&server, "unreg", "temp:v:"), 1.0);
+    assert_eq!(number(&server, "unreg", "temp_total::"), 1.0);
 }

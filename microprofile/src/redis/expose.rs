@@ -72,17 +72,19 @@ fn count_skipped(n: usize) {
 /// One series of a decoded family.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SeriesData {
-    /// The `v` field (counters and gauges).
+    /// The value field (empty extension; counters and gauges).
     pub value: Option<f64>,
     /// The `s` field.
     pub sum: f64,
     /// The `c` field.
     pub count: Option<f64>,
-    /// Histogram buckets: upper bound → observations in that bucket (not cumulative), sorted by
-    /// bound.
+    /// Histogram buckets: upper bound → observations in that bucket, sorted by bound, `+Inf` last.
+    /// Per bucket here (not cumulative), read from the store's cumulative `b` fields.
     pub buckets: Vec<(f64, f64)>,
-    /// Summary sketch buckets, merged.
+    /// Summary sketch buckets, merged (this crate's summaries).
     pub sketch: Sketch,
+    /// Summary quantiles as another writer left them (`quantile="…"` value fields), sorted.
+    pub quantiles: Vec<(f64, f64)>,
     /// How many fields of the hash were merged into this series.
     pub fields: usize,
 }
@@ -94,8 +96,13 @@ pub struct FamilyData {
     pub description: Option<String>,
     /// The `t` field, or the type inferred from the fields when it is missing.
     pub type_code: Option<TypeCode>,
-    /// Series by their labels (sorted, without `le` / `__key`).
+    /// Series by their labels (sorted, without `le` / `__key` / `quantile`).
     pub series: BTreeMap<Vec<(String, String)>, SeriesData>,
+    /// The scope its writer recorded in the namespace's [`meta_key`](super::meta_key) hash, if
+    /// any (else the exposition's scope for the namespace is used).
+    pub scope: Option<Scope>,
+    /// The unit its writer recorded there, if any.
+    pub unit: Option<String>,
 }
 
 impl FamilyData {
@@ -150,6 +157,7 @@ enum Part {
     Count,
     Bound(f64),
     Key(SketchKey),
+    Quantile(f64),
 }
 
 /// A data field (not `d` or `t`) that decoded, before it is checked against its family's type.
@@ -171,7 +179,10 @@ impl DataField {
                     TypeCode::Histogram,
                     Part::Sum | Part::Count | Part::Bound(_)
                 )
-                | (TypeCode::Summary, Part::Sum | Part::Count | Part::Key(_))
+                | (
+                    TypeCode::Summary,
+                    Part::Sum | Part::Count | Part::Key(_) | Part::Quantile(_)
+                )
         );
         let kind = match type_code {
             TypeCode::Counter => "counter",
@@ -181,7 +192,8 @@ impl DataField {
         };
         if !fits {
             let part = match self.part {
-                Part::Value => "a value (v)",
+                Part::Value => "a value",
+                Part::Quantile(_) => "a quantile value",
                 Part::Sum => "a sum (s)",
                 Part::Count => "a count (c)",
                 Part::Bound(_) => "a histogram bucket (b with le)",
@@ -199,6 +211,37 @@ impl DataField {
     }
 }
 
+/// See [`NamespaceData::settle_histograms`]: why the series cannot be exposed, if it cannot.
+fn settle_buckets(series: &mut SeriesData) -> Option<String> {
+    series.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let inf = series
+        .buckets
+        .last()
+        .filter(|(bound, _)| *bound == f64::INFINITY)
+        .map(|(_, n)| *n);
+    match (inf, series.count) {
+        (None, None) => {
+            return Some("a histogram series with neither a +Inf bucket nor a count".to_owned())
+        }
+        (None, Some(count)) => series.buckets.push((f64::INFINITY, count)),
+        (Some(inf), None) => series.count = Some(inf),
+        (Some(_), Some(_)) => {}
+    }
+    let mut below = 0.0;
+    for (bound, n) in &mut series.buckets {
+        if *n < below {
+            return Some(format!(
+                "cumulative bucket counts decrease at le=\"{}\" ({n} after {below})",
+                crate::encoding::float::format_float(*bound)
+            ));
+        }
+        let cumulative = *n;
+        *n -= below;
+        below = cumulative;
+    }
+    None
+}
+
 impl NamespaceData {
     /// Decodes the fields and values of a namespace's hash. A field that cannot be exposed is
     /// skipped alone, listed in [`errors`](Self::errors) and counted in
@@ -209,9 +252,9 @@ impl NamespaceData {
     /// use microprofile::redis::NamespaceData;
     /// let data = NamespaceData::decode([
     ///     ("jobs:t:".to_owned(), "c".to_owned()),
-    ///     ("jobs:v:queue=\"a\"".to_owned(), "3".to_owned()),
-    ///     ("jobs:v:queue=\"a\"".to_owned(), "2".to_owned()), // same series: added
-    ///     ("jobs:v:le=\"1\"".to_owned(), "9".to_owned()), // a reserved label: skipped alone
+    ///     ("jobs::queue=\"a\"".to_owned(), "3".to_owned()),
+    ///     ("jobs:v:queue=\"a\"".to_owned(), "2".to_owned()), // same series (older writer): added
+    ///     ("jobs::le=\"1\"".to_owned(), "9".to_owned()), // a reserved label: skipped alone
     /// ]);
     /// let series = &data.families["jobs"].series;
     /// assert_eq!(series.len(), 1);
@@ -233,7 +276,7 @@ impl NamespaceData {
         for field in &decoded {
             let kind = match field.part {
                 Part::Bound(_) => TypeCode::Histogram,
-                Part::Sum | Part::Count | Part::Key(_) => TypeCode::Summary,
+                Part::Sum | Part::Count | Part::Key(_) | Part::Quantile(_) => TypeCode::Summary,
                 Part::Value => TypeCode::Gauge,
             };
             let entry = inferred.entry(field.name.as_str()).or_insert(kind);
@@ -270,8 +313,14 @@ impl NamespaceData {
                     None => series.buckets.push((le, n)),
                 },
                 Part::Key(k) => series.sketch.add_count(k, n as u64),
+                Part::Quantile(q) => match series.quantiles.iter_mut().find(|(b, _)| *b == q) {
+                    // One writer's quantile, read twice (as "0.5" and "0.50"): the last wins.
+                    Some((_, v)) => *v = n,
+                    None => series.quantiles.push((q, n)),
+                },
             }
         }
+        data.settle_histograms();
         // A family of only `d` / `t` fields has nothing to expose.
         data.families.retain(|_, f| !f.series.is_empty());
         for series in data
@@ -279,9 +328,77 @@ impl NamespaceData {
             .values_mut()
             .flat_map(|f| f.series.values_mut())
         {
-            series.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+            series.quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
         data
+    }
+
+    /// Turns each histogram series' cumulative buckets (as stored: `le="x"` counts every
+    /// observation ≤ x) into per-bucket counts. The `+Inf` bucket is the count when it is
+    /// missing, and the count is the `+Inf` bucket when that is missing. A series whose
+    /// cumulative counts decrease, or that has neither a `+Inf` bucket nor a count, cannot be
+    /// exposed without inventing numbers: it is skipped, its fields counted.
+    fn settle_histograms(&mut self) {
+        let mut skipped: Vec<(String, String)> = Vec::new();
+        for (name, family) in &mut self.families {
+            if family.type_code != Some(TypeCode::Histogram) {
+                continue;
+            }
+            family.series.retain(|labels, series| {
+                let reason = settle_buckets(series);
+                if let Some(reason) = &reason {
+                    let labels =
+                        naming::render_labels(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+                    skipped.push((
+                        format!("{name}{{{labels}}} ({} fields)", series.fields),
+                        reason.clone(),
+                    ));
+                    count_skipped(series.fields);
+                }
+                reason.is_none()
+            });
+        }
+        for (series, reason) in skipped {
+            self.errors.push(format!("{series:?}: {reason}"));
+        }
+    }
+
+    /// Records what the namespace's [`meta_key`](super::meta_key) hash says of each family:
+    /// field = metric name, value = `mp_scope="…",unit="…"`. A field that does not read is
+    /// skipped and counted, as in the namespace's hash.
+    pub fn apply_meta(&mut self, meta: impl IntoIterator<Item = (String, String)>) {
+        for (name, value) in meta {
+            let Some(family) = self.families.get_mut(&name) else {
+                continue;
+            };
+            let pairs = match codec::decode_labels(&value) {
+                Ok(pairs) => pairs,
+                Err(e) => {
+                    self.skip(&format!("{{meta}} {name}"), &e.to_string());
+                    continue;
+                }
+            };
+            for (key, value) in pairs {
+                match key.as_str() {
+                    "mp_scope" => match Scope::new(value.clone()) {
+                        Ok(scope) => family.scope = Some(scope),
+                        Err(e) => {
+                            count_skipped(1);
+                            self.errors
+                                .push(format!("{{meta}} {name}: scope {value:?}: {e}"));
+                        }
+                    },
+                    "unit" if naming::validate_unit(&value).is_ok() => family.unit = Some(value),
+                    "unit" => {
+                        count_skipped(1);
+                        self.errors
+                            .push(format!("{{meta}} {name}: unit {value:?} is not a unit"));
+                    }
+                    // Keys a later version may add.
+                    _ => {}
+                }
+            }
+        }
     }
 
     fn skip(&mut self, field: &str, reason: &str) {
@@ -331,7 +448,17 @@ impl NamespaceData {
             }
             Extension::Sum => Part::Sum,
             Extension::Count => Part::Count,
-            _ => Part::Value,
+            _ => match labels.iter().position(|(n, _)| n == "quantile") {
+                // Another writer's summary (the design's `rpc_duration_seconds::quantile="0.5"`).
+                Some(i) => {
+                    let (_, q) = labels.remove(i);
+                    match parse_float(&q) {
+                        Some(q) if (0.0..=1.0).contains(&q) => Part::Quantile(q),
+                        _ => return Err(format!("bad quantile {q:?}")),
+                    }
+                }
+                None => Part::Value,
+            },
         };
         // The labels left must be ones the exposition may write: not reserved (`le`,
         // `quantile`, `mp_scope`, …), not `__`-prefixed.
@@ -402,8 +529,10 @@ impl NamespaceData {
                 });
             }
             series.sort_by(|a, b| a.rendered.cmp(&b.rendered));
+            let scope = family.scope.clone().unwrap_or_else(|| scope.clone());
             out.push(FamilyView {
-                key: (scope.clone(), name.clone()),
+                key: (scope, exposable_name(name)),
+                unit: family.unit.clone().unwrap_or_default(),
                 description: family.description.clone().unwrap_or_default(),
                 metric_type: metric_type_of(type_code),
                 fields: family.fields(),
@@ -429,9 +558,25 @@ fn metric_type_of(type_code: TypeCode) -> MetricType {
 /// A family's scope and declared name: what it is registered under.
 type FamilyKey = (Scope, String);
 
+/// The name a family is registered (and so exposed) under: the writer's name when the registry
+/// takes it as it is, else sanitised the MicroProfile way — every character outside
+/// `[a-zA-Z0-9_]` becomes `_`, and `_` goes before a leading digit — never dropped.
+fn exposable_name(name: &str) -> String {
+    if naming::validate_metric_name(name).is_ok() {
+        return name.to_owned();
+    }
+    let mut sanitised = naming::sanitize(name);
+    if sanitised.is_empty() || sanitised.starts_with(|c: char| c.is_ascii_digit()) {
+        sanitised.insert(0, '_');
+    }
+    sanitised
+}
+
 /// One family of a namespace, ready to be registered.
 struct FamilyView {
     key: FamilyKey,
+    /// The unit its writer recorded (empty: none).
+    unit: String,
     description: String,
     metric_type: MetricType,
     /// The hash fields its series were made of.
@@ -459,7 +604,10 @@ impl FamilyView {
     /// Registers `collector` under this family's name and scope; `false` (and its fields
     /// counted as skipped) if the registry refuses it.
     fn register(&self, registry: &Registry, collector: Arc<impl Collect>) -> bool {
-        let metadata = Metadata::named(self.key.1.clone()).scope(self.key.0.clone());
+        let mut metadata = Metadata::named(self.key.1.clone()).scope(self.key.0.clone());
+        if !self.unit.is_empty() {
+            metadata = metadata.with_unit(self.unit.clone());
+        }
         let described = if self.description.is_empty() {
             metadata.clone()
         } else {
@@ -635,10 +783,15 @@ impl StoredMetric {
                 }
             }
             TypeCode::Summary => StoredMetric::Summary {
-                quantiles: quantiles
-                    .iter()
-                    .map(|q| (*q, s.sketch.quantile(*q)))
-                    .collect(),
+                // Another writer's quantiles as it wrote them; this crate's from the sketch.
+                quantiles: if s.quantiles.is_empty() {
+                    quantiles
+                        .iter()
+                        .map(|q| (*q, s.sketch.quantile(*q)))
+                        .collect()
+                } else {
+                    s.quantiles.clone()
+                },
                 sum: s.sum,
                 count: s.count.map_or_else(|| s.sketch.count(), to_count),
                 max: s.sketch.max(),
@@ -700,6 +853,25 @@ pub fn scope_for_namespace(namespace: &str) -> Scope {
         name.insert(0, '_');
     }
     Scope::new(name.clone()).unwrap_or(Scope::Custom(name.into()))
+}
+
+/// The field–value pairs of an `HGETALL` reply, and how many were not UTF-8 strings.
+fn string_pairs(items: Vec<Reply>) -> (Vec<(String, String)>, usize) {
+    let mut bad = 0usize;
+    let mut pairs = Vec::with_capacity(items.len() / 2);
+    let mut items = items.into_iter();
+    while let (Some(k), Some(v)) = (items.next(), items.next()) {
+        match (k, v) {
+            (Reply::Bulk(Some(k)), Reply::Bulk(Some(v))) => {
+                match (String::from_utf8(k), String::from_utf8(v)) {
+                    (Ok(k), Ok(v)) => pairs.push((k, v)),
+                    _ => bad += 1,
+                }
+            }
+            _ => bad += 1,
+        }
+    }
+    (pairs, bad)
 }
 
 /// Reads namespaces from a Redis and exposes them: one `HGETALL` per namespace on every
@@ -790,16 +962,19 @@ impl RedisExposition {
                 .map_err(|e| self.unavailable(e.to_string()))?;
             *guard = Some(c);
         }
+        // The namespace's hash and its metadata hash, in one round trip.
+        let meta_key = super::meta_key(namespace);
         let mut request = Vec::new();
         resp::encode(&mut request, &[b"HGETALL", namespace.as_bytes()]);
+        resp::encode(&mut request, &[b"HGETALL", meta_key.as_bytes()]);
         let result = match guard.as_mut() {
-            Some(c) => c.exchange(&request, 1, self.timeout),
+            Some(c) => c.exchange(&request, 2, self.timeout),
             None => return Err(self.unavailable("no connection".to_owned())),
         };
-        let items = match result {
-            Ok(mut replies) => match replies.pop() {
-                Some(Reply::Array(Some(items))) => items,
-                Some(Reply::Error(e)) => return Err(self.unavailable(e)),
+        let (items, meta) = match result {
+            Ok(replies) => match <[Reply; 2]>::try_from(replies) {
+                Ok([Reply::Array(Some(items)), Reply::Array(Some(meta))]) => (items, meta),
+                Ok([Reply::Error(e), _] | [_, Reply::Error(e)]) => return Err(self.unavailable(e)),
                 other => {
                     *guard = None;
                     return Err(self.unavailable(format!("unexpected reply {other:?}")));
@@ -810,23 +985,12 @@ impl RedisExposition {
                 return Err(self.unavailable(e.to_string()));
             }
         };
-        let mut bad = 0usize;
-        let mut fields = Vec::with_capacity(items.len() / 2);
-        let mut items = items.into_iter();
-        while let (Some(k), Some(v)) = (items.next(), items.next()) {
-            match (k, v) {
-                (Reply::Bulk(Some(k)), Reply::Bulk(Some(v))) => {
-                    match (String::from_utf8(k), String::from_utf8(v)) {
-                        (Ok(k), Ok(v)) => fields.push((k, v)),
-                        _ => bad += 1,
-                    }
-                }
-                _ => bad += 1,
-            }
-        }
+        let (fields, bad) = string_pairs(items);
         let mut data = NamespaceData::decode(fields);
-        count_skipped(bad);
-        for _ in 0..bad {
+        let (meta, bad_meta) = string_pairs(meta);
+        data.apply_meta(meta);
+        count_skipped(bad + bad_meta);
+        for _ in 0..bad + bad_meta {
             data.errors
                 .push("a field or value is not a UTF-8 string".to_owned());
         }
@@ -913,8 +1077,8 @@ impl Collect for LiveFamily {
 }
 
 struct LiveState {
-    /// The families registered, with the type and description they were registered with.
-    registered: HashMap<FamilyKey, (MetricType, String)>,
+    /// The families registered, with the type, unit and description they were registered with.
+    registered: HashMap<FamilyKey, (MetricType, String, String)>,
     refreshed: Option<Instant>,
 }
 
@@ -963,7 +1127,11 @@ impl LiveShared {
         }
         let mut next = Snapshot::default();
         for view in merge_views(views) {
-            let wanted = (view.metric_type, view.description.clone());
+            let wanted = (
+                view.metric_type,
+                view.unit.clone(),
+                view.description.clone(),
+            );
             let registered = state.registered.get(&view.key);
             if registered != Some(&wanted) {
                 if registered.is_some() {
@@ -1132,14 +1300,15 @@ mod tests {
         let data = NamespaceData::decode(fields(&[
             ("requests:t:", "c"),
             ("requests:d:", "Requests \"served\"."),
-            ("requests:v:method=\"GET\"", "7"),
-            ("requests:v:method=\"P%3AO%2CS%22T\"", "2"),
+            ("requests::method=\"GET\"", "7"),
+            ("requests::method=\"P%3AO%2CS%22T\"", "2"),
             ("temp:t:", "g"),
-            ("temp:v:", "21.5"),
+            ("temp::", "21.5"),
             ("lat:t:", "h"),
+            // Cumulative, as stored.
             ("lat:b:le=\"0.5\"", "2"),
-            ("lat:b:le=\"1.0\"", "1"),
-            ("lat:b:le=\"+Inf\"", "1"),
+            ("lat:b:le=\"1.0\"", "3"),
+            ("lat:b:le=\"+Inf\"", "4"),
             ("lat:s:", "3.25"),
             ("lat:c:", "4"),
             ("size:t:", "s"),
@@ -1176,9 +1345,11 @@ mod tests {
     #[test]
     fn infers_types_and_fills_missing_labels() {
         let data = NamespaceData::decode(fields(&[
-            ("g:v:a=\"1\"", "1"),
+            ("g::a=\"1\"", "1"),
+            // `v`, as earlier versions wrote, still reads as a value.
             ("g:v:b=\"2\"", "2"),
             ("h:b:le=\"1\"", "1"),
+            ("h:b:le=\"+Inf\"", "1"),
             ("s:b:__key=\"p3\"", "2"),
         ]));
         assert_eq!(data.families["g"].type_code, Some(TypeCode::Gauge));
@@ -1200,34 +1371,37 @@ mod tests {
     fn a_hostile_field_is_skipped_alone() {
         let data = NamespaceData::decode(fields(&[
             ("jobs:t:", "c"),
-            ("jobs:v:queue=\"a\"", "3"),
-            ("jobs:v:queue=\"b\"", "4"),
-            ("jobs:v:le=\"1\"", "1"),
-            ("jobs:v:quantile=\"1\"", "1"),
-            ("jobs:v:mp_scope=\"x\"", "1"),
-            ("jobs:v:__name__=\"x\"", "1"),
-            ("jobs:v:queue=\"c\"", "many"),
-            ("jobs:v:queue=\"%g1\"", "1"),
-            ("jobs:v:queue=\"d\"", "-1"),
+            ("jobs::queue=\"a\"", "3"),
+            ("jobs::queue=\"b\"", "4"),
+            ("jobs::le=\"1\"", "1"),
+            ("jobs::quantile=\"1\"", "1"),
+            ("jobs::mp_scope=\"x\"", "1"),
+            ("jobs::__name__=\"x\"", "1"),
+            ("jobs::queue=\"c\"", "many"),
+            // Not an escape: another writer's plain value, read as it is.
+            ("jobs::queue=\"%g1\"", "1"),
+            ("jobs::queue=\"d\"", "-1"),
             ("jobs:b:le=\"1\",queue=\"a\"", "1"),
             ("jobs:s:queue=\"a\"", "1"),
             ("jobs:t:queue=\"a\"", "g"),
             ("jobs:d:queue=\"a\"", "Other."),
-            ("1jobs:v:", "1"),
+            ("jobs:x:", "1"),
+            // A name the exposition cannot take as it is: sanitised, not dropped.
+            ("1jobs::", "1"),
             ("lat:t:", "h"),
             ("lat:b:le=\"1\"", "2"),
             ("lat:b:le=\"NaN\"", "2"),
             ("lat:b:__key=\"p1\"", "2"),
             ("lat:c:", "2"),
             ("lat:c:x=\"1\"", "+Inf"),
-            ("lat:v:", "2"),
+            ("lat::", "2"),
             ("odd:t:", "z"),
-            ("odd:v:", "1"),
+            ("odd::", "1"),
         ]));
-        assert_eq!(data.errors.len(), 17, "{:#?}", data.errors);
+        assert_eq!(data.errors.len(), 16, "{:#?}", data.errors);
         let jobs = &data.families["jobs"];
         assert_eq!(jobs.type_code, Some(TypeCode::Counter));
-        assert_eq!(jobs.series.len(), 2);
+        assert_eq!(jobs.series.len(), 3);
         assert_eq!(data.families["lat"].series.len(), 1);
         assert_eq!(
             data.families["lat"].series.values().next().unwrap().fields,
@@ -1235,23 +1409,124 @@ mod tests {
         );
         // `odd` lost its `t` field: its type is the one its fields show.
         assert_eq!(data.families["odd"].type_code, Some(TypeCode::Gauge));
-        assert!(!data.families.contains_key("1jobs"));
         let registry = Registry::new();
         assert_eq!(
             data.register_into(&registry, &Scope::Application, &[0.5]),
-            4
+            6
         );
         let text = registry.encode_to_string(Format::Prometheus, Selection::All);
         for line in [
             "jobs_total{queue=\"a\",mp_scope=\"application\"} 3",
             "jobs_total{queue=\"b\",mp_scope=\"application\"} 4",
+            "jobs_total{queue=\"%g1\",mp_scope=\"application\"} 1",
             "lat_bucket{mp_scope=\"application\",le=\"1.0\"} 2",
+            "lat_bucket{mp_scope=\"application\",le=\"+Inf\"} 2",
             "lat_count{mp_scope=\"application\"} 2",
             "odd{mp_scope=\"application\"} 1",
+            "_1jobs{mp_scope=\"application\"} 1",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
-        assert_eq!(text.matches("jobs_total{").count(), 2, "{text}");
+        assert_eq!(text.matches("jobs_total{").count(), 3, "{text}");
+    }
+
+    #[test]
+    fn cumulative_buckets_are_checked_and_completed() {
+        let data = NamespaceData::decode(fields(&[
+            ("h:t:", "h"),
+            // No +Inf bucket: the count is.
+            ("h:b:le=\"1\",s=\"count\"", "2"),
+            ("h:b:le=\"2\",s=\"count\"", "5"),
+            ("h:c:s=\"count\"", "6"),
+            // No count: the +Inf bucket is.
+            ("h:b:le=\"1\",s=\"inf\"", "1"),
+            ("h:b:le=\"+Inf\",s=\"inf\"", "3"),
+            ("h:s:s=\"inf\"", "4.5"),
+            // Decreasing: skipped whole (its 3 fields).
+            ("h:b:le=\"1\",s=\"bad\"", "4"),
+            ("h:b:le=\"2\",s=\"bad\"", "3"),
+            ("h:c:s=\"bad\"", "4"),
+            // Neither +Inf nor count: skipped (1 field).
+            ("h:b:le=\"1\",s=\"bare\"", "4"),
+        ]));
+        assert_eq!(data.errors.len(), 2, "{:#?}", data.errors);
+        let series = &data.families["h"].series;
+        let get = |s: &str| &series[&vec![("s".to_owned(), s.to_owned())]];
+        assert_eq!(
+            get("count").buckets,
+            vec![(1.0, 2.0), (2.0, 3.0), (f64::INFINITY, 1.0)]
+        );
+        assert_eq!(get("inf").buckets, vec![(1.0, 1.0), (f64::INFINITY, 2.0)]);
+        assert_eq!(get("inf").count, Some(3.0));
+        assert_eq!(series.len(), 2);
+    }
+
+    #[test]
+    fn another_writers_quantiles_make_a_summary() {
+        // The design document's summary example (its one typo, `quantile:=`, left out).
+        let data = NamespaceData::decode(fields(&[
+            ("rpc_duration_seconds::quantile=\"0.05\"", "3272"),
+            ("rpc_duration_seconds::quantile=\"0.5\"", "4773"),
+            ("rpc_duration_seconds::quantile=\"0.9\"", "9001"),
+            ("rpc_duration_seconds::quantile=\"0.99\"", "76656"),
+            ("rpc_duration_seconds:sum:", "1.7560473e+07"),
+            ("rpc_duration_seconds:count:", "2693"),
+            ("rpc_duration_seconds:description:", "Duration of RPC"),
+            ("rpc_duration_seconds:type:", "summary"),
+        ]));
+        assert!(data.errors.is_empty(), "{:#?}", data.errors);
+        let registry = Registry::new();
+        assert_eq!(
+            data.register_into(&registry, &Scope::Application, &[0.5]),
+            1
+        );
+        let text = registry.encode_to_string(Format::Prometheus, Selection::All);
+        for line in [
+            "# HELP rpc_duration_seconds Duration of RPC",
+            "# TYPE rpc_duration_seconds summary",
+            "rpc_duration_seconds{mp_scope=\"application\",quantile=\"0.05\"} 3272.0",
+            "rpc_duration_seconds{mp_scope=\"application\",quantile=\"0.99\"} 76656.0",
+            "rpc_duration_seconds_count{mp_scope=\"application\"} 2693",
+            "rpc_duration_seconds_sum{mp_scope=\"application\"} 17560473.0",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn recorded_scope_and_unit_are_exposed() {
+        let mut data = NamespaceData::decode(fields(&[
+            ("latency_seconds:t:", "h"),
+            ("latency_seconds:b:le=\"+Inf\"", "1"),
+            ("latency_seconds:s:", "0.5"),
+            ("latency_seconds:c:", "1"),
+            ("cpu:t:", "g"),
+            ("cpu::", "2"),
+            ("plain:t:", "c"),
+            ("plain::", "2"),
+        ]));
+        data.apply_meta(fields(&[
+            ("latency_seconds", "mp_scope=\"vendor\",unit=\"seconds\""),
+            ("cpu", "mp_scope=\"base\",unit=\"percent\""),
+            ("gone", "mp_scope=\"base\",unit=\"\""),
+            ("plain", "broken"),
+        ]));
+        assert_eq!(data.errors.len(), 1, "{:#?}", data.errors);
+        let registry = Registry::new();
+        assert_eq!(
+            data.register_into(&registry, &scope_for_namespace("shop"), &[0.5]),
+            3
+        );
+        let text = registry.encode_to_string(Format::OpenMetrics, Selection::All);
+        for line in [
+            "# UNIT latency_seconds seconds",
+            "latency_seconds_count{mp_scope=\"vendor\"} 1",
+            "# UNIT cpu_percent percent",
+            "cpu_percent{mp_scope=\"base\"} 2",
+            "plain_total{mp_scope=\"shop\"} 2",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
     }
 
     #[test]
@@ -1262,9 +1537,9 @@ mod tests {
             .unwrap();
         let data = NamespaceData::decode(fields(&[
             ("taken:t:", "c"),
-            ("taken:v:a=\"1\"", "1"),
-            ("taken:v:a=\"2\"", "1"),
-            ("free:v:", "2"),
+            ("taken::a=\"1\"", "1"),
+            ("taken::a=\"2\"", "1"),
+            ("free::", "2"),
         ]));
         assert!(data.errors.is_empty());
         let before = SKIPPED_FIELDS.get();
@@ -1281,16 +1556,17 @@ mod tests {
     fn namespaces_sharing_a_scope_are_merged_family_by_family() {
         let a = NamespaceData::decode(fields(&[
             ("jobs:t:", "c"),
-            ("jobs:v:q=\"a\"", "1"),
-            ("temp:v:", "3"),
+            ("jobs::q=\"a\"", "1"),
+            ("temp::", "3"),
         ]));
         let b = NamespaceData::decode(fields(&[
             ("jobs:t:", "c"),
             ("jobs:d:", "Jobs."),
-            ("jobs:v:q=\"a\"", "5"),
-            ("jobs:v:q=\"b\"", "2"),
+            ("jobs::q=\"a\"", "5"),
+            ("jobs::q=\"b\"", "2"),
             ("temp:t:", "h"),
             ("temp:b:le=\"1\"", "1"),
+            ("temp:c:", "1"),
         ]));
         let scope = Scope::Application;
         let mut views = a.views(&scope, &[0.5]);

@@ -35,55 +35,74 @@
 //!
 //! # The format
 //!
-//! One Redis hash per namespace (the hash's key is the namespace); several namespaces can share
-//! one Redis. Each field is `{metric_name}:{extension}:{labels}` (see [`codec`] for the grammar
-//! and the escaping of label values):
+//! The format of the Instrumentor design document the store comes from, checked byte for byte
+//! against the `instrumentor` 0.0.1 Python library (tests/redis_instrumentor.rs), in both
+//! directions. One Redis hash per namespace (the hash's key is the namespace); several
+//! namespaces can share one Redis. Each field is `{metric_name}:{extension}:{labels}` (see
+//! [`codec`] for the grammar, the escaping of label values and how values other writers leave
+//! unescaped are read):
 //!
 //! | extension | holds | written with |
 //! |---|---|---|
 //! | `d` | description (`# HELP`), labels empty | `HSET`, once per family and connection |
 //! | `t` | type: `c` counter, `g` gauge, `h` histogram, `s` summary; labels empty | `HSET`, once per family and connection |
-//! | `v` | value of a counter or gauge | counter: `HINCRBY` (integer) or `HINCRBYFLOAT`; gauge: see [`GaugeMode`] |
+//! | *(empty)* | value of a counter or gauge (`jobs::queue="mail"`, `temperature::`) | counter: `HINCRBY` (integer) or `HINCRBYFLOAT`; gauge: see [`GaugeMode`] |
 //! | `s` | sum of a histogram's or summary's observations | `HINCRBYFLOAT` |
 //! | `c` | count of a histogram's or summary's observations | `HINCRBY` |
-//! | `b` | histogram bucket (label `le` = upper bound, `+Inf` last; the count of observations in that bucket, **not** cumulative) or summary sketch bucket (label `__key`, see [`sketch`]) | `HINCRBY` |
+//! | `b` | histogram bucket, **cumulative** (label `le` = upper bound: every observation ≤ it; `le="+Inf"` counts all of them), or this crate's summary sketch bucket (label `__key`, see [`sketch`]) | `HINCRBY` |
 //!
 //! Labels are `name="value"` pairs joined with `,` and sorted by name, so one label set is one
 //! field whatever order it was given in. Values are percent-encoded (`%`, `:`, `,`, `"`, `=` and
-//! control characters). Example hash `shop`:
+//! control characters). Names are the ones the registry exposes: a counter's with its `_total`
+//! (`jobs_total::`; a name that already ends in `_total` is not suffixed again), a unit's
+//! suffix included. Example hash `shop`:
 //!
 //! ```text
-//! orders:t:                                   c
-//! orders:d:                                   Orders placed.
-//! orders:v:region="eu"                        42
-//! latency:t:                                  h
-//! latency:b:le="0.1",path="/a%3Ab"            17
-//! latency:b:le="+Inf",path="/a%3Ab"           1
-//! latency:s:path="/a%3Ab"                     2.75
-//! latency:c:path="/a%3Ab"                     18
-//! size:t:                                     s
-//! size:b:__key="p230"                         3
-//! size:s:                                     29.5
-//! size:c:                                     3
-//! in_flight:v:mp_process="web-1:4242"         3
+//! orders_total:t:                             c
+//! orders_total:d:                             Orders placed.
+//! orders_total::region="eu"                   42
+//! latency_seconds:t:                          h
+//! latency_seconds:b:le="0.1",path="/a%3Ab"    17
+//! latency_seconds:b:le="+Inf",path="/a%3Ab"   18
+//! latency_seconds:s:path="/a%3Ab"             2.75
+//! latency_seconds:c:path="/a%3Ab"             18
+//! size_bytes:t:                               s
+//! size_bytes:b:__key="p230"                   3
+//! size_bytes:s:                               29.5
+//! size_bytes:c:                               3
+//! in_flight::mp_process="web-1:4242"          3
 //! ```
 //!
 //! Gauges: [`GaugeMode::Sum`] adds every process's contribution (increments),
 //! [`GaugeMode::LastWriterWins`] sets the value (`HSET`), [`GaugeMode::PerProcess`] keeps one
 //! series per process under the label `mp_process`.
 //!
-//! Summaries are stored as a DDSketch-style logarithmic histogram with 1% relative accuracy, so
-//! the exporter computes quantiles over all processes: each quantile is within 1% (relative) of
-//! the true quantile of the combined observations. Summaries from the store have no window: they
-//! cover every observation since the hash was created.
+//! Summaries of this crate are stored as a DDSketch-style logarithmic histogram with 1% relative
+//! accuracy, so the exporter computes quantiles over all processes: each quantile is within 1%
+//! (relative) of the true quantile of the combined observations. Summaries from the store have
+//! no window: they cover every observation since the hash was created. A summary another program
+//! wrote as the design document shows it, with `quantile` values
+//! (`rpc_duration_seconds::quantile="0.5"` → 4773, `s`, `c`), is exposed with those quantiles as
+//! they are (they cannot be merged; one writer's).
+//!
+//! What the design's fields do not carry — a family's scope and unit — is kept beside the hash,
+//! in the namespace's metadata hash [`meta_key`] (`{shop}:meta`: field `latency_seconds`, value
+//! `mp_scope="application",unit="seconds"`), so that the exporter shows the same names, types,
+//! units, HELP and `mp_scope` as a scrape of one process. Families without an entry there (the
+//! store's own handles', other programs') are exposed in the exporter's scope for the namespace.
+//! Keeping it out of the namespace's hash keeps that hash exactly the design's, which
+//! `instrumentor`'s own reader exposes.
 //!
 //! Besides the hash, each store writes one small key `{namespace}:ack:{process}:…` (a sequence
 //! number with a one-day expiry) in every transaction: it tells a process whose connection broke
-//! whether its last transaction was applied.
+//! whether its last transaction was applied. Earlier versions of this crate wrote values with the
+//! extension `v` and buckets per bucket; `v` still reads as a value, but per-bucket counts of an
+//! old namespace read as cumulative ones would be wrong (the exporter skips a series whose
+//! cumulative counts decrease): start a new namespace, or delete the old hash, on upgrade.
 //!
 //! # Reading
 //!
-//! [`RedisExposition`] reads namespaces with `HGETALL` and builds a [`Registry`](crate::Registry)
+//! [`RedisExposition`] reads namespaces (and their metadata hashes) with `HGETALL` and builds a [`Registry`](crate::Registry)
 //! from them, so the output is the same encoder's, in Prometheus text or OpenMetrics. A field
 //! that cannot be exposed (it does not decode, has a reserved label, a value that is not a
 //! number, does not fit its family's type, …) is skipped alone, never its family, and counted in
@@ -91,6 +110,18 @@
 //! each refresh's snapshot whole, so a scrape sees every family complete and of one refresh.
 
 pub mod codec;
+
+/// The key of the hash beside a namespace's that holds what the design's fields do not carry:
+/// per family (field = metric name), its scope and unit as `mp_scope="…",unit="…"` (label pairs,
+/// values percent-encoded as in [`codec`]). `{namespace}:meta`: the braces put it in the
+/// namespace's Redis Cluster hash slot.
+///
+/// ```
+/// assert_eq!(microprofile::redis::meta_key("shop"), "{shop}:meta");
+/// ```
+pub fn meta_key(namespace: &str) -> String {
+    format!("{{{namespace}}}:meta")
+}
 mod expose;
 mod resp;
 pub use crate::metric::sketch;

@@ -236,6 +236,9 @@ struct FamilyMeta {
     description: String,
     /// `Some(bounds)` for histograms: every series of a family shares them.
     bounds: Option<Vec<f64>>,
+    /// The scope and unit recorded in the namespace's metadata hash ([`super::meta_key`]):
+    /// those of an attached registry's family; `None` for the store's own handles.
+    recorded: Option<(Scope, String)>,
 }
 
 #[derive(Default)]
@@ -261,6 +264,8 @@ pub(crate) struct Inner {
     config: StoreConfig,
     target: resp::Target,
     ack_key: String,
+    /// The namespace's metadata hash ([`super::meta_key`]).
+    meta_key: String,
     cells: Mutex<Cells>,
     link: Mutex<Link>,
     /// Set by updates in eager mode; the sender thread clears it before draining.
@@ -358,10 +363,12 @@ impl SharedStore {
             INSTANCE_SEQ.fetch_add(1, Ordering::Relaxed)
         );
         let eager = config.mode == TransferMode::Eager;
+        let meta_key = super::meta_key(&config.namespace);
         let inner = Arc::new(Inner {
             config,
             target,
             ack_key,
+            meta_key,
             cells: Mutex::new(Cells::default()),
             link: Mutex::new(Link {
                 connection: None,
@@ -458,6 +465,7 @@ impl SharedStore {
                     type_code,
                     description: description.to_owned(),
                     bounds: bounds.map(<[f64]>::to_vec),
+                    recorded: None,
                 },
             );
             self.inner.meta_dirty.store(true, Ordering::Release);
@@ -1202,15 +1210,24 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
     // I/O timeout; the rest waits for the next transfer.
     let batch = link.outbox.split_off(MAX_FIELDS_PER_TRANSACTION);
     let meta_dirty = inner.meta_dirty.swap(false, Ordering::AcqRel);
-    let mut meta: Vec<(String, String)> = Vec::new();
+    // (op, field, value): `s` sets a field of the namespace's hash, `m` one of its metadata hash.
+    let mut meta: Vec<(&[u8], String, String)> = Vec::new();
     if meta_dirty {
         let cells = inner.cells.lock();
         for (name, family) in &cells.families {
             let type_field = codec::encode_field(name, Extension::Type, &[])?;
-            meta.push((type_field, family.type_code.letter().to_owned()));
+            meta.push((b"s", type_field, family.type_code.letter().to_owned()));
             if !family.description.is_empty() {
                 let description_field = codec::encode_field(name, Extension::Description, &[])?;
-                meta.push((description_field, family.description.clone()));
+                meta.push((b"s", description_field, family.description.clone()));
+            }
+            if let Some((scope, unit)) = &family.recorded {
+                let mut recorded = String::from("mp_scope=\"");
+                codec::escape_label_value(&mut recorded, scope.as_str());
+                recorded.push_str("\",unit=\"");
+                codec::escape_label_value(&mut recorded, unit);
+                recorded.push('"');
+                meta.push((b"m", name.clone(), recorded));
             }
         }
     }
@@ -1236,16 +1253,18 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
 /// with the last one this store instance applied (its acknowledgement key), and only when it is
 /// newer applies every change and records the number, all in one atomic script run. A change
 /// Redis refuses (a field of another type written by another program) is skipped and counted;
-/// the others are applied.
+/// the others are applied. Ops: `i` `HINCRBY`, `f` `HINCRBYFLOAT`, `s` `HSET` in the namespace's
+/// hash (KEYS[1]); `m` `HSET` in its metadata hash (KEYS[3]).
 const APPLY_BATCH: &str = r#"
 local done = tonumber(redis.call('GET', KEYS[2]) or '0')
 if done >= tonumber(ARGV[1]) then return {0, 0} end
 local refused = 0
 for i = 2, #ARGV, 3 do
   local op, field, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local command = 'HSET'
-  if op == 'i' then command = 'HINCRBY' elseif op == 'f' then command = 'HINCRBYFLOAT' end
-  local reply = redis.pcall(command, KEYS[1], field, value)
+  local command, key = 'HSET', KEYS[1]
+  if op == 'i' then command = 'HINCRBY' elseif op == 'f' then command = 'HINCRBYFLOAT'
+  elseif op == 'm' then key = KEYS[3] end
+  local reply = redis.pcall(command, key, field, value)
   if type(reply) == 'table' and reply.err then refused = refused + 1 end
 end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)
@@ -1259,7 +1278,7 @@ fn send_batch(
     link: &mut Link,
     seq: u64,
     batch: &Outbox,
-    meta: &[(String, String)],
+    meta: &[(&[u8], String, String)],
 ) -> Result<usize, String> {
     let config = &inner.config;
     let seq_text = seq.to_string();
@@ -1276,13 +1295,14 @@ fn send_batch(
     args.extend([
         b"EVAL".as_slice(),
         APPLY_BATCH.as_bytes(),
-        b"2",
+        b"3",
         config.namespace.as_bytes(),
         inner.ack_key.as_bytes(),
+        inner.meta_key.as_bytes(),
         seq_text.as_bytes(),
     ]);
-    for (field, value) in meta {
-        args.extend([b"s".as_slice(), field.as_bytes(), value.as_bytes()]);
+    for (op, field, value) in meta {
+        args.extend([*op, field.as_bytes(), value.as_bytes()]);
     }
     for ((field, _), (op, value)) in batch.ops.iter().zip(&values) {
         args.extend([*op, field.as_bytes(), value.as_bytes()]);
@@ -1332,7 +1352,6 @@ impl Outbox {
         taken
     }
 }
-
 
 fn connect(inner: &Inner) -> Result<resp::Connection, String> {
     let config = &inner.config;
@@ -1445,14 +1464,12 @@ impl HistogramCell {
 
 impl Cell for HistogramCell {
     fn drain(&self, sink: &mut Sink<'_>) {
-        let mut drained = 0u64;
-        for (bucket, field) in self.buckets.iter().zip(&self.bucket_fields) {
-            let n = bucket.swap(0, Ordering::AcqRel);
-            if n > 0 {
-                drained += n;
-                sink.add(field, Op::IncrInt(n.min(i64::MAX as u64) as i64));
-            }
-        }
+        let drained: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|bucket| bucket.swap(0, Ordering::AcqRel))
+            .collect();
+        let drained = add_cumulative_buckets(sink, &self.bucket_fields, &drained);
         let sum = f64::from_bits(self.sum_bits.swap(0f64.to_bits(), Ordering::AcqRel));
         let count = self.count.swap(0, Ordering::AcqRel);
         // Each part is sent whenever it holds something: an observation caught half-way (its
@@ -1462,13 +1479,29 @@ impl Cell for HistogramCell {
         if sum.to_bits() != 0f64.to_bits() {
             sink.add(&self.sum_field, Op::IncrFloat(sum));
         }
-        if count > 0 || drained > 0 {
+        if count > 0 || drained {
             sink.add(
                 &self.count_field,
                 Op::IncrInt(count.min(i64::MAX as u64) as i64),
             );
         }
     }
+}
+
+/// Adds a histogram series' bucket deltas (`deltas`, per bucket, `+Inf` last) as the store keeps
+/// them, **cumulative**: the field of bound x grows by every new observation ≤ x. When anything
+/// was observed, every bucket field is sent (those below the first observation with 0), so the
+/// store holds the series' whole set of bounds. Returns whether anything was observed.
+fn add_cumulative_buckets(sink: &mut Sink<'_>, fields: &[String], deltas: &[u64]) -> bool {
+    if deltas.iter().all(|&n| n == 0) {
+        return false;
+    }
+    let mut cumulative = 0u64;
+    for (field, n) in fields.iter().zip(deltas) {
+        cumulative = cumulative.saturating_add(*n);
+        sink.add(field, Op::IncrInt(cumulative.min(i64::MAX as u64) as i64));
+    }
+    true
 }
 
 struct SummaryState {

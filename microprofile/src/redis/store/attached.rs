@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{field, FamilyMeta, Op, Sink, PROCESS_LABEL};
+use super::{add_cumulative_buckets, field, FamilyMeta, Op, Sink, PROCESS_LABEL};
 use crate::encoding::float::format_float;
 use crate::metadata::Scope;
 use crate::metric::{MetricType, Number};
@@ -77,12 +77,9 @@ impl Attachment {
                 MetricType::Histogram | MetricType::Timer => TypeCode::Histogram,
                 MetricType::Summary => TypeCode::Summary,
             };
-            // The name the exporter exposes as the family's: a counter's `_total` is the
-            // exporter's to add.
-            let name = match info.metric_type {
-                MetricType::Counter => info.name.strip_suffix("_total").unwrap_or(&info.name),
-                _ => &info.name,
-            };
+            // The name as the registry exposes it (a counter's with its `_total`, which the
+            // exporter does not add again): the store's name is the one Prometheus shows.
+            let name = info.name.as_str();
             if types.get(name).is_some_and(|t| *t != type_code) {
                 DROPPED_UPDATES.inc();
                 return;
@@ -101,6 +98,7 @@ impl Attachment {
                         type_code,
                         description: series.family.help().to_owned(),
                         bounds: histogram_bounds(change),
+                        recorded: Some((series.member.scope().clone(), info.unit.clone())),
                     },
                 });
             }
@@ -175,17 +173,15 @@ fn add_change(
             }
         }
         Change::Histogram(h) => {
-            let bounds = h.bounds.iter().copied().chain([f64::INFINITY]);
-            for (bound, n) in bounds.zip(&h.buckets) {
-                if *n == 0 {
-                    continue;
-                }
+            let mut fields = Vec::with_capacity(h.buckets.len());
+            for bound in h.bounds.iter().copied().chain([f64::INFINITY]) {
                 let le = format_float(bound);
                 let Ok(bucket) = encoded(Extension::Bucket, Some((BUCKET_BOUND_LABEL, &le))) else {
                     return false;
                 };
-                sink.add(&bucket, incr(*n));
+                fields.push(bucket);
             }
+            add_cumulative_buckets(sink, &fields, &h.buckets);
             if !add_sum_and_count(sink, &encoded, h.sum, h.count) {
                 return false;
             }
