@@ -376,3 +376,184 @@ fn unregister_takes_a_family_out_of_the_store_view() {
     store.transfer().unwrap();
     assert_eq!(number(&server, "unreg", "temp_total::"), 1.0);
 }
+
+/// Gauges combine by what they are unless told otherwise: a concurrent gauge adds up across
+/// processes, every other gauge is kept per process; a base attachment labels every series
+/// with the process, counters too (a host's figures are the same from each process on it).
+#[test]
+fn gauges_combine_by_kind_and_base_metrics_stay_per_process() {
+    use microprofile::redis::GaugePolicy;
+    let server = RedisServer::start();
+    let mut stores = Vec::new();
+    for (process, n) in [("a", 2i64), ("b", 3)] {
+        let registry = Arc::new(Registry::new());
+        let store =
+            SharedStore::new(StoreConfig::new(server.url(), "kinds").process_label(process))
+                .unwrap();
+        store.attach(registry.clone(), Scope::Application, GaugePolicy::ByKind);
+        store.attach(registry.clone(), Scope::Base, GaugePolicy::ByKind);
+        // Leaked, so the guards below (calls in flight) can outlive this loop.
+        let in_flight: &'static Arc<microprofile::ConcurrentGauge> =
+            Box::leak(Box::new(Arc::new(microprofile::ConcurrentGauge::new())));
+        registry
+            .register(Metadata::new("in_flight"), in_flight.clone())
+            .unwrap();
+        let guards: Vec<_> = (0..n).map(|_| in_flight.enter()).collect();
+        registry
+            .gauge(Metadata::new("cache_entries"))
+            .unwrap()
+            .set(10 * n);
+        registry
+            .callback_gauge(Metadata::new("heap_ratio"), move || n as f64 / 10.0)
+            .unwrap();
+        registry
+            .float_gauge(Metadata::new("host_cpu_percent").scope(Scope::Base))
+            .unwrap()
+            .set(40.0 + n as f64);
+        registry
+            .counter(Metadata::new("host_boots").scope(Scope::Base))
+            .unwrap()
+            .inc();
+        store.transfer().unwrap();
+        stores.push((store, guards));
+    }
+    let fields: std::collections::BTreeMap<String, String> =
+        server.hgetall("kinds").into_iter().collect();
+    let num = |f: &str| -> f64 {
+        fields
+            .get(f)
+            .unwrap_or_else(|| panic!("no {f:?} in {fields:#?}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(num("in_flight::"), 5.0);
+    assert_eq!(num("cache_entries::mp_process=\"a\""), 20.0);
+    assert_eq!(num("cache_entries::mp_process=\"b\""), 30.0);
+    assert_eq!(num("heap_ratio::mp_process=\"b\""), 0.3);
+    assert_eq!(num("host_cpu_percent::mp_process=\"a\""), 42.0);
+    assert_eq!(num("host_cpu_percent::mp_process=\"b\""), 43.0);
+    assert_eq!(num("host_boots_total::mp_process=\"a\""), 1.0);
+    assert!(!fields.contains_key("host_boots_total::"), "{fields:#?}");
+    assert!(!fields.contains_key("cache_entries::"), "{fields:#?}");
+    // Ending the calls in flight brings the sum back to 0.
+    for (store, guards) in &mut stores {
+        guards.clear();
+        store.transfer().unwrap();
+    }
+    assert_eq!(number(&server, "kinds", "in_flight::"), 0.0);
+    // An explicit mode still applies to every gauge of an attachment.
+    let registry = Arc::new(Registry::new());
+    let store = SharedStore::new(StoreConfig::new(server.url(), "kinds")).unwrap();
+    store.attach(
+        registry.clone(),
+        Scope::Application,
+        GaugeMode::LastWriterWins,
+    );
+    registry.gauge(Metadata::new("version")).unwrap().set(7);
+    store.transfer().unwrap();
+    assert_eq!(number(&server, "kinds", "version::"), 7.0);
+}
+
+/// In eager mode, what an attached registry records leaves by itself, without a transfer call.
+#[test]
+fn eager_mode_sends_an_attached_registry_by_itself() {
+    let server = RedisServer::start();
+    let registry = Arc::new(Registry::new());
+    let store = SharedStore::new(
+        StoreConfig::new(server.url(), "eager")
+            .mode(microprofile::redis::TransferMode::Eager)
+            .eager_interval(Duration::from_millis(5)),
+    )
+    .unwrap();
+    store.attach(registry.clone(), Scope::Application, GaugeMode::Sum);
+    let hits = registry.counter(Metadata::new("hits")).unwrap();
+    for expected in 1..=3 {
+        hits.inc();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while server.hget("eager", "hits_total::").as_deref() != Some(&expected.to_string()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                server.hgetall("eager")
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+/// Scopes, names, types, units and HELP survive the trip: the exporter's scrape of a
+/// namespace that one process wrote is that process's own scrape, line for line (both formats),
+/// and with two processes the values are the sums.
+#[test]
+fn the_exporter_shows_what_one_process_shows() {
+    let server = RedisServer::start();
+    let make = |process: &str| {
+        let registry = Arc::new(Registry::new());
+        let store = SharedStore::new(StoreConfig::new(server.url(), "same").process_label(process))
+            .unwrap();
+        store.attach(registry.clone(), Scope::Application, GaugeMode::Sum);
+        store.attach(registry.clone(), Scope::Vendor, GaugeMode::Sum);
+        let orders = registry
+            .counter(
+                Metadata::new("orders")
+                    .description("Orders placed.")
+                    .with_tag("region", "eu"),
+            )
+            .unwrap();
+        let read = registry
+            .counter(
+                Metadata::new("io.read")
+                    .unit("bytes")
+                    .description("Bytes read.")
+                    .scope(Scope::Vendor),
+            )
+            .unwrap();
+        let latency = registry
+            .timer(
+                Metadata::new("checkout").description("Checkout time."),
+                Some(vec![0.1, 1.0]),
+            )
+            .unwrap();
+        let size = registry
+            .histogram(Metadata::new("basket").unit("items"), Some(vec![1.0, 5.0]))
+            .unwrap();
+        let queue = registry
+            .gauge(Metadata::new("queue_depth").description("Waiting."))
+            .unwrap();
+        orders.inc_by(3);
+        read.inc_by(4096);
+        latency.record(Duration::from_millis(250));
+        size.observe(3.0);
+        queue.set(4);
+        store.transfer().unwrap();
+        (registry, store)
+    };
+    let (one, _store) = make("p1");
+    let exposition = RedisExposition::new(&server.url(), &["same"]).unwrap();
+    for format in [Format::Prometheus, Format::OpenMetrics] {
+        let own = one.encode_to_string(format, Selection::All);
+        let exported = exposition.render(format, Selection::All).unwrap();
+        assert_eq!(exported, own, "{format:?}");
+        assert!(own.contains("mp_scope=\"vendor\""), "{own}");
+    }
+    promtool_check(
+        &exposition
+            .render(Format::Prometheus, Selection::All)
+            .unwrap(),
+    )
+    .unwrap();
+    let (_two, _store2) = make("p2");
+    let exported = exposition
+        .render(Format::OpenMetrics, Selection::All)
+        .unwrap();
+    for line in [
+        "# UNIT io_read_bytes bytes\n",
+        "io_read_bytes_total{mp_scope=\"vendor\"} 8192\n",
+        "orders_total{region=\"eu\",mp_scope=\"application\"} 6\n",
+        "checkout_seconds_count{mp_scope=\"application\"} 2\n",
+        "basket_items_bucket{mp_scope=\"application\",le=\"5.0\"} 2\n",
+        "queue_depth{mp_scope=\"application\"} 8\n",
+    ] {
+        assert!(exported.contains(line), "{line:?} in\n{exported}");
+    }
+}

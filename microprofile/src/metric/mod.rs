@@ -223,7 +223,7 @@ pub trait Visitor {
 }
 
 /// One series of one type, read at scrape time.
-pub trait Metric: Send + Sync + 'static {
+pub trait Metric: Any + Send + Sync {
     /// The type it is registered and exposed as.
     fn metric_type(&self) -> MetricType;
     /// Hands the current value to the visitor. May hand nothing (a callback gauge that panicked).

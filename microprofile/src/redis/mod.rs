@@ -133,7 +133,7 @@ pub use expose::{
     SeriesData,
 };
 pub use store::{
-    GaugeMode, JobTransfer, PeriodicTransfer, RedisCounter, RedisFloatCounter, RedisGauge,
+    GaugeMode, GaugePolicy, JobTransfer, PeriodicTransfer, RedisCounter, RedisFloatCounter, RedisGauge,
     RedisHistogram, RedisSummary, SharedStore, StoreConfig, TransferFuture, TransferMode,
     TransferReport, PROCESS_LABEL,
 };

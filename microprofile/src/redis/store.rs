@@ -35,9 +35,15 @@ pub enum TransferMode {
     #[default]
     Batched,
     /// A background thread sends updates as soon as they are made, pipelining whatever
-    /// accumulated while the previous round trip was under way. A program about to exit should
-    /// still call [`SharedStore::transfer`] once, so the last updates do not wait for a thread
-    /// that is about to end.
+    /// accumulated while the previous round trip was under way: an update of a store handle
+    /// wakes it; attached registries, whose updates are plain atomics that wake nothing, it
+    /// reads every [`StoreConfig::eager_interval`] (10 ms by default), sending what changed.
+    /// An update so reaches Redis within one round trip (handles) or the interval plus one
+    /// round trip (registries). The cost: a round trip per burst of updates instead of per
+    /// transfer, and for registries one read of the attached scopes per interval (a walk over
+    /// their series, on that thread; no round trip when nothing changed). A program about to
+    /// exit should still call [`SharedStore::transfer`] once, so the last updates do not wait
+    /// for a thread that is about to end.
     Eager,
 }
 
@@ -60,6 +66,50 @@ pub enum GaugeMode {
 /// The label [`GaugeMode::PerProcess`] adds.
 pub const PROCESS_LABEL: &str = "mp_process";
 
+/// How the gauges of an attached registry combine across processes
+/// ([`SharedStore::attach`]). Counters, histograms and summaries always add up.
+///
+/// ```
+/// use microprofile::redis::{GaugeMode, GaugePolicy};
+/// assert_eq!(GaugePolicy::default(), GaugePolicy::ByKind);
+/// assert_eq!(GaugePolicy::from(GaugeMode::Sum), GaugePolicy::All(GaugeMode::Sum));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GaugePolicy {
+    /// By what the gauge is (the default): a concurrent gauge (`#[concurrent_gauge]`,
+    /// [`ConcurrentGauge`](crate::ConcurrentGauge): calls in flight) is
+    /// [`Sum`](GaugeMode::Sum), the number in flight across all processes; every other gauge —
+    /// a value the program sets, a `#[gauge]` function's reading of its own state, a process
+    /// or host figure — is [`PerProcess`](GaugeMode::PerProcess): summing or overwriting it
+    /// would make a number no process has (two workers' "cache size" added, one worker's CPU
+    /// percentage instead of each).
+    #[default]
+    ByKind,
+    /// Every gauge of the attachment in one mode.
+    All(GaugeMode),
+}
+
+impl From<GaugeMode> for GaugePolicy {
+    fn from(mode: GaugeMode) -> GaugePolicy {
+        GaugePolicy::All(mode)
+    }
+}
+
+impl GaugePolicy {
+    /// The mode of one gauge series, by its metric.
+    pub(crate) fn mode_for(self, metric: &dyn crate::metric::Metric) -> GaugeMode {
+        match self {
+            GaugePolicy::All(mode) => mode,
+            GaugePolicy::ByKind
+                if (metric as &dyn std::any::Any).is::<crate::metric::gauge::ConcurrentGauge>() =>
+            {
+                GaugeMode::Sum
+            }
+            GaugePolicy::ByKind => GaugeMode::PerProcess,
+        }
+    }
+}
+
 /// How a [`SharedStore`] connects and transfers.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -71,6 +121,7 @@ pub struct StoreConfig {
     retry_backoff: Duration,
     max_pending_fields: usize,
     process_label: String,
+    eager_interval: Duration,
 }
 
 impl StoreConfig {
@@ -87,6 +138,7 @@ impl StoreConfig {
             retry_backoff: Duration::from_secs(1),
             max_pending_fields: 100_000,
             process_label: default_process_label(),
+            eager_interval: Duration::from_millis(10),
         }
     }
 
@@ -128,6 +180,14 @@ impl StoreConfig {
     /// has passed.
     pub fn retry_backoff(mut self, backoff: Duration) -> StoreConfig {
         self.retry_backoff = backoff;
+        self
+    }
+
+    /// In [`TransferMode::Eager`], how often the eager thread reads the attached registries
+    /// (default 10 ms, at least 100 µs): the longest an update of a registry waits before it
+    /// leaves, besides the round trip.
+    pub fn eager_interval(mut self, interval: Duration) -> StoreConfig {
+        self.eager_interval = interval.max(Duration::from_micros(100));
         self
     }
 
@@ -488,47 +548,65 @@ impl SharedStore {
     /// ([`Registry::gather_changes`](crate::Registry::gather_changes)), then merged, bounded and
     /// sent with the deltas of this store's own handles, in the same transactions (and resent
     /// the same way after an unknown outcome). Counters, histograms and summaries add up across
-    /// processes; gauges combine by `gauges` ([`GaugeMode`]). What happened before the call is
-    /// sent whole by the first transfer.
+    /// processes; gauges combine by `gauges` ([`GaugePolicy`]: by default a concurrent gauge
+    /// adds up and every other gauge is kept per process; or one [`GaugeMode`] for all). What
+    /// happened before the call is sent whole by the first transfer.
     ///
-    /// The fields are those of this store's handles: a counter under its name without `_total`,
-    /// a histogram (a timer's name with its `_seconds`) with its buckets, `s` and `c`, a summary
-    /// with its sketch (kept once this call made the store's delta cursor; a summary observed
-    /// before keeps only its count and sum whole). A family whose name this store already holds
-    /// with another type is not sent, and counted in `microprofile_redis_dropped_updates_total`.
-    /// Attached registries are read at each transfer (explicit, background, periodic); eager mode
-    /// applies to the store's own handles only.
-    pub fn attach_global(&self, scope: Scope, gauges: GaugeMode) {
+    /// The fields are named as the registry exposes the families (a counter's name with its
+    /// `_total`, a unit's suffix), and each family's scope and unit are recorded in the
+    /// namespace's metadata hash ([`meta_key`](super::meta_key)), so the exporter shows them as
+    /// one process's scrape does. A histogram has its cumulative buckets, `s` and `c`, a summary
+    /// its sketch (kept once this call made the store's delta cursor; a summary observed before
+    /// keeps only its count and sum whole). A family whose name this store already holds with
+    /// another type is not sent, and counted in `microprofile_redis_dropped_updates_total`.
+    ///
+    /// Which scope to attach: the application scope is the one to share (what the program
+    /// counts adds up across its processes); the vendor scope's process figures add up where
+    /// that means something (CPU seconds, requests) and its gauges are per process by default.
+    /// The **base** scope describes a host, which every process on it reports alike: every
+    /// series of a base attachment (counters too) carries `mp_process`, so nothing of a host is
+    /// added up across the processes that read it (its CPU percentages least of all).
+    ///
+    /// Attached registries are read at each transfer (explicit, background, periodic) and, in
+    /// [`TransferMode::Eager`], continuously by the eager thread (see
+    /// [`StoreConfig::eager_interval`]).
+    pub fn attach_global(&self, scope: Scope, gauges: impl Into<GaugePolicy>) {
         self.attach_static(crate::global(), scope, gauges);
     }
 
     /// [`attach_global`](Self::attach_global) for a `'static` registry of the program's own (as
     /// the request-metrics layer and the listener take them).
-    pub fn attach_static(&self, registry: &'static Registry, scope: Scope, gauges: GaugeMode) {
-        self.attach_source(Attached::Static(registry), scope, gauges);
+    pub fn attach_static(
+        &self,
+        registry: &'static Registry,
+        scope: Scope,
+        gauges: impl Into<GaugePolicy>,
+    ) {
+        self.attach_source(Attached::Static(registry), scope, gauges.into());
     }
 
     /// [`attach_global`](Self::attach_global) for a registry of the program's own.
     ///
     /// ```no_run
     /// use std::sync::Arc;
-    /// use microprofile::redis::{GaugeMode, SharedStore, StoreConfig};
+    /// use microprofile::redis::{GaugePolicy, SharedStore, StoreConfig};
     /// use microprofile::{Metadata, Registry, Scope};
     ///
     /// let registry = Arc::new(Registry::new());
     /// let jobs = registry.counter(Metadata::new("jobs")).unwrap();
     /// let store = SharedStore::new(StoreConfig::new("redis://127.0.0.1:6379", "shop")).unwrap();
-    /// store.attach(registry.clone(), Scope::Application, GaugeMode::LastWriterWins);
+    /// store.attach(registry.clone(), Scope::Application, GaugePolicy::ByKind);
     /// jobs.inc();
-    /// store.transfer().unwrap(); // `jobs:v:` += 1 in the hash `shop`
+    /// store.transfer().unwrap(); // `jobs_total::` += 1 in the hash `shop`
     /// ```
-    pub fn attach(&self, registry: Arc<Registry>, scope: Scope, gauges: GaugeMode) {
-        self.attach_source(Attached::Shared(registry), scope, gauges);
+    pub fn attach(&self, registry: Arc<Registry>, scope: Scope, gauges: impl Into<GaugePolicy>) {
+        self.attach_source(Attached::Shared(registry), scope, gauges.into());
     }
 
-    fn attach_source(&self, registry: Attached, scope: Scope, gauges: GaugeMode) {
+    fn attach_source(&self, registry: Attached, scope: Scope, gauges: GaugePolicy) {
         let attachment = Attachment::new(registry, scope, gauges);
         self.inner.attached.lock().push(attachment);
+        self.inner.updated();
     }
 
     /// Unregisters a family of this store's own handles (the design's `unregister`): none of its
@@ -1069,7 +1147,11 @@ fn eager_loop(weak: Weak<Inner>) {
             link.outbox.len() > 0 || link.in_doubt.is_some()
         };
         let mut wait = Duration::from_secs(1);
-        if wanted || pending {
+        let attached = !inner.attached.lock().is_empty();
+        if attached {
+            wait = inner.config.eager_interval;
+        }
+        if wanted || pending || attached {
             if let Err(StoreError::Unavailable { .. }) = transfer(&inner) {
                 wait = inner.config.retry_backoff.max(Duration::from_millis(10));
             } else if inner.notified.load(Ordering::Acquire) {

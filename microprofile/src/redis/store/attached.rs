@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::GaugePolicy;
 use super::{add_cumulative_buckets, field, FamilyMeta, Op, Sink, PROCESS_LABEL};
 use crate::encoding::float::format_float;
 use crate::metadata::Scope;
@@ -27,7 +28,7 @@ pub(super) enum Attached {
 pub(super) struct Attachment {
     registry: Attached,
     scope: Scope,
-    gauges: GaugeMode,
+    gauges: GaugePolicy,
     cursor: DeltaCursor,
     /// [`GaugeMode::Sum`]: per gauge field, the value now and the contribution the outbox took
     /// (and so Redis holds once the outbox is confirmed); the difference is sent.
@@ -41,7 +42,7 @@ pub(super) struct SeenFamily {
 }
 
 impl Attachment {
-    pub(super) fn new(registry: Attached, scope: Scope, gauges: GaugeMode) -> Attachment {
+    pub(super) fn new(registry: Attached, scope: Scope, gauges: GaugePolicy) -> Attachment {
         Attachment {
             registry,
             scope,
@@ -69,6 +70,7 @@ impl Attachment {
         let gauges = self.gauges;
         let sent_gauges = &mut self.sent_gauges;
         let selection = Selection::Scope(&self.scope);
+        let per_process_scope = self.scope == Scope::Base;
         registry.gather_changes(selection, &mut self.cursor, &mut |series, change| {
             let info = series.family.info();
             let type_code = match info.metric_type {
@@ -86,8 +88,20 @@ impl Attachment {
             }
             let mut labels: Vec<(String, String)> = Vec::new();
             series.for_each_label(&mut |n, v| labels.push((n.to_owned(), v.to_owned())));
+            // A host's figures are the same from every process on it: none is added up.
+            let per_process = per_process_scope
+                && !labels.iter().any(|(n, _)| n == PROCESS_LABEL)
+                && !matches!(change, Change::Gauge(_));
+            if per_process {
+                labels.push((PROCESS_LABEL.to_owned(), process.to_owned()));
+            }
             labels.sort();
-            if !add_change(sink, name, &labels, change, gauges, sent_gauges, process) {
+            let mode = if per_process_scope {
+                GaugeMode::PerProcess
+            } else {
+                gauges.mode_for(series.metric)
+            };
+            if !add_change(sink, name, &labels, change, mode, sent_gauges, process) {
                 DROPPED_UPDATES.inc();
                 return;
             }
