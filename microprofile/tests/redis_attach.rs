@@ -557,3 +557,55 @@ fn the_exporter_shows_what_one_process_shows() {
         assert!(exported.contains(line), "{line:?} in\n{exported}");
     }
 }
+
+/// An integer and a float counter of the same name and labels (a registry's and a store
+/// handle's, or two processes') share one field exactly: once it holds a fraction, integer
+/// increments are added as floats instead of being refused.
+#[test]
+fn integer_and_float_counters_of_one_field_add_up() {
+    let server = RedisServer::start();
+    let floats = SharedStore::new(StoreConfig::new(server.url(), "mix")).unwrap();
+    floats.float_counter("mix_total", &[]).unwrap().inc_by(0.5);
+    floats.transfer().unwrap();
+    let registry = Arc::new(Registry::new());
+    let ints = SharedStore::new(StoreConfig::new(server.url(), "mix")).unwrap();
+    ints.attach(registry.clone(), Scope::Application, GaugeMode::Sum);
+    let mix = registry.counter(Metadata::new("mix")).unwrap();
+    let dropped = microprofile::registry::global()
+        .encode_to_string(Format::Prometheus, Selection::All)
+        .lines()
+        .find(|l| l.starts_with("microprofile_redis_dropped_updates_total{"))
+        .map(str::to_owned);
+    for _ in 0..3 {
+        mix.inc_by(2);
+        ints.transfer().unwrap();
+    }
+    assert_eq!(number(&server, "mix", "mix_total::"), 6.5);
+    let dropped_after = microprofile::registry::global()
+        .encode_to_string(Format::Prometheus, Selection::All)
+        .lines()
+        .find(|l| l.starts_with("microprofile_redis_dropped_updates_total{"))
+        .map(str::to_owned);
+    assert_eq!(dropped, dropped_after, "an increment was refused");
+}
+
+/// Two attached registries declaring one name with two types, in the same first transfer: the
+/// first one's family is sent, the second's is not mixed into its fields.
+#[test]
+fn two_attached_registries_with_one_name_of_two_types_do_not_mix() {
+    let server = RedisServer::start();
+    let store = SharedStore::new(StoreConfig::new(server.url(), "two")).unwrap();
+    let first = Arc::new(Registry::new());
+    let second = Arc::new(Registry::new());
+    store.attach(first.clone(), Scope::Application, GaugeMode::Sum);
+    store.attach(second.clone(), Scope::Application, GaugeMode::Sum);
+    first.gauge(Metadata::new("dup")).unwrap().set(3);
+    second
+        .histogram(Metadata::new("dup"), Some(vec![1.0]))
+        .unwrap()
+        .observe(0.5);
+    store.transfer().unwrap();
+    assert_eq!(number(&server, "two", "dup::"), 3.0);
+    assert_eq!(server.hget("two", "dup:t:").as_deref(), Some("g"));
+    assert!(server.hget("two", "dup:c:").is_none(), "{:?}", server.hgetall("two"));
+}

@@ -1196,7 +1196,7 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
             outbox: &mut link.outbox,
             room: room.saturating_sub(doubt_len),
         };
-        let (cells, types): (Vec<Arc<dyn Cell>>, HashMap<String, TypeCode>) = {
+        let (cells, mut types): (Vec<Arc<dyn Cell>>, HashMap<String, TypeCode>) = {
             let cells = inner.cells.lock();
             let types = cells
                 .families
@@ -1214,7 +1214,15 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
         let mut attachments = std::mem::take(&mut *inner.attached.lock());
         let mut seen = Vec::new();
         for attachment in &mut attachments {
-            seen.extend(attachment.drain(&mut sink, &types, &config.process_label));
+            let families = attachment.drain(&mut sink, &types, &config.process_label);
+            // What one attachment sent is a type the next one must not mix in, in this very
+            // transfer too.
+            for family in &families {
+                types
+                    .entry(family.name.clone())
+                    .or_insert(family.meta.type_code);
+            }
+            seen.extend(families);
         }
         {
             let mut attached = inner.attached.lock();
@@ -1335,7 +1343,8 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
 /// with the last one this store instance applied (its acknowledgement key), and only when it is
 /// newer applies every change and records the number, all in one atomic script run. A change
 /// Redis refuses (a field of another type written by another program) is skipped and counted;
-/// the others are applied. Ops: `i` `HINCRBY`, `f` `HINCRBYFLOAT`, `s` `HSET` in the namespace's
+/// the others are applied; an integer increment of a field that holds a fraction is added with
+/// `HINCRBYFLOAT` (an integer and a float counter may share a field). Ops: `i` `HINCRBY`, `f` `HINCRBYFLOAT`, `s` `HSET` in the namespace's
 /// hash (KEYS[1]); `m` `HSET` in its metadata hash (KEYS[3]).
 const APPLY_BATCH: &str = r#"
 local done = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -1347,6 +1356,11 @@ for i = 2, #ARGV, 3 do
   if op == 'i' then command = 'HINCRBY' elseif op == 'f' then command = 'HINCRBYFLOAT'
   elseif op == 'm' then key = KEYS[3] end
   local reply = redis.pcall(command, key, field, value)
+  if op == 'i' and type(reply) == 'table' and reply.err then
+    -- The field holds a fraction (a float counter of the same name and labels, here or in
+    -- another process): an integer increment is added as a float, exactly, not refused.
+    reply = redis.pcall('HINCRBYFLOAT', key, field, value)
+  end
   if type(reply) == 'table' and reply.err then refused = refused + 1 end
 end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)
