@@ -607,5 +607,33 @@ fn two_attached_registries_with_one_name_of_two_types_do_not_mix() {
     store.transfer().unwrap();
     assert_eq!(number(&server, "two", "dup::"), 3.0);
     assert_eq!(server.hget("two", "dup:t:").as_deref(), Some("g"));
-    assert!(server.hget("two", "dup:c:").is_none(), "{:?}", server.hgetall("two"));
+    assert!(
+        server.hget("two", "dup:c:").is_none(),
+        "{:?}",
+        server.hgetall("two")
+    );
+}
+
+/// A gauge in `Sum` mode that leaves its registry takes its contribution back from the sum.
+#[test]
+fn a_removed_sum_gauge_takes_its_contribution_back() {
+    let server = RedisServer::start();
+    let a = Arc::new(Registry::new());
+    let b = Arc::new(Registry::new());
+    let store_a = SharedStore::new(StoreConfig::new(server.url(), "gone")).unwrap();
+    let store_b = SharedStore::new(StoreConfig::new(server.url(), "gone")).unwrap();
+    store_a.attach(a.clone(), Scope::Application, GaugeMode::Sum);
+    store_b.attach(b.clone(), Scope::Application, GaugeMode::Sum);
+    a.gauge(Metadata::new("workers")).unwrap().set(3);
+    b.gauge(Metadata::new("workers")).unwrap().set(4);
+    store_a.transfer().unwrap();
+    store_b.transfer().unwrap();
+    assert_eq!(number(&server, "gone", "workers::"), 7.0);
+    assert!(a.remove(&Scope::Application, "workers", &[]));
+    store_a.transfer().unwrap();
+    assert_eq!(number(&server, "gone", "workers::"), 4.0);
+    // Made again, it contributes its new value.
+    a.gauge(Metadata::new("workers")).unwrap().set(1);
+    store_a.transfer().unwrap();
+    assert_eq!(number(&server, "gone", "workers::"), 5.0);
 }

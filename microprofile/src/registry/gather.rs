@@ -247,6 +247,12 @@ impl DeltaCursor {
     pub fn is_empty(&self) -> bool {
         self.last.is_empty()
     }
+
+    /// Whether the last read saw the series of this [`series_key`] (a removed series is
+    /// forgotten).
+    pub(crate) fn remembers(&self, key: &str) -> bool {
+        self.last.contains_key(key)
+    }
 }
 
 #[derive(Debug)]
@@ -333,7 +339,7 @@ pub struct SummaryChange {
 }
 
 /// The identity of a series across reads: family, scope, declared tags and labels.
-fn series_key(series: &SeriesRead<'_>) -> String {
+pub(crate) fn series_key(series: &SeriesRead<'_>) -> String {
     let info = series.family.info();
     let scope = series.member.scope().as_str();
     let tags = series.member.tags_rendered();

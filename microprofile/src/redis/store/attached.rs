@@ -14,6 +14,7 @@ use crate::metadata::Scope;
 use crate::metric::{MetricType, Number};
 use crate::redis::codec::{Extension, TypeCode, BUCKET_BOUND_LABEL, SKETCH_KEY_LABEL};
 use crate::redis::{GaugeMode, DROPPED_UPDATES};
+use crate::registry::series_key;
 use crate::registry::{Change, DeltaCursor, Registry, Selection};
 
 /// Which registry an attachment reads.
@@ -33,6 +34,9 @@ pub(super) struct Attachment {
     /// [`GaugeMode::Sum`]: per gauge field, the value now and the contribution the outbox took
     /// (and so Redis holds once the outbox is confirmed); the difference is sent.
     sent_gauges: HashMap<String, (f64, f64)>,
+    /// [`GaugeMode::Sum`] gauges by their cursor key, with their field: one the registry no
+    /// longer has takes its contribution back.
+    sum_gauges: HashMap<String, String>,
 }
 
 /// What a drain found out about the families it sent, for their `d` and `t` fields.
@@ -49,6 +53,7 @@ impl Attachment {
             gauges,
             cursor: DeltaCursor::new(),
             sent_gauges: HashMap::new(),
+            sum_gauges: HashMap::new(),
         }
     }
 
@@ -69,6 +74,7 @@ impl Attachment {
         };
         let gauges = self.gauges;
         let sent_gauges = &mut self.sent_gauges;
+        let sum_gauges = &mut self.sum_gauges;
         let selection = Selection::Scope(&self.scope);
         let per_process_scope = self.scope == Scope::Base;
         registry.gather_changes(selection, &mut self.cursor, &mut |series, change| {
@@ -105,6 +111,11 @@ impl Attachment {
                 DROPPED_UPDATES.inc();
                 return;
             }
+            if mode == GaugeMode::Sum && matches!(change, Change::Gauge(_)) {
+                if let Ok(value) = field(name, Extension::Value, &labels, None) {
+                    sum_gauges.insert(series_key(series), value);
+                }
+            }
             if seen.last().is_none_or(|f| f.name != name) {
                 seen.push(SeenFamily {
                     name: name.to_owned(),
@@ -117,7 +128,19 @@ impl Attachment {
                 });
             }
         });
+        // A gauge the registry no longer has (removed) contributes nothing any more.
+        let cursor = &self.cursor;
+        sum_gauges.retain(|key, value| {
+            let kept = cursor.remembers(key);
+            if !kept {
+                if let Some(gauge) = sent_gauges.get_mut(value.as_str()) {
+                    gauge.0 = 0.0;
+                }
+            }
+            kept
+        });
         send_gauge_sums(sink, sent_gauges);
+        sent_gauges.retain(|_, (now, sent)| *now != 0.0 || *sent != 0.0);
         seen
     }
 }
