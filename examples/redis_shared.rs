@@ -80,7 +80,7 @@ fn processed_total(exposition: &RedisExposition, namespace: &str) -> f64 {
     exposition
         .read(namespace)
         .ok()
-        .and_then(|data| data.families.get("jobs_processed").cloned())
+        .and_then(|data| data.families.get("jobs_processed_total").cloned())
         .map_or(0.0, |family| {
             family.series.values().filter_map(|s| s.value).sum::<f64>()
         })

@@ -88,18 +88,21 @@ fn three_workers_declared_with_the_attributes_add_up_in_redis() {
     // The exposition the demo printed: the sums of the three processes' work.
     let text = &stdout[stdout.find('#').unwrap()..];
     for (series, expected) in [
-        ("jobs_processed_total{mp_scope=\"demo\"}", 3000.0),
-        ("job_duration_seconds_count{mp_scope=\"demo\"}", 3000.0),
-        ("job_payload_bytes_count{mp_scope=\"demo\"}", 3000.0),
+        ("jobs_processed_total{mp_scope=\"application\"}", 3000.0),
+        (
+            "job_duration_seconds_count{mp_scope=\"application\"}",
+            3000.0,
+        ),
+        ("job_payload_bytes_count{mp_scope=\"application\"}", 3000.0),
         // Each worker's jobs have payloads 100 + (37 j mod 900): the sum over three workers.
         (
-            "job_payload_bytes_sum{mp_scope=\"demo\"}",
+            "job_payload_bytes_sum{mp_scope=\"application\"}",
             3.0 * (0..1000u64)
                 .map(|j| 100.0 + (j * 37 % 900) as f64)
                 .sum::<f64>(),
         ),
         // In a batch and out again, in every process: the sum over the processes is back to 0.
-        ("workers_busy{mp_scope=\"demo\"}", 0.0),
+        ("workers_busy{mp_scope=\"application\"}", 0.0),
     ] {
         assert_eq!(
             exposed_value(text, series),

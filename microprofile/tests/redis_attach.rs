@@ -356,13 +356,13 @@ fn unregister_takes_a_family_out_of_the_store_view() {
     kept.inc();
     gone.inc();
     store.transfer().unwrap();
-    assert_eq!(number(&server, "unreg", "kept::"), 2.0);
+    assert_eq!(number(&server, "unreg", "kept_total::"), 2.0);
     // Neither what was pending at the unregister nor what came after is sent.
-    assert_eq!(number(&server, "unreg", "gone::a=\"1\""), 1.0);
+    assert_eq!(number(&server, "unreg", "gone_total::a=\"1\""), 1.0);
     // A new handle of that name makes the family again.
     store.counter("gone", &[("a", "1")]).unwrap().inc();
     store.transfer().unwrap();
-    assert_eq!(number(&server, "unreg", "gone::a=\"1\""), 2.0);
+    assert_eq!(number(&server, "unreg", "gone_total::a=\"1\""), 2.0);
 
     // An attached registry's metric leaves the store's view when it leaves the registry.
     let registry = Arc::new(Registry::new());

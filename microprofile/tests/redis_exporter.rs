@@ -405,18 +405,18 @@ fn exporter_gzips_scrapes() {
 /// must skip alone: (field, value).
 const HOSTILE_FIELDS: &[(&str, &str)] = &[
     // Reserved label names on a counter family's value.
-    ("orders::le=\"1\"", "5"),
-    ("orders::quantile=\"0.5\"", "1"),
-    ("orders::mp_scope=\"x\"", "1"),
-    ("orders::__name__=\"x\"", "1"),
+    ("orders_total::le=\"1\"", "5"),
+    ("orders_total::quantile=\"0.5\"", "1"),
+    ("orders_total::mp_scope=\"x\"", "1"),
+    ("orders_total::__name__=\"x\"", "1"),
     // A name no field can carry (the labels part starts at the first `"`).
     ("bad\"name::", "1"),
     // A value that is not a number.
-    ("orders::region=\"us\"", "lots"),
+    ("orders_total::region=\"us\"", "lots"),
     // A histogram bucket in a counter family.
-    ("orders:b:le=\"1\",region=\"eu\"", "1"),
+    ("orders_total:b:le=\"1\",region=\"eu\"", "1"),
     // An unknown extension.
-    ("orders:x:region=\"eu\"", "1"),
+    ("orders_total:x:region=\"eu\"", "1"),
     // Type fields that conflict: one with labels, one naming no type.
     ("workers:t:x=\"1\"", "h"),
     ("temp:t:", "x"),

@@ -105,7 +105,7 @@ fn spawn_workers(server: &RedisServer, ns: &str, n: usize, updates: u64, mode: &
 fn check_worker_totals(server: &RedisServer, ns: &str, n: usize, updates: u64) {
     let total = n as u64 * updates;
     assert_eq!(
-        value(server, ns, "hits::a=\"1\",b=\"2\""),
+        value(server, ns, "hits_total::a=\"1\",b=\"2\""),
         total as f64,
         "counter"
     );
@@ -114,12 +114,12 @@ fn check_worker_totals(server: &RedisServer, ns: &str, n: usize, updates: u64) {
     assert_eq!(
         fields
             .iter()
-            .filter(|(f, _)| f.starts_with("hits::"))
+            .filter(|(f, _)| f.starts_with("hits_total::"))
             .count(),
         1,
         "{fields:?}"
     );
-    assert_eq!(value(server, ns, "bytes::"), total as f64 * 0.5);
+    assert_eq!(value(server, ns, "bytes_total::"), total as f64 * 0.5);
     assert_eq!(value(server, ns, "in_flight::"), 2.0 * n as f64);
     assert_eq!(value(server, ns, "latency:c:path=\"/x%3Ay\""), total as f64);
     let le1 = value(server, ns, "latency:b:le=\"1.0\",path=\"/x%3Ay\"");
@@ -135,7 +135,7 @@ fn check_worker_totals(server: &RedisServer, ns: &str, n: usize, updates: u64) {
         .filter(|(f, _)| f.starts_with("worker_id::mp_process="))
         .count();
     assert_eq!(per_process, n);
-    assert_eq!(server.hget(ns, "hits:t:").as_deref(), Some("c"));
+    assert_eq!(server.hget(ns, "hits_total:t:").as_deref(), Some("c"));
     assert_eq!(server.hget(ns, "latency:t:").as_deref(), Some("h"));
     assert_eq!(server.hget(ns, "size:t:").as_deref(), Some("s"));
     assert_eq!(server.hget(ns, "in_flight:t:").as_deref(), Some("g"));
@@ -216,10 +216,13 @@ fn kill_and_restart_loses_nothing() {
         std::thread::sleep(Duration::from_millis(60));
     }
     assert_eq!(
-        value(&server, "kill", "jobs::queue=\"q%3A1\""),
+        value(&server, "kill", "jobs_total::queue=\"q%3A1\""),
         expected as f64
     );
-    assert_eq!(value(&server, "kill", "seconds::"), expected as f64 * 0.25);
+    assert_eq!(
+        value(&server, "kill", "seconds_total::"),
+        expected as f64 * 0.25
+    );
     assert_eq!(value(&server, "kill", "h:c:"), expected as f64);
     let low = value(&server, "kill", "h:b:le=\"5.0\"");
     let high = value(&server, "kill", "h:b:le=\"+Inf\"");
@@ -272,10 +275,10 @@ fn transaction_of_unknown_outcome_counts_once() {
     sleeper.join().unwrap();
     std::thread::sleep(Duration::from_millis(100));
     // Applied although the client never heard back.
-    assert_eq!(value(&server, "doubt", "c::"), 12.0);
+    assert_eq!(value(&server, "doubt", "c_total::"), 12.0);
     counter.inc_by(1);
     transfer_until_sent(&store);
-    assert_eq!(value(&server, "doubt", "c::"), 13.0);
+    assert_eq!(value(&server, "doubt", "c_total::"), 13.0);
 }
 
 /// A stalled Redis holds a transfer of 2 000 fields for one I/O timeout, not one per reply; and
@@ -311,7 +314,10 @@ fn stalled_redis_holds_a_large_transfer_for_one_timeout() {
     }
     transfer_until_sent(&store);
     for i in [0, 999, 1_999] {
-        assert_eq!(value(&server, "stall", &format!("many::i=\"{i}\"")), 3.0);
+        assert_eq!(
+            value(&server, "stall", &format!("many_total::i=\"{i}\"")),
+            3.0
+        );
     }
 }
 
@@ -530,13 +536,13 @@ fn periodic_transfer_sends_and_flushes_on_stop() {
         .unwrap();
     counter.inc_by(2);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while server.hget("p", "ticks::").as_deref() != Some("2") {
+    while server.hget("p", "ticks_total::").as_deref() != Some("2") {
         assert!(Instant::now() < deadline, "periodic transfer did not send");
         std::thread::sleep(Duration::from_millis(20));
     }
     counter.inc_by(3);
     periodic.stop();
-    assert_eq!(value(&server, "p", "ticks::"), 5.0);
+    assert_eq!(value(&server, "p", "ticks_total::"), 5.0);
 }
 
 #[test]
@@ -551,8 +557,11 @@ fn description_and_type_are_written_once_per_connection() {
     c.inc();
     let second = store.transfer().unwrap();
     assert_eq!(second.fields, 1, "only the value");
-    assert_eq!(server.hget("meta", "c:d:").as_deref(), Some("Things."));
-    assert_eq!(server.hget("meta", "c:t:").as_deref(), Some("c"));
+    assert_eq!(
+        server.hget("meta", "c_total:d:").as_deref(),
+        Some("Things.")
+    );
+    assert_eq!(server.hget("meta", "c_total:t:").as_deref(), Some("c"));
 }
 
 // ---- Transfers that never block the caller (transfer_in_background, transfer_async) ----
@@ -637,7 +646,7 @@ fn background_transfer_retries_until_redis_is_back() {
     let counter = store.counter("c", &[]).unwrap();
     counter.inc_by(2);
     redis_support::block_on(store.transfer_async()).unwrap();
-    assert_eq!(value(&server, "bg_retry", "c::"), 2.0);
+    assert_eq!(value(&server, "bg_retry", "c_total::"), 2.0);
     server.kill();
     let errors_before = microprofile::redis::TRANSFER_ERRORS.get();
     counter.inc_by(3);
@@ -653,7 +662,7 @@ fn background_transfer_retries_until_redis_is_back() {
     server.restart();
     // No further call: the thread retries after the backoff.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while server.hget("bg_retry", "c::").as_deref() != Some("5") {
+    while server.hget("bg_retry", "c_total::").as_deref() != Some("5") {
         assert!(
             Instant::now() < deadline,
             "{:?}",
@@ -693,7 +702,7 @@ fn background_requests_coalesce_while_a_transfer_runs() {
     let outcome = redis_support::block_on(future);
     sleeper.join().unwrap();
     assert!(outcome.is_ok(), "{outcome:?}");
-    assert_eq!(value(&server, "bg_coalesce", "c::"), 101.0);
+    assert_eq!(value(&server, "bg_coalesce", "c_total::"), 101.0);
     let transactions = redis_support::transaction_calls(server.port) - execs_before;
     assert!(
         (1..=3).contains(&transactions),
@@ -724,7 +733,7 @@ fn background_transfer_outlives_the_store_isolated() {
     drop(counter);
     drop(store);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while server.hget("bg_orphan", "c::").as_deref() != Some("7") {
+    while server.hget("bg_orphan", "c_total::").as_deref() != Some("7") {
         assert!(
             Instant::now() < deadline,
             "{:?}",
@@ -815,8 +824,8 @@ fn an_integer_and_a_float_counter_never_share_a_field() {
     store.transfer().unwrap();
     ints.inc();
     store.transfer().unwrap();
-    assert_eq!(value(&server, "kinds", "bytes::dir=\"in\""), 3.0);
-    assert_eq!(value(&server, "kinds", "bytes::dir=\"out\""), 0.5);
+    assert_eq!(value(&server, "kinds", "bytes_total::dir=\"in\""), 3.0);
+    assert_eq!(value(&server, "kinds", "bytes_total::dir=\"out\""), 0.5);
 }
 
 /// A `GaugeMode::Sum` gauge whose delta the full outbox dropped sends it again with the next
@@ -922,8 +931,8 @@ fn a_batch_still_in_flight_on_the_old_connection_is_not_applied_twice() {
         assert!(Instant::now() < deadline, "could not transfer");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(value(&server, "doubt", "c::"), 12.0);
+    assert_eq!(value(&server, "doubt", "c_total::"), 12.0);
     // The held bytes reach Redis now, and run: the script skips the batch it already applied.
     std::thread::sleep(Duration::from_millis(2000));
-    assert_eq!(value(&server, "doubt", "c::"), 12.0);
+    assert_eq!(value(&server, "doubt", "c_total::"), 12.0);
 }

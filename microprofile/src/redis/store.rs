@@ -14,13 +14,11 @@ use parking_lot::Mutex;
 mod attached;
 use attached::{Attached, Attachment};
 
-use super::codec::{self, Extension, TypeCode, BUCKET_BOUND_LABEL, SKETCH_KEY_LABEL};
+use super::codec::{self, Extension, TypeCode};
 use super::resp::{self, Reply};
-use super::sketch::Sketch;
 use super::{StoreError, DROPPED_UPDATES, TRANSFERS, TRANSFER_ERRORS};
 use crate::encoding::float::format_float;
-use crate::metadata::Scope;
-use crate::metric::add_f64;
+use crate::metadata::{Metadata, Scope};
 use crate::metric::histogram::{Buckets, Observe, TimerGuard, DEFAULT_BUCKETS};
 use crate::naming;
 use crate::registry::Registry;
@@ -286,10 +284,6 @@ impl Sink<'_> {
     }
 }
 
-trait Cell: Send + Sync {
-    fn drain(&self, sink: &mut Sink<'_>);
-}
-
 /// Metadata of one family in this store.
 struct FamilyMeta {
     type_code: TypeCode,
@@ -303,10 +297,21 @@ struct FamilyMeta {
 
 #[derive(Default)]
 struct Cells {
+    /// Families by the name the store writes (the registry's exposed name).
     families: HashMap<String, FamilyMeta>,
-    /// Series identity (the `v` field name) → cell, for get-or-create.
-    series: HashMap<String, (TypeCode, Arc<dyn std::any::Any + Send + Sync>)>,
-    list: Vec<Arc<dyn Cell>>,
+    /// The handles' series: identity (the value field's name) → the registry metric (for
+    /// get-or-create), with the name and tags it was declared with in the store's registry.
+    series: HashMap<String, OwnSeries>,
+    /// The family each name declared by a handle is written under.
+    declared: HashMap<String, String>,
+}
+
+/// One series of the store's own handles: a metric of the store's own registry.
+struct OwnSeries {
+    family: String,
+    metric: Arc<dyn std::any::Any + Send + Sync>,
+    declared: String,
+    tags: Vec<(String, String)>,
 }
 
 struct Link {
@@ -327,6 +332,11 @@ pub(crate) struct Inner {
     /// The namespace's metadata hash ([`super::meta_key`]).
     meta_key: String,
     cells: Mutex<Cells>,
+    /// The registry behind the store's own handles ([`SharedStore::counter`] and the others):
+    /// they are views over its metrics, transferred like any attached registry.
+    own: Arc<Registry>,
+    /// The [`GaugeMode`] of each gauge family of the handles, by the name the store writes.
+    own_gauge_modes: Arc<Mutex<HashMap<String, GaugeMode>>>,
     link: Mutex<Link>,
     /// Set by updates in eager mode; the sender thread clears it before draining.
     notified: AtomicBool,
@@ -424,12 +434,19 @@ impl SharedStore {
         );
         let eager = config.mode == TransferMode::Eager;
         let meta_key = super::meta_key(&config.namespace);
+        let own = Arc::new(Registry::new());
+        let own_gauge_modes = Arc::new(Mutex::new(HashMap::new()));
+        // The handles' registry comes first: a name its handles hold with one type is the
+        // store's, whatever an attached registry declares under it.
+        let own_attachment = Attachment::own(own.clone(), own_gauge_modes.clone());
         let inner = Arc::new(Inner {
             config,
             target,
             ack_key,
             meta_key,
             cells: Mutex::new(Cells::default()),
+            own,
+            own_gauge_modes,
             link: Mutex::new(Link {
                 connection: None,
                 outbox: Outbox::default(),
@@ -442,7 +459,7 @@ impl SharedStore {
             sender: Mutex::new(None),
             stop: AtomicBool::new(false),
             background: Mutex::new(None),
-            attached: Mutex::new(Vec::new()),
+            attached: Mutex::new(vec![own_attachment]),
         });
         if eager {
             let weak = Arc::downgrade(&inner);
@@ -465,15 +482,17 @@ impl SharedStore {
         &self.inner.config
     }
 
-    fn series<C: Cell + 'static>(
+    /// Gets or makes one series of the store's own handles: checks the name and labels, the
+    /// family's type and bounds, then gets or makes the metric in the store's registry (the
+    /// labels are its tags) with `make`.
+    fn series<M: crate::metric::Metric>(
         &self,
         name: &str,
         labels: &[(&str, &str)],
-        type_code: TypeCode,
-        description: &str,
+        metric_type: crate::MetricType,
         bounds: Option<&[f64]>,
-        make: impl FnOnce(String, Vec<(String, String)>) -> Result<C, StoreError>,
-    ) -> Result<Arc<C>, StoreError> {
+        make: impl FnOnce(&Registry, Metadata) -> Result<crate::Handle<M>, crate::Error>,
+    ) -> Result<crate::Handle<M>, StoreError> {
         naming::validate_metric_name(name)?;
         let mut sorted: Vec<(&str, &str)> = labels.to_vec();
         sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -487,9 +506,26 @@ impl SharedStore {
                 .into());
             }
         }
-        let identity = codec::encode_sorted(name, Extension::Value, &sorted)?;
+        let type_code = type_code_of(metric_type);
+        // The name the store writes: the registry's exposed one (a counter's with `_total`).
+        let family = naming::exposed_name(name, metric_type, "");
+        let identity = codec::encode_sorted(&family, Extension::Value, &sorted)?;
         let mut cells = self.inner.cells.lock();
-        match cells.families.get(name) {
+        // The name declared with another type (written under another name, `x_total` and `x`):
+        // still one name in the store's registry.
+        let other = cells
+            .declared
+            .get(name)
+            .filter(|written| **written != family)
+            .and_then(|written| cells.families.get(written));
+        if let Some(meta) = other {
+            return Err(StoreError::TypeConflict {
+                name: name.to_owned(),
+                existing: meta.type_code,
+                requested: type_code,
+            });
+        }
+        match cells.families.get(&family) {
             Some(meta) if meta.type_code != type_code => {
                 return Err(StoreError::TypeConflict {
                     name: name.to_owned(),
@@ -504,41 +540,64 @@ impl SharedStore {
             }
             _ => {}
         }
-        if let Some((_, existing)) = cells.series.get(&identity) {
+        if let Some(existing) = cells.series.get(&identity) {
             // The same series of the same type: an integer and a float counter differ only in
-            // their cell, and must not share the field.
-            return Arc::clone(existing).downcast::<C>().map_err(|_| {
-                StoreError::CounterKindConflict {
+            // their metric, and must not share the field.
+            return Arc::clone(&existing.metric)
+                .downcast::<M>()
+                .map(crate::Handle::Shared)
+                .map_err(|_| StoreError::CounterKindConflict {
                     name: name.to_owned(),
-                }
-            });
+                });
         }
-        let owned: Vec<(String, String)> = sorted
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect();
-        let cell = Arc::new(make(name.to_owned(), owned)?);
-        if !cells.families.contains_key(name) {
+        let mut metadata = Metadata::named(name.to_owned());
+        for (label, value) in &sorted {
+            metadata = metadata.with_tag((*label).to_owned(), (*value).to_owned());
+        }
+        let handle = make(&self.inner.own, metadata)?;
+        let metric: Arc<dyn std::any::Any + Send + Sync> = match &handle {
+            crate::Handle::Shared(metric) => metric.clone(),
+            // The store's registry makes every metric itself: never a static.
+            crate::Handle::Static(_) => {
+                return Err(StoreError::CounterKindConflict {
+                    name: name.to_owned(),
+                })
+            }
+        };
+        if !cells.families.contains_key(&family) {
             cells.families.insert(
-                name.to_owned(),
+                family.clone(),
                 FamilyMeta {
                     type_code,
-                    description: description.to_owned(),
+                    description: String::new(),
                     bounds: bounds.map(<[f64]>::to_vec),
                     recorded: None,
                 },
             );
             self.inner.meta_dirty.store(true, Ordering::Release);
-        } else if let Some(meta) = cells.families.get_mut(name) {
-            if meta.description.is_empty() && !description.is_empty() {
-                meta.description = description.to_owned();
-                self.inner.meta_dirty.store(true, Ordering::Release);
-            }
         }
-        let any: Arc<dyn std::any::Any + Send + Sync> = cell.clone();
-        cells.series.insert(identity, (type_code, any));
-        cells.list.push(cell.clone());
-        Ok(cell)
+        cells.declared.insert(name.to_owned(), family.clone());
+        cells.series.insert(
+            identity,
+            OwnSeries {
+                family,
+                metric,
+                declared: name.to_owned(),
+                tags: sorted
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                    .collect(),
+            },
+        );
+        Ok(handle)
+    }
+
+    /// The family a handle name stands for: its counter's (`name_total`) or its own.
+    fn family_of(cells: &Cells, name: &str) -> Option<String> {
+        let counter = naming::exposed_name(name, crate::MetricType::Counter, "");
+        [counter, name.to_owned()]
+            .into_iter()
+            .find(|family| cells.families.contains_key(family))
     }
 
     /// Attaches the global registry's `scope`: from the next transfer on, every series of it,
@@ -617,25 +676,31 @@ impl SharedStore {
     /// reading it.
     pub fn unregister(&self, name: &str) -> bool {
         let mut cells = self.inner.cells.lock();
-        if cells.families.remove(name).is_none() {
+        let Some(family) = Self::family_of(&cells, name) else {
             return false;
-        }
-        // The series of the family: their identities are `name:v:…`.
-        let prefix = format!("{name}:");
-        let mut removed: Vec<*const ()> = Vec::new();
-        cells.series.retain(|identity, (_, cell)| {
-            let keep = !identity.starts_with(&prefix);
+        };
+        cells.families.remove(&family);
+        cells.declared.retain(|_, written| *written != family);
+        self.inner.own_gauge_modes.lock().remove(&family);
+        let mut removed = Vec::new();
+        cells.series.retain(|_, series| {
+            let keep = series.family != family;
             if !keep {
-                removed.push(Arc::as_ptr(cell).cast::<()>());
+                removed.push((series.declared.clone(), std::mem::take(&mut series.tags)));
             }
             keep
         });
-        cells
-            .list
-            .retain(|cell| !removed.contains(&Arc::as_ptr(cell).cast::<()>()));
         drop(cells);
+        // Out of the store's registry: the next transfer's read forgets the series, and what
+        // they recorded since the last transfer is not sent.
+        for (declared, tags) in removed {
+            let tags: Vec<(&str, &str)> =
+                tags.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            self.inner.own.remove(&Scope::Application, &declared, &tags);
+        }
         // What waits unsent for it goes too, unless a transfer holds the link longer than the
         // I/O timeout (then that much is still sent once).
+        let prefix = format!("{family}:");
         if let Some(mut link) = self.inner.link.try_lock_for(self.inner.config.io_timeout) {
             link.outbox
                 .ops
@@ -647,7 +712,8 @@ impl SharedStore {
     /// Sets the description (`# HELP`) of a family, written with its type once per connection.
     pub fn describe(&self, name: &str, description: &str) {
         let mut cells = self.inner.cells.lock();
-        if let Some(meta) = cells.families.get_mut(name) {
+        let family = Self::family_of(&cells, name);
+        if let Some(meta) = family.and_then(|family| cells.families.get_mut(&family)) {
             if meta.description != description {
                 meta.description = description.to_owned();
                 self.inner.meta_dirty.store(true, Ordering::Release);
@@ -656,16 +722,14 @@ impl SharedStore {
     }
 
     /// Gets or creates an integer counter (`HINCRBY`). The same name and labels, in any order,
-    /// give the same counter.
+    /// give the same counter. Written as the registry exposes it: `jobs` → `jobs_total::…`.
     pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> Result<RedisCounter, StoreError> {
-        let cell = self.series(name, labels, TypeCode::Counter, "", None, |n, l| {
-            Ok(IntCell {
-                field: value_field(&n, &l)?,
-                delta: AtomicU64::new(0),
-            })
+        let handle = self.series(name, labels, crate::MetricType::Counter, None, |r, m| {
+            r.counter(m)
         })?;
         Ok(RedisCounter {
-            cell,
+            field: self.own_field(name, crate::MetricType::Counter, labels)?,
+            handle,
             inner: self.inner.clone(),
         })
     }
@@ -676,49 +740,41 @@ impl SharedStore {
         name: &str,
         labels: &[(&str, &str)],
     ) -> Result<RedisFloatCounter, StoreError> {
-        let cell = self.series(name, labels, TypeCode::Counter, "", None, |n, l| {
-            Ok(FloatCell {
-                field: value_field(&n, &l)?,
-                delta_bits: AtomicU64::new(0),
-            })
+        let handle = self.series(name, labels, crate::MetricType::Counter, None, |r, m| {
+            r.float_counter(m)
         })?;
         Ok(RedisFloatCounter {
-            cell,
+            handle,
             inner: self.inner.clone(),
         })
     }
 
     /// Gets or creates a gauge with the given cross-process meaning. The mode is part of the
-    /// series' identity: asking again with another mode is an error.
+    /// family's identity: asking again with another mode is an error.
     pub fn gauge(
         &self,
         name: &str,
         labels: &[(&str, &str)],
         mode: GaugeMode,
     ) -> Result<RedisGauge, StoreError> {
-        let process = self.inner.config.process_label.clone();
-        let mut all: Vec<(&str, &str)> = labels.to_vec();
-        if mode == GaugeMode::PerProcess {
-            all.push((PROCESS_LABEL, &process));
+        let family = naming::exposed_name(name, crate::MetricType::Gauge, "");
+        {
+            let modes = self.inner.own_gauge_modes.lock();
+            if let Some(existing) = modes.get(&family).copied().filter(|m| *m != mode) {
+                return Err(StoreError::GaugeModeConflict {
+                    name: name.to_owned(),
+                    existing,
+                    requested: mode,
+                });
+            }
         }
-        let cell = self.series(name, &all, TypeCode::Gauge, "", None, |n, l| {
-            Ok(GaugeCell {
-                field: value_field(&n, &l)?,
-                mode,
-                value_bits: AtomicU64::new(0f64.to_bits()),
-                sent_bits: AtomicU64::new(0f64.to_bits()),
-                dirty: AtomicBool::new(false),
-            })
+        let handle = self.series(name, labels, crate::MetricType::Gauge, None, |r, m| {
+            r.float_gauge(m)
         })?;
-        if cell.mode != mode {
-            return Err(StoreError::GaugeModeConflict {
-                name: name.to_owned(),
-                existing: cell.mode,
-                requested: mode,
-            });
-        }
+        self.inner.own_gauge_modes.lock().insert(family, mode);
         Ok(RedisGauge {
-            cell,
+            handle,
+            mode,
             inner: self.inner.clone(),
         })
     }
@@ -733,16 +789,15 @@ impl SharedStore {
     ) -> Result<RedisHistogram, StoreError> {
         let bounds = bounds.unwrap_or(DEFAULT_BUCKETS);
         Buckets::check(bounds)?;
-        let cell = self.series(
+        let handle = self.series(
             name,
             labels,
-            TypeCode::Histogram,
-            "",
+            crate::MetricType::Histogram,
             Some(bounds),
-            |n, l| HistogramCell::new(&n, &l, bounds),
+            |r, m| r.histogram(m, Some(bounds.to_vec())),
         )?;
         Ok(RedisHistogram {
-            cell,
+            handle,
             inner: self.inner.clone(),
         })
     }
@@ -750,13 +805,28 @@ impl SharedStore {
     /// Gets or creates a summary, stored as a mergeable sketch (see [`super::sketch`]): the
     /// exporter computes quantiles over every process within 1% relative error.
     pub fn summary(&self, name: &str, labels: &[(&str, &str)]) -> Result<RedisSummary, StoreError> {
-        let cell = self.series(name, labels, TypeCode::Summary, "", None, |n, l| {
-            SummaryCell::new(&n, &l)
+        let handle = self.series(name, labels, crate::MetricType::Summary, None, |r, m| {
+            r.summary(m)
         })?;
         Ok(RedisSummary {
-            cell,
+            name: name.to_owned(),
+            handle,
             inner: self.inner.clone(),
         })
+    }
+
+    /// The value field of a handle's series.
+    fn own_field(
+        &self,
+        name: &str,
+        metric_type: crate::MetricType,
+        labels: &[(&str, &str)],
+    ) -> Result<String, StoreError> {
+        Ok(codec::encode_field(
+            &naming::exposed_name(name, metric_type, ""),
+            Extension::Value,
+            labels,
+        )?)
     }
 
     /// Hash fields waiting to be sent (after a failed transfer).
@@ -1147,7 +1217,8 @@ fn eager_loop(weak: Weak<Inner>) {
             link.outbox.len() > 0 || link.in_doubt.is_some()
         };
         let mut wait = Duration::from_secs(1);
-        let attached = !inner.attached.lock().is_empty();
+        // The store's own registry needs no polling: its handles wake this thread.
+        let attached = inner.attached.lock().iter().any(|a| !a.is_own());
         if attached {
             wait = inner.config.eager_interval;
         }
@@ -1161,10 +1232,6 @@ fn eager_loop(weak: Weak<Inner>) {
         drop(inner);
         thread::park_timeout(wait);
     }
-}
-
-fn value_field(name: &str, labels: &[(String, String)]) -> Result<String, StoreError> {
-    field(name, Extension::Value, labels, None)
 }
 
 fn field(
@@ -1196,18 +1263,14 @@ fn transfer(inner: &Inner) -> Result<TransferReport, StoreError> {
             outbox: &mut link.outbox,
             room: room.saturating_sub(doubt_len),
         };
-        let (cells, mut types): (Vec<Arc<dyn Cell>>, HashMap<String, TypeCode>) = {
+        let mut types: HashMap<String, TypeCode> = {
             let cells = inner.cells.lock();
-            let types = cells
+            cells
                 .families
                 .iter()
                 .map(|(name, meta)| (name.clone(), meta.type_code))
-                .collect();
-            (cells.list.clone(), types)
+                .collect()
         };
-        for cell in &cells {
-            cell.drain(&mut sink);
-        }
         // The attached registries, read without the cells' lock: a callback gauge read here may
         // make store handles.
         // Taken out of their lock while read, so that a callback may even attach a registry.
@@ -1455,135 +1518,6 @@ fn connect(inner: &Inner) -> Result<resp::Connection, String> {
         .map_err(|e| e.to_string())
 }
 
-struct IntCell {
-    field: String,
-    delta: AtomicU64,
-}
-
-impl Cell for IntCell {
-    fn drain(&self, sink: &mut Sink<'_>) {
-        let n = self.delta.swap(0, Ordering::AcqRel);
-        if n > 0 {
-            sink.add(&self.field, Op::IncrInt(n.min(i64::MAX as u64) as i64));
-        }
-    }
-}
-
-struct FloatCell {
-    field: String,
-    delta_bits: AtomicU64,
-}
-
-impl Cell for FloatCell {
-    fn drain(&self, sink: &mut Sink<'_>) {
-        let d = f64::from_bits(self.delta_bits.swap(0f64.to_bits(), Ordering::AcqRel));
-        if d != 0.0 {
-            sink.add(&self.field, Op::IncrFloat(d));
-        }
-    }
-}
-
-struct GaugeCell {
-    field: String,
-    mode: GaugeMode,
-    value_bits: AtomicU64,
-    /// The value sent last (for [`GaugeMode::Sum`]: the contribution already in Redis).
-    sent_bits: AtomicU64,
-    dirty: AtomicBool,
-}
-
-impl Cell for GaugeCell {
-    fn drain(&self, sink: &mut Sink<'_>) {
-        if !self.dirty.swap(false, Ordering::AcqRel) {
-            return;
-        }
-        let value = f64::from_bits(self.value_bits.load(Ordering::Acquire));
-        match self.mode {
-            GaugeMode::Sum => {
-                // The contribution in the outbox (and so, once confirmed, in Redis) advances only
-                // with a delta the outbox took: a dropped one is sent again, whole, by the next
-                // drain, so the sum never keeps an offset.
-                let sent = f64::from_bits(self.sent_bits.load(Ordering::Acquire));
-                let delta = value - sent;
-                if delta != 0.0 && delta.is_finite() {
-                    if sink.add(&self.field, Op::IncrFloat(delta)) {
-                        self.sent_bits.store(value.to_bits(), Ordering::Release);
-                    } else {
-                        self.dirty.store(true, Ordering::Release);
-                    }
-                }
-            }
-            GaugeMode::LastWriterWins | GaugeMode::PerProcess => {
-                sink.add(&self.field, Op::Set(value));
-            }
-        }
-    }
-}
-
-struct HistogramCell {
-    bucket_fields: Vec<String>,
-    sum_field: String,
-    count_field: String,
-    bounds: Vec<f64>,
-    buckets: Vec<AtomicU64>,
-    sum_bits: AtomicU64,
-    count: AtomicU64,
-}
-
-impl HistogramCell {
-    fn new(
-        name: &str,
-        labels: &[(String, String)],
-        bounds: &[f64],
-    ) -> Result<HistogramCell, StoreError> {
-        let mut bucket_fields = Vec::with_capacity(bounds.len() + 1);
-        for bound in bounds.iter().copied().chain([f64::INFINITY]) {
-            let le = format_float(bound);
-            bucket_fields.push(field(
-                name,
-                Extension::Bucket,
-                labels,
-                Some((BUCKET_BOUND_LABEL, &le)),
-            )?);
-        }
-        Ok(HistogramCell {
-            bucket_fields,
-            sum_field: field(name, Extension::Sum, labels, None)?,
-            count_field: field(name, Extension::Count, labels, None)?,
-            bounds: bounds.to_vec(),
-            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum_bits: AtomicU64::new(0f64.to_bits()),
-            count: AtomicU64::new(0),
-        })
-    }
-}
-
-impl Cell for HistogramCell {
-    fn drain(&self, sink: &mut Sink<'_>) {
-        let drained: Vec<u64> = self
-            .buckets
-            .iter()
-            .map(|bucket| bucket.swap(0, Ordering::AcqRel))
-            .collect();
-        let drained = add_cumulative_buckets(sink, &self.bucket_fields, &drained);
-        let sum = f64::from_bits(self.sum_bits.swap(0f64.to_bits(), Ordering::AcqRel));
-        let count = self.count.swap(0, Ordering::AcqRel);
-        // Each part is sent whenever it holds something: an observation caught half-way (its
-        // sum swapped out here, its bucket and count not yet added) has its value sent now and
-        // its bucket and count with the next transfer. (Sending the sum only with a count or
-        // bucket lost such values from `_sum`.)
-        if sum.to_bits() != 0f64.to_bits() {
-            sink.add(&self.sum_field, Op::IncrFloat(sum));
-        }
-        if count > 0 || drained {
-            sink.add(
-                &self.count_field,
-                Op::IncrInt(count.min(i64::MAX as u64) as i64),
-            );
-        }
-    }
-}
-
 /// Adds a histogram series' bucket deltas (`deltas`, per bucket, `+Inf` last) as the store keeps
 /// them, **cumulative**: the field of bound x grows by every new observation ≤ x. When anything
 /// was observed, every bucket field is sent (those below the first observation with 0), so the
@@ -1600,79 +1534,18 @@ fn add_cumulative_buckets(sink: &mut Sink<'_>, fields: &[String], deltas: &[u64]
     true
 }
 
-struct SummaryState {
-    sketch: Sketch,
-    sum: f64,
-    count: u64,
-}
-
-struct SummaryCell {
-    name: String,
-    labels: Vec<(String, String)>,
-    sum_field: String,
-    count_field: String,
-    state: Mutex<SummaryState>,
-}
-
-impl SummaryCell {
-    fn new(name: &str, labels: &[(String, String)]) -> Result<SummaryCell, StoreError> {
-        Ok(SummaryCell {
-            name: name.to_owned(),
-            labels: labels.to_vec(),
-            sum_field: field(name, Extension::Sum, labels, None)?,
-            count_field: field(name, Extension::Count, labels, None)?,
-            state: Mutex::new(SummaryState {
-                sketch: Sketch::new(),
-                sum: 0.0,
-                count: 0,
-            }),
-        })
-    }
-}
-
-impl Cell for SummaryCell {
-    fn drain(&self, sink: &mut Sink<'_>) {
-        let (buckets, sum, count) = {
-            let mut state = self.state.lock();
-            let buckets = state.sketch.take();
-            let sum = std::mem::take(&mut state.sum);
-            let count = std::mem::take(&mut state.count);
-            (buckets, sum, count)
-        };
-        if count == 0 {
-            return;
-        }
-        for (key, n) in buckets {
-            let key = key.to_string();
-            if let Ok(f) = field(
-                &self.name,
-                Extension::Bucket,
-                &self.labels,
-                Some((SKETCH_KEY_LABEL, &key)),
-            ) {
-                sink.add(&f, Op::IncrInt(n.min(i64::MAX as u64) as i64));
-            }
-        }
-        sink.add(&self.sum_field, Op::IncrFloat(sum));
-        sink.add(
-            &self.count_field,
-            Op::IncrInt(count.min(i64::MAX as u64) as i64),
-        );
-    }
-}
-
-/// An integer counter in a [`SharedStore`]. One relaxed atomic add per update.
+/// An integer counter in a [`SharedStore`]: a view over a counter of the store's own
+/// registry, so one relaxed atomic add per update.
 #[derive(Clone)]
 pub struct RedisCounter {
-    cell: Arc<IntCell>,
+    handle: crate::Handle<crate::Counter>,
+    field: String,
     inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for RedisCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("RedisCounter")
-            .field(&self.cell.field)
-            .finish()
+        f.debug_tuple("RedisCounter").field(&self.field).finish()
     }
 }
 
@@ -1686,29 +1559,28 @@ impl RedisCounter {
     /// Adds `n`.
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        self.cell.delta.fetch_add(n, Ordering::Relaxed);
+        self.handle.inc_by(n);
         self.inner.updated();
     }
 
     /// The hash field it writes.
     pub fn field(&self) -> &str {
-        &self.cell.field
+        &self.field
     }
 }
 
-/// A float counter in a [`SharedStore`]. Negative, NaN or infinite increments are refused and
-/// counted in `microprofile_rejected_updates_total`.
+/// A float counter in a [`SharedStore`] (a view over a float counter of the store's registry).
+/// Negative, NaN or infinite increments are refused and counted in
+/// `microprofile_rejected_updates_total`.
 #[derive(Clone)]
 pub struct RedisFloatCounter {
-    cell: Arc<FloatCell>,
+    handle: crate::Handle<crate::FloatCounter>,
     inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for RedisFloatCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("RedisFloatCounter")
-            .field(&self.cell.field)
-            .finish()
+        f.debug_struct("RedisFloatCounter").finish_non_exhaustive()
     }
 }
 
@@ -1716,7 +1588,7 @@ impl RedisFloatCounter {
     /// Adds `delta` (finite, not negative).
     pub fn inc_by(&self, delta: f64) {
         if delta.is_finite() && delta >= 0.0 {
-            add_f64(&self.cell.delta_bits, delta);
+            self.handle.inc_by(delta);
             self.inner.updated();
         } else {
             crate::metric::events::REJECTED_UPDATES.inc();
@@ -1724,19 +1596,20 @@ impl RedisFloatCounter {
     }
 }
 
-/// A gauge in a [`SharedStore`], with the meaning its [`GaugeMode`] gives it.
+/// A gauge in a [`SharedStore`] (a view over a gauge of the store's registry), with the meaning
+/// its [`GaugeMode`] gives it.
 #[derive(Clone)]
 pub struct RedisGauge {
-    cell: Arc<GaugeCell>,
+    handle: crate::Handle<crate::FloatGauge>,
+    mode: GaugeMode,
     inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for RedisGauge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisGauge")
-            .field("field", &self.cell.field)
-            .field("mode", &self.cell.mode)
-            .finish()
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
     }
 }
 
@@ -1747,10 +1620,7 @@ impl RedisGauge {
             crate::metric::events::REJECTED_UPDATES.inc();
             return;
         }
-        self.cell
-            .value_bits
-            .store(value.to_bits(), Ordering::Release);
-        self.cell.dirty.store(true, Ordering::Release);
+        self.handle.set(value);
         self.inner.updated();
     }
 
@@ -1760,34 +1630,32 @@ impl RedisGauge {
             crate::metric::events::REJECTED_UPDATES.inc();
             return;
         }
-        add_f64(&self.cell.value_bits, delta);
-        self.cell.dirty.store(true, Ordering::Release);
+        self.handle.add(delta);
         self.inner.updated();
     }
 
     /// This process's value.
     pub fn get(&self) -> f64 {
-        f64::from_bits(self.cell.value_bits.load(Ordering::Acquire))
+        self.handle.get()
     }
 
     /// The cross-process meaning.
     pub fn mode(&self) -> GaugeMode {
-        self.cell.mode
+        self.mode
     }
 }
 
-/// A histogram in a [`SharedStore`]; bucket counts, sum and count are increments.
+/// A histogram in a [`SharedStore`] (a view over a histogram of the store's registry); bucket
+/// counts, sum and count are increments.
 #[derive(Clone)]
 pub struct RedisHistogram {
-    cell: Arc<HistogramCell>,
+    handle: crate::Handle<crate::Histogram>,
     inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for RedisHistogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisHistogram")
-            .field("bounds", &self.cell.bounds)
-            .finish_non_exhaustive()
+        f.debug_struct("RedisHistogram").finish_non_exhaustive()
     }
 }
 
@@ -1798,12 +1666,7 @@ impl RedisHistogram {
             crate::metric::events::REJECTED_UPDATES.inc();
             return;
         }
-        let index = self.cell.bounds.partition_point(|&b| b < value);
-        if let Some(bucket) = self.cell.buckets.get(index) {
-            bucket.fetch_add(1, Ordering::Relaxed);
-        }
-        add_f64(&self.cell.sum_bits, value);
-        self.cell.count.fetch_add(1, Ordering::Relaxed);
+        self.handle.observe(value);
         self.inner.updated();
     }
 
@@ -1824,18 +1687,18 @@ impl Observe for RedisHistogram {
     }
 }
 
-/// A summary in a [`SharedStore`], kept as a mergeable sketch.
+/// A summary in a [`SharedStore`] (a view over a summary of the store's registry), sent as a
+/// mergeable sketch.
 #[derive(Clone)]
 pub struct RedisSummary {
-    cell: Arc<SummaryCell>,
+    name: String,
+    handle: crate::Handle<crate::Summary>,
     inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for RedisSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("RedisSummary")
-            .field(&self.cell.name)
-            .finish()
+        f.debug_tuple("RedisSummary").field(&self.name).finish()
     }
 }
 
@@ -1846,12 +1709,7 @@ impl RedisSummary {
             crate::metric::events::REJECTED_UPDATES.inc();
             return;
         }
-        {
-            let mut state = self.cell.state.lock();
-            state.sketch.add(value);
-            state.sum += value;
-            state.count += 1;
-        }
+        self.handle.observe(value);
         self.inner.updated();
     }
 
@@ -1869,6 +1727,16 @@ impl RedisSummary {
 impl Observe for RedisSummary {
     fn observe_value(&self, value: f64) {
         self.observe(value)
+    }
+}
+
+/// The store's type letter of a metric type (a timer is a histogram).
+fn type_code_of(metric_type: crate::MetricType) -> TypeCode {
+    match metric_type {
+        crate::MetricType::Counter => TypeCode::Counter,
+        crate::MetricType::Gauge => TypeCode::Gauge,
+        crate::MetricType::Histogram | crate::MetricType::Timer => TypeCode::Histogram,
+        crate::MetricType::Summary => TypeCode::Summary,
     }
 }
 
@@ -1970,6 +1838,7 @@ mod tests {
         let a = store.counter("y", &[("a", "1"), ("b", "2")]).unwrap();
         let b = store.counter("y", &[("b", "2"), ("a", "1")]).unwrap();
         assert_eq!(a.field(), b.field());
-        assert!(Arc::ptr_eq(&a.cell, &b.cell));
+        a.inc();
+        assert_eq!(b.handle.get(), 1);
     }
 }

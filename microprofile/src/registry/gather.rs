@@ -250,6 +250,7 @@ impl DeltaCursor {
 
     /// Whether the last read saw the series of this [`series_key`] (a removed series is
     /// forgotten).
+    #[cfg(feature = "redis")]
     pub(crate) fn remembers(&self, key: &str) -> bool {
         self.last.contains_key(key)
     }

@@ -44,6 +44,7 @@ use crate::naming;
 use crate::registry::global_tags::GlobalTags;
 
 mod gather;
+#[cfg(feature = "redis")]
 pub(crate) use gather::series_key;
 pub use gather::{
     Change, CounterChange, DeltaCursor, FamilyRead, Gather, HistogramChange, MemberRead,

@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
+
 use super::GaugePolicy;
 use super::{add_cumulative_buckets, field, FamilyMeta, Op, Sink, PROCESS_LABEL};
 use crate::encoding::float::format_float;
@@ -37,6 +39,9 @@ pub(super) struct Attachment {
     /// [`GaugeMode::Sum`] gauges by their cursor key, with their field: one the registry no
     /// longer has takes its contribution back.
     sum_gauges: HashMap<String, String>,
+    /// For the store's own registry (its handles'): each gauge family's mode, by name, which
+    /// overrides `gauges`.
+    own_modes: Option<Arc<Mutex<HashMap<String, GaugeMode>>>>,
 }
 
 /// What a drain found out about the families it sent, for their `d` and `t` fields.
@@ -54,7 +59,28 @@ impl Attachment {
             cursor: DeltaCursor::new(),
             sent_gauges: HashMap::new(),
             sum_gauges: HashMap::new(),
+            own_modes: None,
         }
+    }
+
+    /// The attachment of a store's own registry, behind its handles: its gauges take the mode
+    /// each handle was made with.
+    pub(super) fn own(
+        registry: Arc<Registry>,
+        modes: Arc<Mutex<HashMap<String, GaugeMode>>>,
+    ) -> Attachment {
+        let mut attachment = Attachment::new(
+            Attached::Shared(registry),
+            Scope::Application,
+            GaugePolicy::ByKind,
+        );
+        attachment.own_modes = Some(modes);
+        attachment
+    }
+
+    /// Whether this is the store's own registry.
+    pub(super) fn is_own(&self) -> bool {
+        self.own_modes.is_some()
     }
 
     /// Adds what changed since the last drain to `sink`. `types` are the families the store knows
@@ -75,6 +101,7 @@ impl Attachment {
         let gauges = self.gauges;
         let sent_gauges = &mut self.sent_gauges;
         let sum_gauges = &mut self.sum_gauges;
+        let own_modes = &self.own_modes;
         let selection = Selection::Scope(&self.scope);
         let per_process_scope = self.scope == Scope::Base;
         registry.gather_changes(selection, &mut self.cursor, &mut |series, change| {
@@ -102,10 +129,13 @@ impl Attachment {
                 labels.push((PROCESS_LABEL.to_owned(), process.to_owned()));
             }
             labels.sort();
-            let mode = if per_process_scope {
-                GaugeMode::PerProcess
-            } else {
-                gauges.mode_for(series.metric)
+            let own_mode = own_modes
+                .as_ref()
+                .and_then(|modes| modes.lock().get(&info.name).copied());
+            let mode = match own_mode {
+                Some(mode) => mode,
+                None if per_process_scope => GaugeMode::PerProcess,
+                None => gauges.mode_for(series.metric),
             };
             if !add_change(sink, name, &labels, change, mode, sent_gauges, process) {
                 DROPPED_UPDATES.inc();
