@@ -17,7 +17,7 @@
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use microprofile::redis::{GaugeMode, RedisExposition, SharedStore, StoreConfig};
+use microprofile::redis::{GaugePolicy, RedisExposition, SharedStore, StoreConfig};
 use microprofile::{concurrent_gauge, counted, timed, Format, Metadata, Scope, Selection, Summary};
 
 const WORKERS: usize = 3;
@@ -57,7 +57,8 @@ fn run_batch(store: &SharedStore) {
 /// registry, and reach Redis because the registry is attached to the store; no store handle.
 fn worker(id: usize) -> Result<(), Box<dyn std::error::Error>> {
     let store = SharedStore::new(StoreConfig::from_env())?;
-    store.attach_global(Scope::Application, GaugeMode::Sum);
+    // By kind: the concurrent gauge (jobs in flight) adds up across the workers.
+    store.attach_global(Scope::Application, GaugePolicy::ByKind);
     // The end of the job: whatever is left goes when the guard drops (also on panic).
     let transfer = store.job();
     run_batch(&store);
