@@ -9,8 +9,10 @@
 //! application and the exporter can run on one host with their defaults. Durations take a unit:
 //! `--max-age 250ms`, `--refresh 5s`, `--timeout 2s` (`ms`, `s`, `m` or `h`, fractions allowed).
 //!
-//! Each namespace is served in the scope of the same name (`/metrics/shop`); `/metrics` serves
-//! every namespace, plus the exporter's own vendor metrics (`/metrics/vendor`).
+//! Each family is served in the scope its writer recorded in the namespace's metadata hash (a
+//! registry attached to a store records it: `/metrics/application`), a family without a record
+//! in the scope named after its namespace (`/metrics/shop`); `/metrics` serves every namespace,
+//! plus the exporter's own vendor metrics (`/metrics/vendor`).
 //!
 //! It serves through the built-in listener, so through the one endpoint and connection path of
 //! `microprofile::serve`: authentication (`MICROPROFILE_BEARER_TOKEN`, `MICROPROFILE_BASIC_AUTH`)
@@ -31,7 +33,8 @@ usage: microprofile-exporter [--redis URL] [--namespace NS[,NS...]] [--listen AD
   --redis URL          Redis holding the shared store (default $MICROPROFILE_REDIS_URL,
                        else redis://127.0.0.1:6379)
   --namespace LIST     namespaces to serve, comma-separated (default $MICROPROFILE_NAMESPACE,
-                       else microprofile); each is served in the scope of the same name
+                       else microprofile); a family without a recorded scope is served
+                       in the scope of its namespace's name
   --listen ADDR        address to serve on (default 127.0.0.1:9982; the built-in listener of
                        an application uses 9981)
   --max-age DURATION   a scrape reads Redis again when the values are older (default 250ms)
