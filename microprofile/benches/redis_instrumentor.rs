@@ -2,9 +2,9 @@
 //! from, on one `redis-server` in one run (issue 15 §6): transferring 10 000 changed series in one
 //! round trip, and exposing a namespace of 100 000 fields. Starts its own `redis-server` on a
 //! free loopback port; the anchor (`scripts/bench-instrumentor.py`) runs against the same server
-//! right after each of our cases, with the interpreter named by `MICROPROFILE_INSTRUMENTOR_PYTHON`
-//! (`scripts/instrumentor-env` makes one; without it the anchor is skipped). `scripts/bench-redis`
-//! runs it all and prints the table with the ratios.
+//! right after our side of each case (transfer, expose), with the interpreter named by
+//! `MICROPROFILE_INSTRUMENTOR_PYTHON` (`scripts/instrumentor-env` makes one; without it the
+//! anchor is skipped). `scripts/bench-redis` runs it all and prints the table with the ratios.
 
 #[path = "../tests/redis_support/mod.rs"]
 mod redis_support;
@@ -276,8 +276,9 @@ fn transfer(c: &mut Criterion, server: &RedisServer, anchor: &Anchor) {
     );
 }
 
-/// One hash of 100 000 fields in the format both read: counter families of `SERIES_PER_FAMILY`
-/// series (`fam3::method="GET",route="/r17"`), each with its `t` (`c`) and `d` fields.
+/// One hash of 100 000 fields in the format both read: `FAMILIES` counter families of
+/// 9 998 series each (`bench_family_3::method="GET",route="/r17"`) with their `t` (`c`) and `d`
+/// fields. Returns the number of series.
 fn populate(server: &RedisServer, namespace: &str) -> usize {
     let per_family = FIELDS / FAMILIES - 2;
     let mut series = 0;
