@@ -4,10 +4,15 @@
 //!
 //! # Writing
 //!
-//! A [`SharedStore`] hands out handles ([`RedisCounter`], [`RedisGauge`], [`RedisHistogram`],
-//! [`RedisSummary`]) that accumulate deltas in the process with atomic operations. In the default
+//! A [`SharedStore`] sends what changed in the registries attached to it
+//! ([`SharedStore::attach_global`], [`SharedStore::attach`]: whatever declared the metrics, the
+//! attributes, derive groups, families or the run-time API), read through the registry's one
+//! read path and its delta cursor. Its handles ([`RedisCounter`], [`RedisGauge`],
+//! [`RedisHistogram`], [`RedisSummary`]) are thin views over metrics of the store's own registry,
+//! sent the same way, for values a program computes only for the store. In the default
 //! [`TransferMode::Batched`], a transfer sends every delta in one round trip: one run of a Lua
-//! script that applies the batch atomically. [`TransferMode::Eager`] sends updates from a background thread as soon as they are made.
+//! script that applies the batch atomically. [`TransferMode::Eager`] sends updates from a
+//! background thread as soon as they are made.
 //!
 //! Which transfer to call where:
 //!
