@@ -1,4 +1,5 @@
-//! Global tags added to every exported series, read from `MP_METRICS_TAGS` and `MP_METRICS_APPNAME`.
+//! Global tags added to every exported series, read from `MP_METRICS_TAGS`, and the application
+//! name `mp_app`, from `MP_METRICS_APPNAME` or else `MP_METRICS_DEFAULTAPPNAME`.
 
 use crate::error::Error;
 use crate::naming;
@@ -37,14 +38,24 @@ impl GlobalTags {
         }
     }
 
-    /// Reads `MP_METRICS_TAGS` and `MP_METRICS_APPNAME`. Entries that do not parse are returned as
-    /// errors and left out; the valid ones are kept.
+    /// Reads `MP_METRICS_TAGS` and the application name. Entries that do not parse are returned
+    /// as errors and left out; the valid ones are kept.
+    ///
+    /// The application name (`mp_app`) is MicroProfile Metrics' `mp.metrics.appName`, or, when
+    /// that is not set, `mp.metrics.defaultAppName`: the spec ("Usage of MicroProfile Metrics in
+    /// application servers with multiple applications") has the default name used "for all
+    /// metrics that do not have an `mp_app` tag value defined by the `mp.metrics.appName`
+    /// property", and one process here is one application. Each property is looked up in the
+    /// environment as MicroProfile Config does it: the exact name, then with every character
+    /// other than a letter or digit replaced by `_`, then that in upper case
+    /// (`mp.metrics.appName`, `mp_metrics_appName`, `MP_METRICS_APPNAME`; `MP_METRICS_DEFAULTAPPNAME`).
+    /// The first variable set decides; an empty value counts as not set, as in MicroProfile
+    /// Config.
     pub fn from_env() -> (GlobalTags, Vec<Error>) {
         let spec = std::env::var("MP_METRICS_TAGS").unwrap_or_default();
         let (tags, errors) = Self::parse_lenient(&spec);
-        let app = std::env::var("MP_METRICS_APPNAME")
-            .ok()
-            .filter(|a| !a.is_empty());
+        let app = config_from_env("mp.metrics.appName")
+            .or_else(|| config_from_env("mp.metrics.defaultAppName"));
         (GlobalTags { tags, app }, errors)
     }
 
@@ -90,6 +101,22 @@ impl GlobalTags {
     pub fn app(&self) -> Option<&str> {
         self.app.as_deref()
     }
+}
+
+/// A MicroProfile Config property from the environment, as its environment source finds it: the
+/// exact name, then with each character that is not an ASCII letter or digit replaced by `_`,
+/// then that in upper case. The first variable set decides; an empty (or not UTF-8) value is
+/// taken as not set.
+fn config_from_env(property: &str) -> Option<String> {
+    let underscored: String = property
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let upper = underscored.to_ascii_uppercase();
+    let value = [property, underscored.as_str(), upper.as_str()]
+        .into_iter()
+        .find_map(std::env::var_os)?;
+    value.into_string().ok().filter(|value| !value.is_empty())
 }
 
 fn split_unescaped(s: &str, separator: char) -> impl Iterator<Item = &str> {

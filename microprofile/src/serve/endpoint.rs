@@ -3,7 +3,7 @@
 //! (authentication, routing, negotiation, compression). Every transport answers through it; the
 //! module docs of [`crate::serve`] describe the routes and statuses.
 
-use crate::encoding::negotiate_content_type;
+use crate::encoding::{negotiate_content_type, Format};
 use crate::metadata::Scope;
 use crate::registry::{Registry, Selection};
 #[cfg(any(feature = "server", feature = "axum"))]
@@ -17,7 +17,8 @@ pub const ALLOW: &str = "GET, HEAD";
 /// What to send back: a status, headers and a body.
 ///
 /// Header names are lowercase (as `http::HeaderName` wants them) and appear at most once each.
-/// `content-length` is always given: for `HEAD` it is the length the `GET` body would have, while
+/// `content-length` is given with every status but `204` (which has neither body nor
+/// `content-type`): for `HEAD` it is the length the `GET` body would have, while
 /// [`body`](Self::body) is empty. A transport should set these headers (replacing any it would
 /// add itself) and send the body as is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +55,16 @@ impl MetricsResponse {
         }
     }
 
+    /// `204 No Content`: no body, so neither `content-type` nor `content-length` (RFC 9110
+    /// forbids the latter on a `204`).
+    fn no_content() -> MetricsResponse {
+        MetricsResponse {
+            status: 204,
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+
     pub(crate) fn error(status: u16, message: &str, head: bool) -> MetricsResponse {
         let mut body = String::with_capacity(message.len() + 1);
         body.push_str(message);
@@ -80,6 +91,15 @@ pub(crate) fn find_header<'a>(
 /// as the query); `query` is the raw query string without `?`; `accept` the `Accept` header (several
 /// `Accept` headers joined with `,`).
 ///
+/// As MicroProfile Metrics 5.1 has it (`architecture.adoc`, "Exposing metrics via REST API"):
+/// `200` with the metrics; `204` with no body for a scope, or a metric, that exists but has no
+/// series to show (`/metrics` itself, the whole tree, is always `200`); `404` for a scope that does
+/// not exist or a metric that is not there; `406` for an `Accept` that allows neither format;
+/// `405` for any method but `GET` and `HEAD`, `OPTIONS` included (5.0 removed the JSON format,
+/// and with it the metadata `OPTIONS` used to return; the TCK's `testPromMetrics405NotGET`
+/// expects `405`). `name` without a scope (`/metrics?name=N`) selects metric `N` in every scope
+/// that has it, as the TCK's `testMetricNameAcrossScopes` queries it.
+///
 /// ```
 /// use microprofile::serve::respond;
 /// use microprofile::{Metadata, Registry};
@@ -96,7 +116,13 @@ pub(crate) fn find_header<'a>(
 ///     Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"));
 /// assert!(om.body.ends_with("# EOF\n"));
 ///
+/// let across = respond(&registry, "GET", "/metrics", Some("name=hits"), None);
+/// assert_eq!(across.body, ok.body);
+///
+/// assert_eq!(respond(&registry, "GET", "/metrics/base", None, None).status, 204);
 /// assert_eq!(respond(&registry, "GET", "/metrics/nope", None, None).status, 404);
+/// assert_eq!(respond(&registry, "GET", "/metrics?name=nope", None, None).status, 404);
+/// assert_eq!(respond(&registry, "OPTIONS", "/metrics", None, None).status, 405);
 /// assert_eq!(respond(&registry, "POST", "/metrics", None, None).status, 405);
 /// assert_eq!(respond(&registry, "GET", "/metrics", None, Some("application/json")).status, 406);
 /// ```
@@ -135,37 +161,133 @@ pub fn respond(
         (None, None) => None,
     };
     let metric_name = match (&route.path_name, &route.query_name) {
-        (Some(a), Some(b)) if a != b => return not_found_metric(b, head),
+        (Some(a), Some(b)) if a != b => return not_found_metric(b, true, head),
         (Some(n), _) | (None, Some(n)) => Some(n),
         (None, None) => None,
     };
     let scope = match scope_name {
-        None if metric_name.is_some() => {
-            return MetricsResponse::error(
-                400,
-                "Bad Request: `name` needs a `scope`, as in /metrics?scope=application&name=N",
-                head,
-            )
-        }
         None => None,
         Some(name) => match Scope::new(name.clone()) {
             Ok(scope) if registry.has_scope(&scope) => Some(scope),
             _ => return not_found_scope(name, head),
         },
     };
-    let selection = match (&scope, metric_name) {
-        (None, _) => Selection::All,
-        (Some(scope), None) => Selection::Scope(scope),
-        (Some(scope), Some(name)) => Selection::Metric(scope, name),
-    };
     let mut body = String::new();
-    match (
-        registry.encode(&mut body, negotiated.format, selection),
-        metric_name,
-    ) {
-        (Ok(0), Some(name)) => not_found_metric(name, head),
+    let format = negotiated.format;
+    let matched = match (&scope, metric_name) {
+        (None, None) => registry.encode(&mut body, format, Selection::All),
+        (Some(scope), None) => registry.encode(&mut body, format, Selection::Scope(scope)),
+        (Some(scope), Some(name)) => {
+            registry.encode(&mut body, format, Selection::Metric(scope, name))
+        }
+        (None, Some(name)) => encode_across_scopes(registry, &mut body, format, name),
+    };
+    match (matched, metric_name) {
+        (Ok(0), Some(name)) => not_found_metric(name, scope.is_some(), head),
+        // A scope or metric that exists but has nothing to show right now (spec: "204 when
+        // retrieving a subtree that would exist, but has no content"); `/metrics` itself is the
+        // whole tree, and is always `200`.
+        (Ok(_), _)
+            if (scope.is_some() || metric_name.is_some())
+                && (body.is_empty() || body == "# EOF\n") =>
+        {
+            MetricsResponse::no_content()
+        }
         (Ok(_), _) => MetricsResponse::new(200, negotiated.content_type, body, head),
         (Err(_), _) => MetricsResponse::error(500, "Internal Server Error: encoding failed", head),
+    }
+}
+
+/// `/metrics?name=N`: metric `N` in every scope that has it, as [`Selection::Metric`] selects it
+/// in each. Returns how many families matched, as [`Registry::encode`] does. A family written in
+/// several scopes is written once, its series in scope order.
+fn encode_across_scopes(
+    registry: &Registry,
+    out: &mut String,
+    format: Format,
+    name: &str,
+) -> Result<usize, std::fmt::Error> {
+    // The scopes that hold anything, from the registry's plan (no series is read for this).
+    let mut scopes: Vec<Scope> = Vec::new();
+    for planned in registry.plan(Selection::All).iter() {
+        for member in planned.members {
+            if !scopes.contains(&member.scope) {
+                scopes.push(member.scope.clone());
+            }
+        }
+    }
+    scopes.sort();
+    let mut matched = 0;
+    let mut bodies = Vec::new();
+    for scope in &scopes {
+        let mut body = String::new();
+        let n = registry.encode(&mut body, format, Selection::Metric(scope, name))?;
+        if n > 0 {
+            matched += n;
+            bodies.push(body);
+        }
+    }
+    match bodies.as_slice() {
+        [] if format == Format::OpenMetrics => out.push_str("# EOF\n"),
+        [] => {}
+        [one] => out.push_str(one),
+        several => merge_families(out, several, format),
+    }
+    Ok(matched)
+}
+
+/// Writes the families of several outputs of one format as one output: a family (its `# HELP`,
+/// `# TYPE` and `# UNIT` lines, then its samples) that is in several is written once, with the
+/// samples of each in turn; OpenMetrics' `# EOF` once, at the end.
+fn merge_families(out: &mut String, bodies: &[String], format: Format) {
+    // (family name, metadata lines, sample lines), in the order first seen.
+    let mut families: Vec<(&str, String, String)> = Vec::new();
+    for body in bodies {
+        let mut current: Option<usize> = None;
+        let mut fresh = false;
+        for line in body.split_inclusive('\n') {
+            if line == "# EOF\n" {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let family = rest.split(' ').next().unwrap_or(rest).trim_end();
+                match families.iter().position(|(name, _, _)| *name == family) {
+                    Some(at) => {
+                        current = Some(at);
+                        fresh = false;
+                    }
+                    None => {
+                        families.push((family, line.to_owned(), String::new()));
+                        current = Some(families.len() - 1);
+                        fresh = true;
+                    }
+                }
+                continue;
+            }
+            let metadata = line.starts_with("# TYPE ") || line.starts_with("# UNIT ");
+            if current.is_none() {
+                // Output always starts a family with `# HELP`; should it not, the lines are
+                // kept, in a family of their own.
+                families.push(("", String::new(), String::new()));
+                current = Some(families.len() - 1);
+                fresh = true;
+            }
+            let Some(slot) = current.and_then(|at| families.get_mut(at)) else {
+                continue;
+            };
+            match (metadata, fresh) {
+                (true, true) => slot.1.push_str(line),
+                (true, false) => {}
+                (false, _) => slot.2.push_str(line),
+            }
+        }
+    }
+    for (_, metadata, samples) in &families {
+        out.push_str(metadata);
+        out.push_str(samples);
+    }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
     }
 }
 
@@ -174,8 +296,13 @@ fn not_found_scope(name: &str, head: bool) -> MetricsResponse {
     MetricsResponse::error(404, &message, head)
 }
 
-fn not_found_metric(name: &str, head: bool) -> MetricsResponse {
-    let message = format!("Not Found: no metric {:?} in this scope", truncate(name));
+fn not_found_metric(name: &str, in_scope: bool, head: bool) -> MetricsResponse {
+    let place = if in_scope {
+        "in this scope"
+    } else {
+        "in any scope"
+    };
+    let message = format!("Not Found: no metric {:?} {place}", truncate(name));
     MetricsResponse::error(404, &message, head)
 }
 
@@ -371,9 +498,10 @@ mod tests {
             vendor.body
         );
 
-        // Scopes that exist but hold nothing are empty, not missing.
+        // A scope that exists but holds nothing is `204 No Content`, not missing.
         let base = get(&registry, "/metrics/base", None);
-        assert_eq!((base.status, base.body.as_str()), (200, ""));
+        assert_eq!((base.status, base.body.as_str()), (204, ""));
+        assert_eq!(base.headers, Vec::new());
 
         let billing = get(&registry, "/metrics/billing", None);
         assert_eq!(billing.status, 200);
@@ -496,8 +624,67 @@ mod tests {
                 Some(r.body.len().to_string().as_str())
             );
         }
-        let r = get(&registry, "/metrics", Some("name=hits"));
-        assert_eq!(r.status, 400);
+        for query in ["name=nope", "name=", "name", "&name"] {
+            let r = get(&registry, "/metrics", Some(query));
+            assert_eq!(r.status, 404, "{query}");
+            assert!(r.body.contains("in any scope"), "{query}: {}", r.body);
+        }
+    }
+
+    /// `name` without a scope: the metric in every scope that has it, one family written once.
+    #[test]
+    fn name_across_scopes() {
+        let registry = registry();
+        let hits = get(&registry, "/metrics/application/hits", None);
+        assert_eq!(
+            get(&registry, "/metrics", Some("name=hits")).body,
+            hits.body
+        );
+        let jobs = get(&registry, "/metrics", Some("name=jobs_total"));
+        assert_eq!(
+            jobs.body,
+            get(&registry, "/metrics/billing/jobs", None).body
+        );
+        // One family with series in three scopes.
+        for scope in [Scope::Vendor, Scope::new("billing").unwrap()] {
+            registry
+                .counter(Metadata::new("hits").scope(scope))
+                .unwrap()
+                .inc_by(5);
+        }
+        for accept in [None, Some("application/openmetrics-text")] {
+            let across = respond(&registry, "GET", "/metrics", Some("name=hits"), accept);
+            assert_eq!(across.status, 200);
+            let all = respond(&registry, "GET", "/metrics", None, accept);
+            // Exactly the `hits` family of the whole output, in the same order.
+            let family: String = all
+                .body
+                .lines()
+                .filter(|l| l.contains("hits") || *l == "# EOF")
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_eq!(across.body, family, "{accept:?}");
+            assert_eq!(across.body.matches("# TYPE").count(), 1, "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn merges_families_of_several_outputs() {
+        let a = "# HELP x X.\n# TYPE x counter\n# UNIT x bytes\nx_total{mp_scope=\"a\"} 1\n# HELP y Y.\n# TYPE y gauge\ny{mp_scope=\"a\"} 2\n# EOF\n".to_owned();
+        let b = "# HELP x Other.\n# TYPE x counter\n# UNIT x bytes\nx_total{mp_scope=\"b\"} 3\n# HELP z Z.\n# TYPE z gauge\nz{mp_scope=\"b\"} 4\n# EOF\n".to_owned();
+        let mut out = String::new();
+        merge_families(&mut out, &[a, b], Format::OpenMetrics);
+        assert_eq!(
+            out,
+            "# HELP x X.\n# TYPE x counter\n# UNIT x bytes\nx_total{mp_scope=\"a\"} 1\nx_total{mp_scope=\"b\"} 3\n# HELP y Y.\n# TYPE y gauge\ny{mp_scope=\"a\"} 2\n# HELP z Z.\n# TYPE z gauge\nz{mp_scope=\"b\"} 4\n# EOF\n"
+        );
+        let mut out = String::new();
+        merge_families(
+            &mut out,
+            &["stray 1\n".to_owned(), "".to_owned()],
+            Format::Prometheus,
+        );
+        assert_eq!(out, "stray 1\n");
     }
 
     #[test]
@@ -523,6 +710,7 @@ mod tests {
             ("/metrics", None),
             ("/metrics/vendor", Some(PROMETHEUS_SCRAPE)),
             ("/metrics/nope", None),
+            ("/metrics/base", None),
             ("/metrics", Some("application/json")),
         ] {
             let get = respond(&registry, "GET", path, None, accept);
@@ -530,10 +718,9 @@ mod tests {
             assert_eq!(head.status, get.status);
             assert_eq!(head.headers, get.headers);
             assert_eq!(head.body, "");
-            assert_eq!(
-                head.header("content-length"),
-                Some(get.body.len().to_string().as_str())
-            );
+            // No `content-length` on a `204`.
+            let length = (get.status != 204).then(|| get.body.len().to_string());
+            assert_eq!(head.header("content-length"), length.as_deref());
         }
     }
 
@@ -599,7 +786,7 @@ mod tests {
         assert_eq!(r.status, 406);
         assert!(r.body.contains("openmetrics"));
 
-        // An empty scope in OpenMetrics still ends with `# EOF`.
+        // An empty scope is `204` in OpenMetrics too; the empty whole tree is `200` with `# EOF`.
         let r = respond(
             &registry,
             "GET",
@@ -607,7 +794,18 @@ mod tests {
             None,
             Some("application/openmetrics-text"),
         );
+        assert_eq!((r.status, r.body.as_str()), (204, ""));
+        let empty = Registry::new();
+        let r = respond(
+            &empty,
+            "GET",
+            "/metrics",
+            None,
+            Some("application/openmetrics-text"),
+        );
         assert_eq!((r.status, r.body.as_str()), (200, "# EOF\n"));
+        let r = respond(&empty, "GET", "/metrics", None, None);
+        assert_eq!((r.status, r.body.as_str()), (200, ""));
     }
 
     #[test]
@@ -661,7 +859,7 @@ mod tests {
             let query = text(&mut next, "scope=");
             let accept = text(&mut next, "");
             let r = respond(&registry, method, &path, Some(&query), Some(&accept));
-            assert!(matches!(r.status, 200 | 400 | 404 | 405 | 406), "{r:?}");
+            assert!(matches!(r.status, 200 | 204 | 404 | 405 | 406), "{r:?}");
             let _ = negotiate(Some(&accept));
         }
     }
@@ -693,7 +891,7 @@ mod tests {
                 for query in [None, Some(""), Some("%"), Some("scope=%zz&name=%")] {
                     for accept in [None, Some(""), Some(";q=,"), Some("*/*;q=0.5;q=x")] {
                         let r = respond(&registry, method, path, query, accept);
-                        assert!(matches!(r.status, 200 | 400 | 404 | 405 | 406));
+                        assert!(matches!(r.status, 200 | 204 | 404 | 405 | 406));
                     }
                 }
             }
