@@ -100,11 +100,16 @@ fn counters_collide_by_sample_name_and_by_openmetrics_family_name() {
 }
 
 #[test]
-fn timers_write_no_max_but_own_their_histogram_samples() {
+fn timers_own_their_histogram_samples_and_their_max() {
     let r = Registry::new();
     r.timer(Metadata::new("t"), None).unwrap().observe(0.25);
-    // Exposed as `t_seconds`; a timer is a histogram and writes no `_max`.
-    gauge(&r, "t_seconds_max").unwrap();
+    // Exposed as `t_seconds`, with the gauge family `t_seconds_max` (MicroProfile Metrics 5.1).
+    let reason = conflict_reason(gauge(&r, "t_seconds_max"));
+    assert!(
+        reason.contains("timer `t` (exposed as `t_seconds`)"),
+        "{reason}"
+    );
+    conflict_reason(summary(&r, "t_seconds_max"));
     let reason = conflict_reason(gauge(&r, "t_seconds_count"));
     assert!(
         reason.contains("timer `t` (exposed as `t_seconds`)"),

@@ -187,7 +187,8 @@ pub enum Value {
     Counter(f64),
     /// A gauge.
     Gauge(f64),
-    /// A histogram or timer: `(upper bound, cumulative count)` ending with `+Inf`.
+    /// A histogram or timer: `(upper bound, cumulative count)` ending with `+Inf`. A timer's
+    /// `_max` gauge is not in it; [`Timer::max`](crate::Timer::max) reads it.
     Histogram {
         /// Cumulative buckets.
         buckets: Vec<(f64, u64)>,
@@ -431,6 +432,49 @@ mod tests {
             text.contains("h_sum{mp_scope=\"application\"} 2.5\n"),
             "{text}"
         );
+    }
+
+    /// A collector of type timer that is not a [`crate::Timer`] hands over no maximum: its
+    /// family has no `_max` gauge (no HELP and TYPE without a sample), while a `Timer` beside it
+    /// has one, written after its histogram, with the timer's description as HELP.
+    #[test]
+    fn only_series_with_a_maximum_write_a_max_family() {
+        use crate::metadata::Metadata;
+        use crate::metric::BucketCounts;
+        struct TimerLike;
+        impl Metric for TimerLike {
+            fn metric_type(&self) -> MetricType {
+                MetricType::Timer
+            }
+            fn visit(&self, visitor: &mut dyn Visitor) {
+                visitor.histogram(&HistogramView::new(
+                    &[1.0],
+                    BucketCounts::Plain(&[1, 0]),
+                    0.5,
+                ))
+            }
+        }
+        let registry = Registry::new();
+        registry
+            .register(Metadata::new("like"), std::sync::Arc::new(TimerLike))
+            .unwrap();
+        let timer = registry
+            .timer(Metadata::new("real").description("Real time."), None)
+            .unwrap();
+        timer.observe(0.75);
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let text = registry.encode_to_string(format, Selection::All);
+            assert!(text.contains("like_seconds_sum"), "{format:?}: {text}");
+            assert!(!text.contains("like_seconds_max"), "{format:?}: {text}");
+            let max_at = text.find("# HELP real_seconds_max Real time.\n").unwrap();
+            assert!(
+                text[..max_at].contains("real_seconds_sum"),
+                "{format:?}: {text}"
+            );
+            let max_family =
+                "# TYPE real_seconds_max gauge\nreal_seconds_max{mp_scope=\"application\"} 0.75\n";
+            assert!(text[max_at..].contains(max_family), "{format:?}: {text}");
+        }
     }
 
     #[test]

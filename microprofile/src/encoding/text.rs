@@ -62,7 +62,8 @@ struct SampleWriter<'a, W: Write> {
     name: &'a str,
     /// Rendered label groups, each possibly empty: member tags, series labels, global + scope.
     labels: [&'a str; 3],
-    /// The summary `_max` samples, written as their own family after the summary.
+    /// The `_max` samples of a summary or timer, written as their own family after it; no
+    /// `_max` is written while `max_name` is empty (any other type).
     max_lines: &'a mut String,
     max_name: &'a str,
     result: fmt::Result,
@@ -119,6 +120,10 @@ impl<W: Write> SampleWriter<'_, W> {
     /// the count stays readable as the `+Inf` bucket. Prometheus text 0.0.4 has no such rule
     /// and always gets both (as the Go client writes them), whatever the sum.
     fn histogram_samples(&mut self, view: &HistogramView<'_>) -> fmt::Result {
+        // A timer's maximum, handed over beside the view for the duration of this call.
+        if let Some(max) = crate::metric::histogram::visited_timer_max() {
+            self.max_sample(max)?;
+        }
         let mut count = 0;
         for (bound, cumulative) in view.cumulative() {
             self.sample("_bucket", Some(("le", bound)), Number::UInt(cumulative))?;
@@ -143,10 +148,18 @@ impl<W: Write> SampleWriter<'_, W> {
         }
         self.sample("_count", None, Number::UInt(view.count))?;
         self.sample("_sum", None, Number::Float(view.sum))?;
+        self.max_sample(view.max)
+    }
+
+    /// Keeps the series' `_max` sample for the family written after this one.
+    fn max_sample(&mut self, max: f64) -> fmt::Result {
+        if self.max_name.is_empty() {
+            return Ok(());
+        }
         self.max_lines.write_str(self.max_name)?;
         Self::labels_to(self.max_lines, &self.labels, None)?;
         self.max_lines.write_char(' ')?;
-        write_float(self.max_lines, view.max)?;
+        write_float(self.max_lines, max)?;
         self.max_lines.write_char('\n')
     }
 }
@@ -201,7 +214,7 @@ pub(super) struct TextEncoder<'a, W: Write> {
     /// The labels every series gets from its scope, rendered once per scope and scrape.
     scope_suffixes: Vec<(Scope, String)>,
     /// The current family: its metadata until the first series writes it, whether it shares the
-    /// scope suffixes, and the summary's `_max` lines, written after the family.
+    /// scope suffixes, and the `_max` lines of a summary or timer, written after the family.
     metadata_pending: bool,
     shares_suffix: bool,
     own_suffix: Option<(Scope, String)>,
@@ -282,8 +295,10 @@ impl<W: Write> Gather for TextEncoder<'_, W> {
             .any(|t| self.global_names.contains(&t.as_str()));
         self.own_suffix = None;
         self.member = None;
-        if info.metric_type == MetricType::Summary {
-            self.max_name.clear();
+        // Summaries and timers get a `_max` gauge family (the names the registry reserves for
+        // them, `exposition_names`); histograms do not.
+        self.max_name.clear();
+        if matches!(info.metric_type, MetricType::Summary | MetricType::Timer) {
             self.max_name.push_str(&info.name);
             self.max_name.push_str("_max");
         }
@@ -340,21 +355,24 @@ impl<W: Write> Gather for TextEncoder<'_, W> {
         self.result = writer.result;
     }
 
+    /// Writes the `_max` gauge family of a summary or timer, if a series handed over a maximum
+    /// (a collector of type timer that is not a [`Timer`](crate::Timer) hands over none). Its
+    /// HELP is the metric's own description, as MicroProfile Metrics 5.1 writes it for the
+    /// maximum and the summary (`rest-endpoints.adoc`). No `# UNIT`: in OpenMetrics a family's
+    /// unit must be the suffix of its name, and `x_seconds_max` does not end in `seconds`.
     fn end_family(&mut self, family: &FamilyRead<'_>) {
-        let info = family.info();
-        if self.result.is_ok() && info.metric_type == MetricType::Summary && !self.metadata_pending
-        {
-            let max_help = format!("Largest observation of {} in the window.", info.name);
+        if self.result.is_ok() && !self.max_lines.is_empty() {
             self.result = write_metadata(
                 self.out,
                 self.format,
                 &self.max_name,
                 "gauge",
-                &max_help,
+                family.help(),
                 "",
             )
             .and_then(|()| self.out.write_str(&self.max_lines));
         }
+        self.max_lines.clear();
         self.metadata_pending = false;
     }
 }

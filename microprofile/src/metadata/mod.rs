@@ -83,6 +83,22 @@ enum Tags {
     Owned(Vec<(Str, Str)>),
 }
 
+/// The pairs of a static tag list whose name is not listed again later: each name once, with its
+/// last value, in the order of those last occurrences. Tag lists are short: the quadratic scan
+/// beats allocating.
+fn last_of_each<'a>(
+    tags: &'a [(&'a str, &'a str)],
+) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    tags.iter()
+        .enumerate()
+        .filter(|&(i, (name, _))| {
+            !tags
+                .get(i + 1..)
+                .is_some_and(|later| later.iter().any(|(n, _)| n == name))
+        })
+        .map(|(_, &pair)| pair)
+}
+
 /// What describes a metric: name, description, unit, scope and tags. The type comes from the
 /// metric itself.
 ///
@@ -148,7 +164,9 @@ impl Metadata {
         self
     }
 
-    /// Sets the tags from a static list of `(name, value)` pairs.
+    /// Sets the tags from a static list of `(name, value)` pairs. A name listed twice keeps its
+    /// last value, as [`with_tag`](Self::with_tag) does (in an attribute's `tags(...)` it is a
+    /// compile error).
     pub const fn tags(mut self, tags: &'static [(&'static str, &'static str)]) -> Metadata {
         std::mem::forget(std::mem::replace(&mut self.tags, Tags::Static(tags)));
         self
@@ -166,18 +184,27 @@ impl Metadata {
         self
     }
 
-    /// Adds one tag.
+    /// Adds one tag. A tag of the same name given before is replaced: the last value wins, as
+    /// MicroProfile Metrics has it for tags given twice (TCK `TagsTest.lastTagValueTest`).
+    ///
+    /// ```
+    /// use microprofile::Metadata;
+    /// let metadata = Metadata::new("lastTag").with_tag("colour", "red").with_tag("colour", "blue");
+    /// assert_eq!(metadata.tag_list().collect::<Vec<_>>(), [("colour", "blue")]);
+    /// ```
     pub fn with_tag(mut self, name: impl Into<Str>, value: impl Into<Str>) -> Metadata {
-        let pair = (name.into(), value.into());
-        match &mut self.tags {
-            Tags::Owned(tags) => tags.push(pair),
-            Tags::Static(tags) => {
-                let mut owned: Vec<(Str, Str)> = tags
-                    .iter()
-                    .map(|&(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
-                    .collect();
-                owned.push(pair);
-                self.tags = Tags::Owned(owned);
+        let (name, value) = (name.into(), value.into());
+        if let Tags::Static(tags) = self.tags {
+            self.tags = Tags::Owned(
+                last_of_each(tags)
+                    .map(|(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
+                    .collect(),
+            );
+        }
+        if let Tags::Owned(tags) = &mut self.tags {
+            match tags.iter_mut().find(|(n, _)| *n == name) {
+                Some(pair) => pair.1 = value,
+                None => tags.push((name, value)),
             }
         }
         self
@@ -203,17 +230,16 @@ impl Metadata {
         &self.scope
     }
 
-    /// The tags as `(name, value)`, in the order given.
+    /// The tags as `(name, value)`, in the order given; a name given twice is listed once, with
+    /// its last value.
     pub fn tag_list(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         type Lists<'a> = (&'a [(&'a str, &'a str)], &'a [(Str, Str)]);
         let (fixed, owned): Lists<'_> = match &self.tags {
             Tags::Static(tags) => (tags, &[]),
             Tags::Owned(tags) => (&[], tags),
         };
-        fixed
-            .iter()
-            .copied()
-            .chain(owned.iter().map(|(n, v)| (&**n, &**v)))
+        // `with_tag` keeps the owned list free of repeated names.
+        last_of_each(fixed).chain(owned.iter().map(|(n, v)| (&**n, &**v)))
     }
 
     /// Checks the name, unit, scope and tags; returns the tags sorted by name.
@@ -221,23 +247,17 @@ impl Metadata {
         naming::validate_metric_name(&self.name)?;
         naming::validate_unit(&self.unit)?;
         self.scope.validate()?;
+        // Names are unique here: a name given twice kept its last value (`tag_list`).
         let mut tags: Vec<(&str, &str)> = self.tag_list().collect();
         tags.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (name, _) in &tags {
             naming::validate_tag_name(name)?;
         }
-        if let Some(name) = tags.windows(2).find_map(|w| match w {
-            [(a, _), (b, _)] if a == b => Some(*a),
-            _ => None,
-        }) {
-            return Err(Error::DuplicateTag {
-                name: name.to_owned(),
-            });
-        }
         Ok(tags)
     }
 
-    /// Checks the name, unit, scope and tag names, as the registry does on registration.
+    /// Checks the name, unit, scope and tag names, as the registry does on registration. A tag
+    /// given twice is no error: its last value wins.
     ///
     /// ```
     /// use microprofile::Metadata;

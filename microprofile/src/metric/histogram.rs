@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::error::Error;
+use crate::metric::summary::{AGE_BUCKETS, DEFAULT_WINDOW};
 use crate::metric::MetricType;
 use crate::metric::{
     add_f64, add_f64_contended, BucketCounts, HistogramView, Metric, NewLike, Visitor,
@@ -572,7 +573,7 @@ impl Observe for Histogram {
 
 impl Observe for Timer {
     fn observe_value(&self, value: f64) {
-        self.0.observe(value)
+        self.observe(value)
     }
 }
 
@@ -645,7 +646,156 @@ impl Drop for TimerGuard<'_> {
     }
 }
 
-/// A histogram of durations, always exposed in seconds (`_seconds`).
+/// The largest observation of a timer over a sliding window, for its `_max` gauge.
+///
+/// Observing is one relaxed load and, only when the value is above the largest one since the last
+/// read, a relaxed `fetch_max`: no lock, no clock read, and (once the maximum has settled) no
+/// write to the shared line. The window is the summaries' ([`DEFAULT_WINDOW`], 10 minutes) cut
+/// into [`AGE_BUCKETS`] slices; reads alone move it. A read takes the maximum observed since the
+/// previous read into the slice of the read's instant and returns the largest of the slices still
+/// inside the window, so an observation counts for at least the window after it was made and at
+/// most the window plus the time to the next read (a scrape interval).
+struct WindowMax {
+    /// The largest observation since the last read, as an [`order_key`]; [`NO_MAX`] for none.
+    current: AtomicU64,
+    /// Read side only: the slices' maxima.
+    slices: Mutex<MaxSlices>,
+}
+
+/// The key no observation has ([`order_key`] of a non-NaN value is never 0).
+const NO_MAX: u64 = 0;
+
+/// The sign bit of an `f64`.
+const SIGN_BIT: u64 = 1 << 63;
+
+/// `value` as a `u64` whose unsigned order is the order of the (non-NaN) `f64`s, `-Inf` to
+/// `+Inf`, so that `fetch_max` keeps the largest observation.
+#[inline]
+fn order_key(value: f64) -> u64 {
+    let bits = value.to_bits();
+    if bits & SIGN_BIT == 0 {
+        bits | SIGN_BIT
+    } else {
+        !bits
+    }
+}
+
+/// The inverse of [`order_key`]; NaN for [`NO_MAX`].
+fn from_order_key(key: u64) -> f64 {
+    if key == NO_MAX {
+        f64::NAN
+    } else if key & SIGN_BIT != 0 {
+        f64::from_bits(key & !SIGN_BIT)
+    } else {
+        f64::from_bits(!key)
+    }
+}
+
+struct MaxSlices {
+    /// The instant of the first read, from which slices are counted.
+    start: Option<Instant>,
+    /// `(epoch, key)` per slot: the largest observation read in slice `epoch`.
+    slots: [(u64, u64); AGE_BUCKETS],
+}
+
+thread_local! {
+    /// The `_max` of the timer whose histogram a [`Visitor`] on this thread is being handed: set
+    /// by [`Timer`]'s `visit` around its call of [`Visitor::histogram`], read there by the text
+    /// encoder ([`visited_timer_max`]).
+    static VISITED_MAX: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Inside a [`Visitor::histogram`] call: the `_max` of the timer being visited (NaN when its
+/// window holds no observation), `None` when the histogram is not a [`Timer`]'s.
+pub(crate) fn visited_timer_max() -> Option<f64> {
+    VISITED_MAX.try_with(std::cell::Cell::get).ok().flatten()
+}
+
+/// Sets [`VISITED_MAX`] for one visit and puts the previous value back when dropped (also when
+/// the visitor panics).
+struct VisitedMax(Option<f64>);
+
+impl VisitedMax {
+    fn set(max: f64) -> VisitedMax {
+        VisitedMax(
+            VISITED_MAX
+                .try_with(|m| m.replace(Some(max)))
+                .ok()
+                .flatten(),
+        )
+    }
+}
+
+impl Drop for VisitedMax {
+    fn drop(&mut self) {
+        let _ = VISITED_MAX.try_with(|m| m.set(self.0));
+    }
+}
+
+impl WindowMax {
+    const fn new() -> WindowMax {
+        WindowMax {
+            current: AtomicU64::new(NO_MAX),
+            slices: Mutex::new(MaxSlices {
+                start: None,
+                slots: [(0, NO_MAX); AGE_BUCKETS],
+            }),
+        }
+    }
+
+    #[inline]
+    fn observe(&self, value: f64) {
+        let key = order_key(value);
+        if key > self.current.load(Ordering::Relaxed) {
+            self.current.fetch_max(key, Ordering::Relaxed);
+        }
+    }
+
+    /// The largest observation in the window at `now` (NaN when there is none); takes what was
+    /// observed since the last read into the slice of `now`.
+    fn read_at(&self, now: Option<Instant>) -> f64 {
+        let mut slices = self.slices.lock();
+        // Read under the lock, so that the instants of successive reads never go back.
+        let now = now.unwrap_or_else(Instant::now);
+        let start = *slices.start.get_or_insert(now);
+        let slice = (DEFAULT_WINDOW / AGE_BUCKETS as u32).as_nanos().max(1);
+        let epoch = (now.saturating_duration_since(start).as_nanos() / slice) as u64;
+        let taken = self.current.swap(NO_MAX, Ordering::Relaxed);
+        let slot = (epoch % AGE_BUCKETS as u64) as usize;
+        if let Some(entry) = slices.slots.get_mut(slot) {
+            if entry.0 != epoch {
+                *entry = (epoch, NO_MAX);
+            }
+            entry.1 = entry.1.max(taken);
+        }
+        let oldest = epoch.saturating_sub(AGE_BUCKETS as u64 - 1);
+        let key = slices
+            .slots
+            .iter()
+            .filter(|(e, _)| (oldest..=epoch).contains(e))
+            .map(|&(_, key)| key)
+            .max()
+            .unwrap_or(NO_MAX);
+        from_order_key(key)
+    }
+
+    fn reset(&self) {
+        let mut slices = self.slices.lock();
+        self.current.store(NO_MAX, Ordering::Relaxed);
+        for entry in &mut slices.slots {
+            entry.1 = NO_MAX;
+        }
+    }
+}
+
+/// A histogram of durations, always exposed in seconds (`_seconds`), with a `_max` gauge: the
+/// largest duration recorded in the last 10 minutes (the summaries' [`DEFAULT_WINDOW`]; NaN while
+/// none was), written as a gauge family `<name>_seconds_max` after the histogram, as MicroProfile
+/// Metrics 5.1 exposes a timer. Keeping the maximum adds one relaxed load per observation (and a
+/// `fetch_max` only when the value is above the largest since the last scrape); the window moves
+/// with reads, so a duration counts in `_max` for at least 10 minutes and at most 10 minutes plus
+/// the time to the next scrape. Observations made through [`histogram`](Self::histogram) are in
+/// the buckets but not in `_max`.
 ///
 /// ```
 /// static CALLS: microprofile::Timer = microprofile::Timer::new();
@@ -655,24 +805,46 @@ impl Drop for TimerGuard<'_> {
 ///     // work…
 /// }
 /// assert_eq!((answer, CALLS.count()), (42, 2));
+/// CALLS.observe(1.5);
+/// assert_eq!(CALLS.max(), 1.5);
 /// ```
-#[derive(Debug, Default)]
-pub struct Timer(Histogram);
+pub struct Timer {
+    histogram: Histogram,
+    max: WindowMax,
+}
+
+impl std::fmt::Debug for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Timer").field(&self.histogram).finish()
+    }
+}
+
+impl Default for Timer {
+    fn default() -> Self {
+        Timer::new()
+    }
+}
 
 impl Timer {
     /// A timer with the Prometheus default buckets (5 ms to 10 s).
     pub const fn new() -> Timer {
-        Timer(Histogram::new())
+        Timer::with_buckets(DEFAULT_BUCKETS)
     }
 
     /// A timer with these bounds in seconds, for `static`s (checked at registration).
     pub const fn with_buckets(bounds: &'static [f64]) -> Timer {
-        Timer(Histogram::with_buckets(bounds))
+        Timer {
+            histogram: Histogram::with_buckets(bounds),
+            max: WindowMax::new(),
+        }
     }
 
     /// A timer with checked run-time bounds in seconds.
     pub fn try_with_buckets(bounds: Vec<f64>) -> Result<Timer, Error> {
-        Histogram::try_with_buckets(bounds).map(Timer)
+        Histogram::try_with_buckets(bounds).map(|histogram| Timer {
+            histogram,
+            max: WindowMax::new(),
+        })
     }
 
     /// Starts a timer guard that records when dropped.
@@ -688,27 +860,40 @@ impl Timer {
 
     /// Records a duration.
     pub fn record(&self, duration: Duration) {
-        self.0.observe_duration(duration)
+        self.observe(duration.as_secs_f64())
     }
 
-    /// Records a duration given in seconds (NaN and negative values as [`Histogram`] takes them).
+    /// Records a duration given in seconds (NaN and negative values as [`Histogram`] takes them;
+    /// NaN is not in `_max` either).
+    #[inline]
     pub fn observe(&self, seconds: f64) {
-        self.0.observe(seconds)
+        // The maximum first: a read settles the histogram before it takes the maximum, so every
+        // observation it counts is in the maximum it exposes.
+        if !seconds.is_nan() {
+            self.max.observe(seconds);
+        }
+        self.histogram.observe(seconds)
     }
 
     /// Timed calls so far.
     pub fn count(&self) -> u64 {
-        self.0.count()
+        self.histogram.count()
     }
 
     /// Total seconds recorded.
     pub fn sum(&self) -> f64 {
-        self.0.sum()
+        self.histogram.sum()
+    }
+
+    /// The largest duration in seconds recorded in the window (see [`Timer`]), as a scrape reads
+    /// it for `_max`; NaN when there is none.
+    pub fn max(&self) -> f64 {
+        self.max.read_at(None)
     }
 
     /// The underlying histogram.
     pub fn histogram(&self) -> &Histogram {
-        &self.0
+        &self.histogram
     }
 }
 
@@ -717,20 +902,27 @@ impl Metric for Timer {
         MetricType::Timer
     }
     fn visit(&self, visitor: &mut dyn Visitor) {
-        self.0.visit(visitor)
+        self.histogram.read(|view| {
+            let _max = VisitedMax::set(self.max.read_at(None));
+            visitor.histogram(view)
+        })
     }
     fn validate(&self) -> Result<(), Error> {
-        self.0.validate()
+        self.histogram.validate()
     }
 }
 
 impl NewLike for Timer {
     fn new_like(&self) -> Self {
-        Timer(self.0.new_like())
+        Timer {
+            histogram: self.histogram.new_like(),
+            max: WindowMax::new(),
+        }
     }
 
     fn reset(&self) {
-        self.0.reset()
+        self.histogram.reset();
+        self.max.reset();
     }
 }
 
@@ -1044,6 +1236,127 @@ mod tests {
         assert!(h.validate().is_err());
         h.observe(1.5);
         assert_eq!(h.count(), 1);
+    }
+}
+
+#[cfg(test)]
+mod timer_max_tests {
+    use super::*;
+
+    #[test]
+    fn order_keys_keep_the_order_of_the_values() {
+        let values = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            f64::MIN_POSITIVE,
+            1e-9,
+            0.5,
+            2.5,
+            1e300,
+            f64::INFINITY,
+        ];
+        for pair in values.windows(2) {
+            assert!(order_key(pair[0]) < order_key(pair[1]), "{pair:?}");
+        }
+        for v in values {
+            assert_ne!(order_key(v), NO_MAX);
+            assert_eq!(from_order_key(order_key(v)).to_bits(), v.to_bits());
+        }
+        assert!(from_order_key(NO_MAX).is_nan());
+    }
+
+    /// The maximum decays with the window (5 slices of 2 minutes): an observation read at `t`
+    /// counts until its slice leaves the window, and one made between two reads counts from the
+    /// later read on.
+    #[test]
+    fn the_max_slides_with_the_window() {
+        let max = WindowMax::new();
+        let t0 = Instant::now();
+        let slice = DEFAULT_WINDOW / AGE_BUCKETS as u32;
+        let at = |n: u32, extra: Duration| Some(t0 + slice * n + extra);
+        assert!(max.read_at(at(0, Duration::ZERO)).is_nan());
+        max.observe(7.0);
+        max.observe(3.0);
+        assert_eq!(max.read_at(at(0, Duration::from_secs(1))), 7.0);
+        // Smaller observations later: the window's maximum stays 7 while its slice is inside.
+        max.observe(2.0);
+        assert_eq!(max.read_at(at(2, Duration::ZERO)), 7.0);
+        max.observe(-1.0);
+        assert_eq!(max.read_at(at(4, Duration::from_secs(100))), 7.0);
+        // Slice 0 has left the window: the largest of slices 1 to 5 is the 2 read in slice 2.
+        assert_eq!(max.read_at(at(5, Duration::ZERO)), 2.0);
+        // Slice 2 has left it too; the -1 was read in slice 4.
+        assert_eq!(max.read_at(at(7, Duration::ZERO)), -1.0);
+        // Nothing read for a whole window: no maximum.
+        assert!(max.read_at(at(9, Duration::ZERO)).is_nan());
+        // An observation made long after the last read counts from the read that takes it.
+        max.observe(0.25);
+        assert_eq!(max.read_at(at(30, Duration::ZERO)), 0.25);
+        assert_eq!(max.read_at(at(34, Duration::ZERO)), 0.25);
+        assert!(max.read_at(at(35, Duration::ZERO)).is_nan());
+    }
+
+    #[test]
+    fn timers_keep_the_largest_duration_and_reset_it() {
+        let timer = Timer::try_with_buckets(vec![0.1, 1.0]).unwrap();
+        assert!(timer.max().is_nan());
+        timer.record(Duration::from_millis(250));
+        timer.observe(f64::NAN);
+        timer.observe(0.125);
+        assert_eq!(timer.max(), 0.25);
+        // Through the guard, the `Observe` trait too.
+        timer.observe_value(3.0);
+        assert_eq!(timer.max(), 3.0);
+        // The histogram keeps what it counted; NaN is in neither.
+        assert_eq!(timer.count(), 3);
+        timer.reset();
+        assert!(timer.max().is_nan());
+        assert!(timer.new_like().max().is_nan());
+        timer.observe(0.5);
+        assert_eq!(timer.max(), 0.5);
+    }
+
+    /// Every observation a read counts is in the maximum that read hands over, also with
+    /// observers racing the reads: the maximum is updated before the histogram.
+    #[test]
+    fn a_visit_hands_over_a_max_covering_what_it_counted() {
+        struct Seen(Vec<(u64, Option<f64>)>);
+        impl Visitor for Seen {
+            fn counter(&mut self, _: crate::metric::Number) {}
+            fn gauge(&mut self, _: crate::metric::Number) {}
+            fn histogram(&mut self, view: &HistogramView<'_>) {
+                self.0.push((view.count(), visited_timer_max()));
+            }
+            fn summary(&mut self, _: &crate::metric::SummaryView<'_>) {}
+        }
+        let timer = Timer::try_with_buckets(vec![100.0]).unwrap();
+        let mut seen = Seen(Vec::new());
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // The n-th observation (from 1) is n: a read that counted n has a max of n at least.
+                for n in 1..=20_000u32 {
+                    timer.observe(f64::from(n));
+                }
+            });
+            for _ in 0..200 {
+                timer.visit(&mut seen);
+            }
+        });
+        timer.visit(&mut seen);
+        for &(count, max) in &seen.0 {
+            let max = max.unwrap();
+            assert!(count == 0 || max >= count as f64, "{count} {max}");
+        }
+        assert_eq!(seen.0.last().copied(), Some((20_000, Some(20_000.0))));
+        // Outside a timer's visit there is none, and a histogram's visit hands over none.
+        assert_eq!(visited_timer_max(), None);
+        let mut plain = Seen(Vec::new());
+        timer.histogram().visit(&mut plain);
+        assert_eq!(plain.0, [(20_000, None)]);
     }
 }
 

@@ -201,13 +201,21 @@ fn exposition_names(exposed: &str, metric_type: MetricType) -> Vec<(String, Name
             ],
         },
         MetricType::Gauge => vec![with("", NameUse::FamilyAndSample)],
-        // Timers are histograms in seconds and write no `_max`.
-        MetricType::Histogram | MetricType::Timer => vec![
+        MetricType::Histogram => vec![
             with("", NameUse::Family),
             with("_bucket", NameUse::Sample),
             with("_count", NameUse::Sample),
             with("_sum", NameUse::Sample),
             with("_created", NameUse::Reserved),
+        ],
+        // Timers are histograms in seconds with an `x_seconds_max` gauge family of their own.
+        MetricType::Timer => vec![
+            with("", NameUse::Family),
+            with("_bucket", NameUse::Sample),
+            with("_count", NameUse::Sample),
+            with("_sum", NameUse::Sample),
+            with("_created", NameUse::Reserved),
+            with("_max", NameUse::FamilyAndSample),
         ],
         // The quantile samples carry the family name; `x_max` is a gauge family of its own.
         MetricType::Summary => vec![
@@ -228,9 +236,9 @@ fn names_family(exposed: &str, metric_type: MetricType, name: &str) -> bool {
         || match metric_type {
             // OpenMetrics names the family `x` of the samples `x_total`.
             MetricType::Counter => exposed.strip_suffix("_total") == Some(name),
-            // `x_max` is a gauge family written beside the summary `x`.
-            MetricType::Summary => name.strip_suffix("_max") == Some(exposed),
-            MetricType::Gauge | MetricType::Histogram | MetricType::Timer => false,
+            // `x_max` is a gauge family written beside the summary or timer `x`.
+            MetricType::Summary | MetricType::Timer => name.strip_suffix("_max") == Some(exposed),
+            MetricType::Gauge | MetricType::Histogram => false,
         }
 }
 
@@ -304,9 +312,9 @@ pub enum Selection<'a> {
     /// One scope.
     Scope(&'a Scope),
     /// One metric in one scope, by its declared name or by any family name its exposition
-    /// writes in either format: a counter `x_total` by `x_total` and `x`, a timer by `x_seconds`,
-    /// a summary `x` by `x` and by `x_max` (either selects the whole summary, its `x_max` gauge
-    /// included). Sample names (`x_bucket`, `x_count`, `x_sum`) select nothing.
+    /// writes in either format: a counter `x_total` by `x_total` and `x`, a timer by `x_seconds`
+    /// and `x_seconds_max`, a summary `x` by `x` and by `x_max` (either selects the whole summary
+    /// or timer, its `_max` gauge included). Sample names (`x_bucket`, `x_count`, `x_sum`) select nothing.
     Metric(&'a Scope, &'a str),
 }
 
@@ -315,8 +323,9 @@ pub enum Selection<'a> {
 ///
 /// Every name a metric's exposition uses belongs to that metric alone, in every scope (all scopes
 /// are written together on `/metrics`): its family names (a counter `x_total` is the OpenMetrics
-/// family `x`), its sample names (`x_bucket`, `x_count` and `x_sum` of a histogram or timer `x`;
-/// `x`, `x_count`, `x_sum` and the gauge `x_max` of a summary `x`) and the `x_created` OpenMetrics
+/// family `x`), its sample names (`x_bucket`, `x_count` and `x_sum` of a histogram or timer `x`,
+/// and the gauge `x_max` of a timer; `x`, `x_count`, `x_sum` and the gauge `x_max` of a summary
+/// `x`) and the `x_created` OpenMetrics
 /// reserves for counters, histograms and summaries. A registration using a name another metric
 /// uses is refused with [`Error::Conflict`] (a `static` is left out and reported in
 /// [`registration_errors`](Registry::registration_errors)), so the output never writes one name
@@ -453,6 +462,9 @@ impl Registry {
             .chain(collector.label_names().iter().map(|n| (*n).to_owned()))
             .collect();
         tag_names.sort();
+        // The declared tags are unique (a tag given twice kept its last value), and so are a
+        // family's label names: what is left is a tag named like one of the family's labels,
+        // which every series would write twice, and no value of the two can win for all series.
         if let Some(name) = tag_names.windows(2).find_map(|w| match w {
             [a, b] if a == b => Some(a.clone()),
             _ => None,
