@@ -2,7 +2,7 @@
 //!
 //! The oracle is a model of what the docs of `microprofile::serve` promise, written from those docs
 //! and not from the code: for any method, path, query and `Accept` header it predicts the status
-//! (`200`, `400`, `404`, `405` or `406`, by the documented order of checks) and which families a
+//! (`200`, `204`, `404`, `405` or `406`, by the documented order of checks) and which families a
 //! `200` serves, then checks the response against it: status, headers, body and `HEAD` being `GET`
 //! without a body. `negotiate` is checked exactly against the documented q-value rules on a
 //! well-formed `Accept` header built from the same input, and for consistency on the raw one.
@@ -49,6 +49,8 @@ fn registry() -> &'static Registry {
 enum Expected {
     /// `200` with these families (exposed names) and this format.
     Ok(BTreeSet<&'static str>, Format),
+    /// `204`: the scope or metric exists but has nothing to show.
+    Empty,
     /// An error status.
     Error(u16),
 }
@@ -136,10 +138,25 @@ fn model(method: &str, path: &str, query: Option<&str>, accept: Option<&str>) ->
         FAMILIES.iter().filter(|f| keep(f)).map(|f| f.2).collect()
     };
     match (scope, name) {
-        (None, Some(_)) => Expected::Error(400),
+        // A name across every scope that has it.
+        (None, Some(name)) => {
+            let found = families(&|f| f.1 == name || f.2 == name);
+            if found.is_empty() {
+                Expected::Error(404)
+            } else {
+                Expected::Ok(found, format)
+            }
+        }
         (None, None) => Expected::Ok(families(&|_| true), format),
         (Some(scope), _) if !SCOPES.contains(&scope.as_str()) => Expected::Error(404),
-        (Some(scope), None) => Expected::Ok(families(&|f| f.0 == scope), format),
+        (Some(scope), None) => {
+            let found = families(&|f| f.0 == scope);
+            if found.is_empty() {
+                Expected::Empty
+            } else {
+                Expected::Ok(found, format)
+            }
+        }
         (Some(scope), Some(name)) => {
             let found = families(&|f| f.0 == scope && (f.1 == name || f.2 == name));
             if found.is_empty() {
@@ -170,6 +187,7 @@ fn families_in(body: &str) -> BTreeSet<&str> {
 fn check(response: &MetricsResponse, expected: &Expected, head: bool, context: &str) {
     let status = match expected {
         Expected::Ok(..) => 200,
+        Expected::Empty => 204,
         Expected::Error(status) => *status,
     };
     assert_eq!(response.status, status, "{context}: {response:?}");
@@ -195,6 +213,10 @@ fn check(response: &MetricsResponse, expected: &Expected, head: bool, context: &
     );
     if head {
         assert!(response.body.is_empty(), "{context}: HEAD with a body");
+    } else if status == 204 {
+        // No body, so no `content-length` (RFC 9110 forbids it on a `204`).
+        assert!(response.body.is_empty(), "{context}: 204 with a body");
+        assert_eq!(response.header("content-length"), None, "{context}");
     } else {
         assert_eq!(
             response.header("content-length"),
@@ -227,6 +249,9 @@ fn check(response: &MetricsResponse, expected: &Expected, head: bool, context: &
                     assert!(response.body.ends_with("# EOF\n"), "{context}");
                 }
             }
+        }
+        Expected::Empty => {
+            assert_eq!(response.header("content-type"), None, "{context}");
         }
         Expected::Error(_) => {
             assert_eq!(

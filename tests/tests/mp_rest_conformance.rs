@@ -258,12 +258,15 @@ fn status_codes_for_unknown_and_empty_scopes_and_names() {
                     assert_eq!(r.status, 204, "{transport} {method} {target} {accept:?}");
                     assert_eq!(r.body, "", "{transport} {target}");
                     assert_eq!(r.header("content-type"), None, "{transport} {target}");
-                    // RFC 9110: no `content-length` on a `204`. The `HEAD` of one still carries
-                    // `content-length: 0`, which the content-coding step adds to every answer.
+                    // RFC 9110: no `content-length` on a `204`. Through axum, hyper still
+                    // writes `content-length: 0` on the `HEAD` of one (the empty body's size);
+                    // the built-in listener sends none.
                     let length = r.header("content-length");
-                    match method {
-                        "GET" => assert_eq!(length, None, "{transport} {target}"),
-                        _ => assert!(matches!(length, None | Some("0")), "{transport} {target}"),
+                    match (transport, method) {
+                        ("router", "HEAD") => {
+                            assert!(matches!(length, None | Some("0")), "{transport} {target}")
+                        }
+                        _ => assert_eq!(length, None, "{transport} {method} {target}"),
                     }
                 }
             }

@@ -227,10 +227,16 @@ impl EncodedResponse {
         mut body: Vec<u8>,
         head: bool,
     ) -> EncodedResponse {
-        let length = body.len().to_string();
-        match headers.iter_mut().find(|(n, _)| *n == "content-length") {
-            Some((_, value)) => *value = length,
-            None => headers.push(("content-length", length)),
+        if status == 204 {
+            // No body, and no `content-length` either (RFC 9110 forbids it on a `204`), for
+            // `HEAD` too.
+            headers.retain(|(n, _)| *n != "content-length");
+        } else {
+            let length = body.len().to_string();
+            match headers.iter_mut().find(|(n, _)| *n == "content-length") {
+                Some((_, value)) => *value = length,
+                None => headers.push(("content-length", length)),
+            }
         }
         if head {
             body = Vec::new();

@@ -31,20 +31,24 @@
 //! | `/metrics` | every scope |
 //! | `/metrics/S` or `/metrics?scope=S` | scope `S` (`base`, `vendor`, `application` or a custom one) |
 //! | `/metrics/S/N`, `/metrics?scope=S&name=N` or `/metrics/S?name=N` | metric `N` of scope `S`, by its declared name or any family name it writes in either format ([`Selection::Metric`](crate::Selection::Metric)) |
+//! | `/metrics?name=N` | metric `N` in every scope that has it (MicroProfile's TCK queries a name across scopes) |
 //!
-//! Methods `GET` and `HEAD` are served; any other gets `405` with `Allow: GET, HEAD`. A scope that
-//! does not exist, or a metric that is not in it, gets `404`; so does a path outside `/metrics`.
-//! `name` without a scope is `400` (`/metrics?name=N`, and also `/metrics?name` or
-//! `/metrics?name=`). When a request names a scope (or metric) both in the path and in the query,
+//! Methods `GET` and `HEAD` are served; any other gets `405` with `Allow: GET, HEAD` (MicroProfile
+//! Metrics 5 has no `OPTIONS` metadata any more). A scope that does not exist, or a metric that is
+//! not in it (or in no scope, for `/metrics?name=N`, also `/metrics?name` and `/metrics?name=`),
+//! gets `404`; so does a path outside `/metrics`. A scope or metric that exists but has no series
+//! to show gets `204 No Content` (the spec's "a subtree that would exist, but has no content"),
+//! with neither body, `content-type` nor `content-length`; `/metrics` itself, the whole tree, is
+//! always `200`. When a request names a scope (or metric) both in the path and in the query,
 //! both must agree, or nothing matches (`404`). One trailing `/` is ignored (`/metrics/S/`); a
 //! path with more segments, or with an empty segment (`/metrics//x`), matches nothing. Path
 //! segments are percent-decoded; so are query keys and values (`+` is a space). A query key
 //! without `=` has the empty value, and of a key given twice the first counts.
 //!
 //! The checks run in this order, the first failing one deciding the status: the path (`404`
-//! outside `/metrics`), the method (`405`), the `Accept` header (`406`), `name` without a scope
-//! (`400`), then the scope and the metric (`404`). `HEAD` gets the status and headers `GET` would,
-//! with an empty body.
+//! outside `/metrics`), the method (`405`), the `Accept` header (`406`), then the scope and the
+//! metric (`404`, or `204` when they exist but are empty). `HEAD` gets the status and headers
+//! `GET` would, with an empty body.
 //!
 //! # Negotiation
 //!
