@@ -120,8 +120,8 @@ impl<W: Write> SampleWriter<'_, W> {
     /// the count stays readable as the `+Inf` bucket. Prometheus text 0.0.4 has no such rule
     /// and always gets both (as the Go client writes them), whatever the sum.
     fn histogram_samples(&mut self, view: &HistogramView<'_>) -> fmt::Result {
-        // A timer's maximum, handed over beside the view for the duration of this call.
-        if let Some(max) = crate::metric::histogram::visited_timer_max() {
+        // A timer's maximum, handed over with the view.
+        if let Some(max) = view.max() {
             self.max_sample(max)?;
         }
         let mut count = 0;

@@ -698,40 +698,6 @@ struct MaxSlices {
     slots: [(u64, u64); AGE_BUCKETS],
 }
 
-thread_local! {
-    /// The `_max` of the timer whose histogram a [`Visitor`] on this thread is being handed: set
-    /// by [`Timer`]'s `visit` around its call of [`Visitor::histogram`], read there by the text
-    /// encoder ([`visited_timer_max`]).
-    static VISITED_MAX: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
-}
-
-/// Inside a [`Visitor::histogram`] call: the `_max` of the timer being visited (NaN when its
-/// window holds no observation), `None` when the histogram is not a [`Timer`]'s.
-pub(crate) fn visited_timer_max() -> Option<f64> {
-    VISITED_MAX.try_with(std::cell::Cell::get).ok().flatten()
-}
-
-/// Sets [`VISITED_MAX`] for one visit and puts the previous value back when dropped (also when
-/// the visitor panics).
-struct VisitedMax(Option<f64>);
-
-impl VisitedMax {
-    fn set(max: f64) -> VisitedMax {
-        VisitedMax(
-            VISITED_MAX
-                .try_with(|m| m.replace(Some(max)))
-                .ok()
-                .flatten(),
-        )
-    }
-}
-
-impl Drop for VisitedMax {
-    fn drop(&mut self) {
-        let _ = VISITED_MAX.try_with(|m| m.set(self.0));
-    }
-}
-
 impl WindowMax {
     const fn new() -> WindowMax {
         WindowMax {
@@ -903,8 +869,8 @@ impl Metric for Timer {
     }
     fn visit(&self, visitor: &mut dyn Visitor) {
         self.histogram.read(|view| {
-            let _max = VisitedMax::set(self.max.read_at(None));
-            visitor.histogram(view)
+            let view = view.with_max(self.max.read_at(None));
+            visitor.histogram(&view)
         })
     }
     fn validate(&self) -> Result<(), Error> {
@@ -1329,7 +1295,7 @@ mod timer_max_tests {
             fn counter(&mut self, _: crate::metric::Number) {}
             fn gauge(&mut self, _: crate::metric::Number) {}
             fn histogram(&mut self, view: &HistogramView<'_>) {
-                self.0.push((view.count(), visited_timer_max()));
+                self.0.push((view.count(), view.max()));
             }
             fn summary(&mut self, _: &crate::metric::SummaryView<'_>) {}
         }
@@ -1352,8 +1318,7 @@ mod timer_max_tests {
             assert!(count == 0 || max >= count as f64, "{count} {max}");
         }
         assert_eq!(seen.0.last().copied(), Some((20_000, Some(20_000.0))));
-        // Outside a timer's visit there is none, and a histogram's visit hands over none.
-        assert_eq!(visited_timer_max(), None);
+        // A histogram's visit hands over none.
         let mut plain = Seen(Vec::new());
         timer.histogram().visit(&mut plain);
         assert_eq!(plain.0, [(20_000, None)]);

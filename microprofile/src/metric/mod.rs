@@ -67,6 +67,7 @@ pub struct HistogramView<'a> {
     counts: BucketCounts<'a>,
     sum: f64,
     negative: bool,
+    max: Option<f64>,
 }
 
 impl<'a> HistogramView<'a> {
@@ -79,7 +80,21 @@ impl<'a> HistogramView<'a> {
             counts,
             sum,
             negative: false,
+            max: None,
         }
+    }
+
+    /// Gives the view a timer's `_max`: the largest observation of its window (NaN while the
+    /// window holds none). Exposed as the gauge family `<name>_max` after the histogram.
+    #[must_use]
+    pub fn with_max(mut self, max: f64) -> Self {
+        self.max = Some(max);
+        self
+    }
+
+    /// A timer's `_max` ([`with_max`](Self::with_max)); `None` for a plain histogram.
+    pub fn max(&self) -> Option<f64> {
+        self.max
     }
 
     /// Marks whether the histogram ever took a negative observation (then its sum can go down,
