@@ -259,6 +259,19 @@ fn invalid_options_are_typed_errors() {
         text.contains("team=\"b\"") && !text.contains("team=\"a\""),
         "{text}"
     );
+    // The last, not the largest.
+    let reversed = leaked_registry();
+    HttpMetricsLayer::builder()
+        .registry(reversed)
+        .constant_label("team", "b")
+        .constant_label("team", "a")
+        .build()
+        .unwrap();
+    let text = reversed.encode_to_string(Format::Prometheus, Selection::All);
+    assert!(
+        text.contains("team=\"a\"") && !text.contains("team=\"b\""),
+        "{text}"
+    );
 
     for (route, prefix) in [
         ("metrics", false),

@@ -477,7 +477,17 @@ impl HttpMetricsLayerBuilder {
         }
         // The registry's own check (names, reserved names, a name given twice).
         config.metadata(REQUESTS, "").validate()?;
-        config.labels.sort();
+        // A label given twice keeps its last value (as any tag given twice at run time), then
+        // the labels are in name order.
+        let mut labels: Vec<(String, String)> = Vec::with_capacity(config.labels.len());
+        for (name, value) in config.labels.drain(..) {
+            match labels.iter_mut().find(|(n, _)| *n == name) {
+                Some(label) => label.1 = value,
+                None => labels.push((name, value)),
+            }
+        }
+        labels.sort_by(|a, b| a.0.cmp(&b.0));
+        config.labels = labels;
         let metrics = HttpMetrics::of(registry, &config, true)?;
         Ok(HttpMetricsLayer {
             metrics,
