@@ -25,7 +25,10 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The same tag name was given twice for one metric.
+    /// A tag name given twice where no one value can win: a tag named like one of its family's
+    /// labels, or a label set naming one label twice. (A tag given twice in the run-time API
+    /// keeps its last value, as MicroProfile's TCK has it; in an attribute's `tags(...)` it is a
+    /// compile error.)
     #[error("{}", DuplicateTag(name))]
     DuplicateTag {
         /// The repeated tag name.
