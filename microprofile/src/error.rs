@@ -80,6 +80,17 @@ pub enum Error {
         /// The type the caller asked for.
         requested: MetricType,
     },
+    /// An entry of a distribution property (`mp.metrics.distribution.*`) could not be read: it
+    /// is skipped, the others apply.
+    #[error("invalid {property} entry {entry:?}: {reason}")]
+    InvalidDistribution {
+        /// The MicroProfile Config property.
+        property: &'static str,
+        /// The offending entry.
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// `MP_METRICS_TAGS` could not be parsed.
     #[error("invalid MP_METRICS_TAGS entry {entry:?}: {reason} (expected `name=value` pairs separated by `,`, with `\\,` and `\\=` escapes)")]
     InvalidGlobalTags {

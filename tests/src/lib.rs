@@ -225,6 +225,41 @@ pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Opti
     }
 }
 
+/// `promtool check metrics` on `text`, accepting a clean run, or its lint status 3 when every
+/// finding contains one of `allowed` (names the spec's or TCK's own examples use, which
+/// promtool's naming lint flags: `alpha.histogram`, `timerMe`). A parse error is status 1, never
+/// accepted.
+pub fn promtool_check_allowing(text: &str, allowed: &[&str]) -> Result<(), String> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("run promtool (Debian package `prometheus`): {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("promtool stdin: {e}"))?;
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("promtool: {e}"))?;
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let only_allowed = report
+        .lines()
+        .all(|l| allowed.iter().any(|a| l.contains(a)));
+    if output.status.success() || (output.status.code() == Some(3) && only_allowed) {
+        Ok(())
+    } else {
+        Err(format!("promtool: {:?}\n{report}", output.status))
+    }
+}
+
 /// Checks an exposition with promtool and both Python parsers; returns the samples each parser
 /// read: (prometheus, openmetrics). promtool checks the Prometheus text, and the OpenMetrics text
 /// too where it can read that format ([`promtool_check_openmetrics`]; promtool 2.42 cannot).

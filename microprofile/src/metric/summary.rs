@@ -121,6 +121,23 @@ impl Summary {
         })
     }
 
+    /// A summary with the quantiles a distribution configuration gives it: possibly none (its
+    /// percentiles disabled: only `_count`, `_sum` and `_max`).
+    pub(crate) fn with_configured_quantiles(
+        quantiles: Vec<f64>,
+        window: Duration,
+    ) -> Result<Summary, Error> {
+        if quantiles.is_empty() {
+            check_window(window)?;
+            return Ok(Summary {
+                quantiles: Cow::Owned(quantiles),
+                window,
+                core: OnceLock::new(),
+            });
+        }
+        Summary::try_new(quantiles, window)
+    }
+
     fn core(&self) -> &Core {
         self.core.get_or_init(|| Core {
             start: Instant::now(),
@@ -295,7 +312,11 @@ impl Metric for Summary {
         self.read(|view| visitor.summary(view))
     }
     fn validate(&self) -> Result<(), Error> {
-        check_quantiles(&self.quantiles)?;
+        // No quantiles at all is a summary whose percentiles a distribution configuration
+        // disabled: `_count`, `_sum` and `_max` only.
+        if !self.quantiles.is_empty() {
+            check_quantiles(&self.quantiles)?;
+        }
         check_window(self.window)
     }
     fn cumulative_sketch(&self) -> Option<CumulativeSketch> {

@@ -108,6 +108,14 @@ impl GlobalTags {
 /// then that in upper case. The first variable set decides; an empty (or not UTF-8) value is
 /// taken as not set.
 fn config_from_env(property: &str) -> Option<String> {
+    config_value(property).filter(|value| !value.is_empty())
+}
+
+/// A MicroProfile Config property from the environment, looked up as MicroProfile Config maps
+/// property names to variables: the name itself, then every character outside `[a-zA-Z0-9]`
+/// replaced by `_`, then that upper-cased; the first variable set decides (an empty value is
+/// returned as it is).
+pub(crate) fn config_value(property: &str) -> Option<String> {
     let underscored: String = property
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -116,7 +124,7 @@ fn config_from_env(property: &str) -> Option<String> {
     let value = [property, underscored.as_str(), upper.as_str()]
         .into_iter()
         .find_map(std::env::var_os)?;
-    value.into_string().ok().filter(|value| !value.is_empty())
+    value.into_string().ok()
 }
 
 fn split_unescaped(s: &str, separator: char) -> impl Iterator<Item = &str> {

@@ -43,6 +43,8 @@ use crate::metric::{Collect, Metric};
 use crate::naming;
 use crate::registry::global_tags::GlobalTags;
 
+pub mod distribution;
+pub use distribution::{DistributionConfig, DistributionProperty};
 mod gather;
 #[cfg(feature = "redis")]
 pub(crate) use gather::series_key;
@@ -345,6 +347,7 @@ pub struct Registry {
     state: RwLock<State>,
     global_tags: GlobalTags,
     errors: Mutex<Vec<Error>>,
+    distribution: DistributionConfig,
 }
 
 impl Default for Registry {
@@ -355,8 +358,9 @@ impl Default for Registry {
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(|| {
     let (tags, tag_errors) = GlobalTags::from_env();
-    let registry = Registry::with_global_tags(tags);
-    for error in tag_errors {
+    let (distribution, distribution_errors) = DistributionConfig::from_env();
+    let registry = Registry::with_global_tags(tags).with_distribution(distribution);
+    for error in tag_errors.into_iter().chain(distribution_errors) {
         registry.record_error(error);
     }
     registry.register_statics();
@@ -380,7 +384,35 @@ impl Registry {
             state: RwLock::new(State::default()),
             global_tags,
             errors: Mutex::new(Vec::new()),
+            distribution: DistributionConfig::new(),
         }
+    }
+
+    /// This registry with a distribution configuration (MicroProfile's
+    /// `mp.metrics.distribution.*`): the buckets and quantiles of the histograms, timers and
+    /// summaries it makes without explicit ones ([`histogram`](Self::histogram),
+    /// [`timer`](Self::timer), [`summary`](Self::summary)), by their declared name. The global
+    /// registry reads it from the environment ([`DistributionConfig::from_env`]; entries that do
+    /// not read are in [`registration_errors`](Self::registration_errors)).
+    ///
+    /// ```
+    /// use microprofile::registry::DistributionConfig;
+    /// use microprofile::{Metadata, Registry};
+    ///
+    /// let config = DistributionConfig::new().timer_buckets("alpha.timer=500ms,2s,3m").unwrap();
+    /// let registry = Registry::new().with_distribution(config);
+    /// let timer = registry.timer(Metadata::new("alpha.timer"), None).unwrap();
+    /// assert_eq!(timer.histogram().bounds(), [0.5, 2.0, 180.0]);
+    /// ```
+    #[must_use]
+    pub fn with_distribution(mut self, distribution: DistributionConfig) -> Registry {
+        self.distribution = distribution;
+        self
+    }
+
+    /// The distribution configuration ([`with_distribution`](Self::with_distribution)).
+    pub fn distribution(&self) -> &DistributionConfig {
+        &self.distribution
     }
 
     /// An empty registry holding the program's `static` metrics, as the global one does (but with
@@ -696,6 +728,11 @@ impl Registry {
         metadata: Metadata,
         buckets: Option<Vec<f64>>,
     ) -> Result<Handle<Histogram>, Error> {
+        let configured = || {
+            self.distribution
+                .histogram_bounds(metadata.name(), crate::DEFAULT_BUCKETS)
+        };
+        let buckets = buckets.or_else(configured);
         self.get_or_create(metadata, || match buckets {
             Some(b) => Histogram::try_with_buckets(b),
             None => Ok(Histogram::new()),
@@ -708,15 +745,29 @@ impl Registry {
         metadata: Metadata,
         buckets: Option<Vec<f64>>,
     ) -> Result<Handle<Timer>, Error> {
+        let configured = || {
+            self.distribution
+                .timer_bounds(metadata.name(), crate::DEFAULT_BUCKETS)
+        };
+        let buckets = buckets.or_else(configured);
         self.get_or_create(metadata, || match buckets {
             Some(b) => Timer::try_with_buckets(b),
             None => Ok(Timer::new()),
         })
     }
 
-    /// Gets or creates a summary with the default quantiles and a 10-minute window.
+    /// Gets or creates a summary with the default quantiles (or those the
+    /// [distribution configuration](Self::with_distribution) gives its name; none when it
+    /// disables them: only `_count`, `_sum` and `_max`) and a 10-minute window.
     pub fn summary(&self, metadata: Metadata) -> Result<Handle<Summary>, Error> {
-        self.get_or_create(metadata, || Ok(Summary::new()))
+        let quantiles = self
+            .distribution
+            .percentiles_for(metadata.name())
+            .map(<[f64]>::to_vec);
+        self.get_or_create(metadata, || match quantiles {
+            Some(q) => Summary::with_configured_quantiles(q, crate::DEFAULT_WINDOW),
+            None => Ok(Summary::new()),
+        })
     }
 
     /// Gets or creates a summary with these quantiles and window.
