@@ -244,7 +244,7 @@ impl Metadata {
 
     /// Checks the name, unit, scope and tags; returns the tags sorted by name.
     pub(crate) fn validated_tags(&self) -> Result<Vec<(&str, &str)>, Error> {
-        naming::validate_metric_name(&self.name)?;
+        naming::validate_declared_metric_name(&self.name)?;
         naming::validate_unit(&self.unit)?;
         self.scope.validate()?;
         // Names are unique here: a name given twice kept its last value (`tag_list`).

@@ -12,10 +12,11 @@ use crate::metric::kind::MetricType;
 
 pub use rules::RESERVED_TAG_NAMES;
 
-/// Checks a declared metric name: `[a-zA-Z_][a-zA-Z0-9_.:-]*`.
+/// Checks a metric name by the attribute macros' rule: `[a-zA-Z_][a-zA-Z0-9_.:-]*`.
 ///
 /// Characters other than `[a-zA-Z0-9_]` are allowed in declared names (MicroProfile names such as
-/// `com.example.requests`) and become `_` in the exposed name.
+/// `com.example.requests`) and become `_` in the exposed name. The run-time API takes more
+/// ([`validate_declared_metric_name`]); a refusal names the exposed form to use instead.
 ///
 /// ```
 /// assert!(microprofile::naming::validate_metric_name("http.requests").is_ok());
@@ -23,6 +24,27 @@ pub use rules::RESERVED_TAG_NAMES;
 /// ```
 pub fn validate_metric_name(name: &str) -> Result<(), Error> {
     rules::metric_name(name).map_err(|rule| Error::InvalidMetricName {
+        name: name.to_owned(),
+        reason: rule.reason(),
+    })
+}
+
+/// Checks a metric name given to the run-time API ([`crate::Registry`], [`crate::Metadata`]):
+/// any name that is not empty, does not start with a digit and holds no control character.
+///
+/// Every character outside `[a-zA-Z0-9_]` becomes `_` in the exposed name ([`sanitize`]), as
+/// MicroProfile's TCK expects of `pm_counter-with-dashes` or `pm_counter#hash_x'y_`. The
+/// attribute macros keep the stricter [`validate_metric_name`], and name the exposed form in
+/// their error.
+///
+/// ```
+/// use microprofile::naming::validate_declared_metric_name as check;
+/// assert!(check("pm_counter+accent_\u{ea}_").is_ok());
+/// assert!(check("9lives").is_err());
+/// assert!(check("a\nb").is_err());
+/// ```
+pub fn validate_declared_metric_name(name: &str) -> Result<(), Error> {
+    rules::declared_metric_name(name).map_err(|rule| Error::InvalidMetricName {
         name: name.to_owned(),
         reason: rule.reason(),
     })
@@ -64,21 +86,15 @@ pub fn effective_unit(metric_type: MetricType, unit: &str) -> &str {
     }
 }
 
-/// Replaces every character outside `[a-zA-Z0-9_]` by `_`, as exposed names require.
+/// Replaces every character outside `[a-zA-Z0-9_]` by `_`, as exposed names require: one `_`
+/// per character (a Unicode scalar value), runs not collapsed.
 ///
 /// ```
 /// assert_eq!(microprofile::naming::sanitize("com.acme-shop"), "com_acme_shop");
+/// assert_eq!(microprofile::naming::sanitize("a-\u{e4}b"), "a__b");
 /// ```
 pub fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    rules::sanitize(name)
 }
 
 /// The exposed family name, following MicroProfile Metrics 5.x.
@@ -181,6 +197,46 @@ mod tests {
     }
 
     #[test]
+    fn declared_metric_names() {
+        for ok in [
+            "a",
+            "a b",
+            "\u{e4}",
+            "-a",
+            "pm_counter#hash_x'y_",
+            "a{b}=\"c\"",
+        ] {
+            assert!(validate_declared_metric_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "9a", "a\nb", "\t", "a\u{7f}"] {
+            assert!(validate_declared_metric_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_suggest_the_exposed_name() {
+        let message = |name: &str| {
+            validate_metric_name(name)
+                .map_err(|e| e.to_string())
+                .unwrap_err()
+        };
+        let m = message("requests served!");
+        assert!(
+            m.ends_with("; did you mean \"requests_served_\"? (its exposed form: every character outside `[a-zA-Z0-9_]` becomes `_`)"),
+            "{m}"
+        );
+        let m = message("9lives");
+        assert!(
+            m.ends_with("; did you mean \"_9lives\"? (an exposed name cannot start with a digit)"),
+            "{m}"
+        );
+        // Nothing to suggest for an empty name or a name the attributes take.
+        assert!(!message("").contains("did you mean"));
+        assert!(rules::suggested_metric_name("my-metric").is_some());
+        assert_eq!(rules::suggested_metric_name("my_metric"), None);
+    }
+
+    #[test]
     fn tag_names() {
         for ok in ["a", "_a", "region", "A1_"] {
             assert!(validate_tag_name(ok).is_ok(), "{ok}");
@@ -243,7 +299,18 @@ mod tests {
         use rules::{corpus, Subject};
         for case in corpus::cases() {
             let run_time = match case.subject {
-                Subject::MetricName => validate_metric_name(&case.name),
+                Subject::MetricName => {
+                    // The run-time API takes more than the attributes: it agrees with its own
+                    // rule, worded as the shared rules word it.
+                    assert_eq!(
+                        validate_declared_metric_name(&case.name).map_err(|e| e.to_string()),
+                        rules::declared_metric_name(&case.name)
+                            .map_err(|e| e.message(&case.name).to_string()),
+                        "corpus.txt:{}",
+                        case.line
+                    );
+                    validate_metric_name(&case.name)
+                }
                 Subject::TagName => validate_tag_name(&case.name),
                 Subject::ScopeName => validate_scope_name(&case.name),
                 Subject::Unit => validate_unit(&case.name),

@@ -81,6 +81,9 @@ pub enum RuleError {
     MetricNameStart,
     /// The metric name holds a character outside `[a-zA-Z0-9_.:-]` after its first.
     MetricNameChar,
+    /// The metric name holds a control character (refused by the run-time API, which takes any
+    /// other character).
+    MetricNameControl,
     /// The tag name is not `[a-zA-Z_][a-zA-Z0-9_]*`.
     TagNameChars,
     /// The tag name starts with `__`.
@@ -100,7 +103,8 @@ impl RuleError {
             RuleError::MetricNameEmpty
             | RuleError::MetricNameLeadingDigit
             | RuleError::MetricNameStart
-            | RuleError::MetricNameChar => Subject::MetricName,
+            | RuleError::MetricNameChar
+            | RuleError::MetricNameControl => Subject::MetricName,
             RuleError::TagNameChars
             | RuleError::TagNameReservedPrefix
             | RuleError::TagNameReserved => Subject::TagName,
@@ -116,6 +120,7 @@ impl RuleError {
             RuleError::MetricNameLeadingDigit => "it starts with a digit",
             RuleError::MetricNameStart => "it starts with a character other than a letter or `_`",
             RuleError::MetricNameChar => "it contains a character outside `[a-zA-Z0-9_.:-]`",
+            RuleError::MetricNameControl => "it contains a control character",
             RuleError::TagNameChars => {
                 "a tag name starts with a letter or `_` and continues with letters, digits or `_`"
             }
@@ -159,15 +164,50 @@ pub struct Message<'a> {
 
 impl fmt::Display for Message<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The grammar hint is the attributes' rule; a control character is refused everywhere.
+        let hint = if self.reason == RuleError::MetricNameControl.reason() {
+            ""
+        } else {
+            self.subject.hint()
+        };
         write!(
             f,
-            "invalid {} {:?}: {}{}",
+            "invalid {} {:?}: {}{hint}",
             self.subject.noun(),
             self.name,
             self.reason,
-            self.subject.hint()
-        )
+        )?;
+        if self.subject == Subject::MetricName {
+            if let Some(suggested) = suggested_metric_name(self.name) {
+                let why = if sanitize(self.name) != suggested {
+                    "an exposed name cannot start with a digit"
+                } else {
+                    "its exposed form: every character outside `[a-zA-Z0-9_]` becomes `_`"
+                };
+                write!(f, "; did you mean {suggested:?}? ({why})")?;
+            }
+        }
+        Ok(())
     }
+}
+
+/// The exposed form of a declared metric name: every character outside `[a-zA-Z0-9_]` (each
+/// Unicode scalar value, so `ä` or `ê` too) becomes one `_`. Runs are not collapsed: `a--b`
+/// is `a__b`, as each character maps on its own.
+pub fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if is_identifier_char(c) { c } else { '_' })
+        .collect()
+}
+
+/// The name a refused metric name was probably meant to be: its exposed form ([`sanitize`]),
+/// with `_` before a leading digit, where that differs from the name and the attributes take it.
+pub fn suggested_metric_name(name: &str) -> Option<String> {
+    let mut suggested = sanitize(name);
+    if suggested.starts_with(|c: char| c.is_ascii_digit()) {
+        suggested.insert(0, '_');
+    }
+    (suggested != name && metric_name(&suggested).is_ok()).then_some(suggested)
 }
 
 /// Checks a declared metric name: `[a-zA-Z_][a-zA-Z0-9_.:-]*`.
@@ -178,6 +218,19 @@ pub fn metric_name(name: &str) -> Result<(), RuleError> {
         Some(c) if c.is_ascii_digit() => Err(RuleError::MetricNameLeadingDigit),
         Some(c) if !is_name_start(c) => Err(RuleError::MetricNameStart),
         Some(_) if !chars.all(is_metric_name_char) => Err(RuleError::MetricNameChar),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Checks a metric name given to the run-time API, which takes any character but a control
+/// character (the exposed name replaces every character outside `[a-zA-Z0-9_]` by `_`, see
+/// [`sanitize`]): not empty, no leading digit (no replacement could make an exposed name of
+/// it), no control character.
+pub fn declared_metric_name(name: &str) -> Result<(), RuleError> {
+    match name.chars().next() {
+        None => Err(RuleError::MetricNameEmpty),
+        Some(c) if c.is_ascii_digit() => Err(RuleError::MetricNameLeadingDigit),
+        Some(_) if name.chars().any(char::is_control) => Err(RuleError::MetricNameControl),
         Some(_) => Ok(()),
     }
 }

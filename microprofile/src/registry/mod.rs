@@ -557,6 +557,21 @@ impl Registry {
                         first_site,
                     ));
                 }
+                // Two declared names that differ only in characters the output replaces (`a-b`
+                // and `a.b` are both `a_b`) would write one family under two names that both
+                // select it: a conflict. (`c` and `c_total` stay one counter.)
+                let sanitized = naming::sanitize(metadata.name());
+                if let Some(other) = entry.members.values().find(|m| {
+                    &*m.declared != metadata.name() && naming::sanitize(&m.declared) == sanitized
+                }) {
+                    return Err(conflict(
+                        format!(
+                            "`{}` is already registered, and both are exposed as `{exposed}` (every character outside `[a-zA-Z0-9_]` becomes `_`); give one of them another name",
+                            other.declared
+                        ),
+                        other.site.or(first_site),
+                    ));
+                }
                 if info.tag_names != tag_names {
                     return Err(conflict(
                         format!(
