@@ -9,7 +9,9 @@ use crate::naming::rules::{DuplicateTag, Message, Refusal, RuleError, Subject};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A metric name is empty, starts with a digit, or has a character outside `[a-zA-Z0-9_.:-]`.
+    /// A metric name the run-time API cannot take: empty, starting with a digit, or holding a
+    /// control character (any other character is exposed as `_`). An attribute's name is checked
+    /// at compile time against `[a-zA-Z_][a-zA-Z0-9_.:-]*`.
     #[error("{}", Message { subject: Subject::MetricName, name, reason })]
     InvalidMetricName {
         /// The name as given.
