@@ -6,13 +6,11 @@
 //! refuses two declared names that expose as one. Every exposition is read back by promtool and
 //! both Python reference parsers.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 
 use microprofile::serve::auth::Auth;
 use microprofile::{Error, Format, Metadata, Registry, Scope, Selection, Server};
-use microprofile_tests::{http_get, python_parse, samples, Parser, Sample};
+use microprofile_tests::{http_get, promtool_report, python_parse, samples, Parser, Sample};
 
 /// The names `MetricAppBean` gives its counters, each with the string
 /// `testPromNoBadCharsInNames` expects to find in `/metrics?scope=application`.
@@ -55,31 +53,13 @@ fn tck_registry() -> &'static Registry {
 /// word `counter` (`pm_counter…`), which promtool's linter reports as "metric name should not
 /// include type 'counter'" for a counter. Any other finding, and any parse error, fails.
 fn check_both_formats(prometheus: &str, openmetrics: &str) -> (Vec<Sample>, Vec<Sample>) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package `prometheus`)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(prometheus.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let findings = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (status, findings) = promtool_report(prometheus).unwrap_or_else(|e| panic!("{e}"));
     let counters: Vec<&str> = prometheus
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
         .collect();
     assert!(
-        out.status.success() || !findings.trim().is_empty(),
+        status == Some(0) || !findings.trim().is_empty(),
         "promtool failed silently"
     );
     for finding in findings.lines().filter(|l| !l.trim().is_empty()) {

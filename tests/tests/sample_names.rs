@@ -3,10 +3,8 @@
 //! that family alone, so no registration can make the output write one name twice.
 
 use microprofile::{Error, Format, Metadata, Registry, Scope, Selection};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
-use microprofile_tests::{check_both_formats, python_parse, Parser};
+use microprofile_tests::{check_both_formats, promtool_report, python_parse, Parser};
 
 /// The reason of a `Conflict`, failing the test on anything else.
 fn conflict_reason(result: Result<impl std::fmt::Debug, Error>) -> String {
@@ -188,27 +186,9 @@ fn check_output(r: &Registry) {
 fn check_parses(r: &Registry) {
     let prometheus = r.encode_to_string(Format::Prometheus, Selection::All);
     let openmetrics = r.encode_to_string(Format::OpenMetrics, Selection::All);
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run promtool (Debian package `prometheus`, or .ci/run)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(prometheus.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (status, report) = promtool_report(&prometheus).unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        matches!(output.status.code(), Some(0 | 3)) && !report.contains("error"),
+        matches!(status, Some(0 | 3)) && !report.contains("error"),
         "promtool: {report}\n---\n{prometheus}"
     );
     for (parser, text) in [
