@@ -3,7 +3,8 @@
 //!
 //! The oracle restates the documented grammars (`microprofile::naming`, `Scope::new`,
 //! `Metadata::validate`, `GlobalTags::parse`) independently of the code: every check accepts
-//! exactly what its rule accepts, the exposed name is the one the documented steps give, a metric
+//! exactly what its rule accepts (the run-time API's names, `Metadata::validate`, being wider
+//! than `validate_metric_name`'s), the exposed name is the one the documented steps give, a metric
 //! registers exactly when its metadata validates, and tags written in `MP_METRICS_TAGS` syntax
 //! parse back to what was written.
 //!
@@ -38,6 +39,13 @@ fn is_metric_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
+}
+
+/// What the run-time API takes as a declared name: not empty, no leading ASCII digit, no
+/// control character (every other character is exposed as `_`).
+fn is_declared_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if !c.is_ascii_digit()) && !s.chars().any(char::is_control)
 }
 
 /// An identifier, not starting with `__`, not reserved.
@@ -178,7 +186,7 @@ fuzz_target!(|data: &[u8]| {
             .with_tag(tag.to_owned(), value.to_owned())
             .scope(Scope::Custom(scope.to_owned().into()))
     };
-    let valid = name_ok && unit_ok && tag_ok && custom_scope_ok;
+    let valid = is_declared_name(name) && unit_ok && tag_ok && custom_scope_ok;
     assert_eq!(metadata().validate().is_ok(), valid, "{:?}", metadata());
     let registry = Registry::new();
     let first = registry.counter(metadata());
