@@ -313,6 +313,16 @@ pub fn http_get(
     path: &str,
     accept: Option<&str>,
 ) -> std::io::Result<HttpResponse> {
+    http_request(addr, "GET", path, accept)
+}
+
+/// [`http_get`] with any method (`HEAD`, `OPTIONS`, …); a chunked body is de-chunked.
+pub fn http_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    accept: Option<&str>,
+) -> std::io::Result<HttpResponse> {
     use std::io::Read;
     let mut stream =
         std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(10))?;
@@ -322,7 +332,7 @@ pub fn http_get(
         .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{accept}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{accept}Connection: close\r\n\r\n"
     )?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;

@@ -13,8 +13,7 @@ use microprofile::serve::MetricsRouter;
 use microprofile::{
     Counter, Error, Family, GlobalTags, LabelSet, Metadata, Registry, Scope, Server, ServerHandle,
 };
-use microprofile_tests::raw::send_complete;
-use microprofile_tests::{exposed_value, python_parse, HttpResponse, Parser};
+use microprofile_tests::{exposed_value, http_request, python_parse, HttpResponse, Parser};
 
 /// The content type the TCK asks for and expects (`MpMetricTest.TEXT_PLAIN`); it checks the
 /// response's `Content-Type` starts with it.
@@ -125,35 +124,12 @@ impl Transports {
     }
 }
 
-/// One request over a new connection; `accept` is sent as the `Accept` header when given.
+/// One request over a new connection; `accept` is sent as the `Accept` header when given. The
+/// endpoint answers with a `content-length`, never chunked.
 fn exchange(addr: SocketAddr, method: &str, target: &str, accept: Option<&str>) -> HttpResponse {
-    let accept = accept
-        .map(|a| format!("Accept: {a}\r\n"))
-        .unwrap_or_default();
-    let request =
-        format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\n{accept}Connection: close\r\n\r\n");
-    let raw = send_complete(addr, request.as_bytes());
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    assert!(
-        !headers.iter().any(|(n, _)| n == "transfer-encoding"),
-        "{text}"
-    );
-    HttpResponse {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    let r = http_request(addr, method, target, accept).unwrap();
+    assert!(r.header("transfer-encoding").is_none(), "{r:?}");
+    r
 }
 
 fn get(addr: SocketAddr, target: &str, accept: Option<&str>) -> HttpResponse {
