@@ -1,4 +1,4 @@
-//! The reading side: a namespace read with `HGETALL`, decoded into families, and turned into a
+//! The reading side: a namespace and its metadata hash read with `HGETALL`, decoded into families, and turned into a
 //! [`Registry`] so that it is encoded by the same encoder as every other metric (identical,
 //! promtool-clean output).
 
@@ -565,11 +565,9 @@ fn exposable_name(name: &str) -> String {
     if naming::validate_metric_name(name).is_ok() {
         return name.to_owned();
     }
-    let mut sanitised = naming::sanitize(name);
-    if sanitised.is_empty() || sanitised.starts_with(|c: char| c.is_ascii_digit()) {
-        sanitised.insert(0, '_');
-    }
-    sanitised
+    // The naming rules' own suggestion; only an empty name has none.
+    naming::rules::suggested_metric_name(name)
+        .unwrap_or_else(|| format!("_{}", naming::sanitize(name)))
 }
 
 /// One family of a namespace, ready to be registered.
@@ -874,7 +872,8 @@ fn string_pairs(items: Vec<Reply>) -> (Vec<(String, String)>, usize) {
     (pairs, bad)
 }
 
-/// Reads namespaces from a Redis and exposes them: one `HGETALL` per namespace on every
+/// Reads namespaces from a Redis and exposes them: one round trip of two `HGETALL`s (the
+/// namespace's hash and its [`meta_key`](super::meta_key) hash) per namespace on every
 /// [`registry`](Self::registry) call (a scrape), over a cached connection with timeouts.
 pub struct RedisExposition {
     target: resp::Target,
@@ -954,7 +953,8 @@ impl RedisExposition {
         &self.namespaces
     }
 
-    /// Reads one namespace's hash (one `HGETALL`, within the timeout).
+    /// Reads one namespace's hash and its metadata hash (two `HGETALL`s in one round trip,
+    /// within the timeout).
     pub fn read(&self, namespace: &str) -> Result<NamespaceData, StoreError> {
         let mut guard = self.connection.lock();
         if guard.is_none() {
