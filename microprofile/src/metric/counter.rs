@@ -51,6 +51,10 @@ impl Metric for Counter {
     fn visit(&self, visitor: &mut dyn Visitor) {
         visitor.counter(Number::UInt(self.get()))
     }
+    /// Integer and float counters alike: their sum is a counter.
+    fn reuse_key(&self) -> Option<String> {
+        Some("counter".to_owned())
+    }
 }
 
 impl NewLike for Counter {
@@ -110,6 +114,10 @@ impl Metric for FloatCounter {
     }
     fn visit(&self, visitor: &mut dyn Visitor) {
         visitor.counter(Number::Float(self.get()))
+    }
+    /// Integer and float counters alike: their sum is a counter.
+    fn reuse_key(&self) -> Option<String> {
+        Some("counter".to_owned())
     }
 }
 

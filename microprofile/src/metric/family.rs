@@ -766,6 +766,10 @@ impl<L: LabelSet, M: Metric + NewLike> Collect for Family<L, M> {
         self.template.validate()
     }
 
+    fn reuse_key(&self) -> Option<String> {
+        self.template.reuse_key()
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -539,6 +539,9 @@ impl Metric for Histogram {
     fn validate(&self) -> Result<(), Error> {
         Buckets::check(&self.bounds)
     }
+    fn reuse_key(&self) -> Option<String> {
+        Some(format!("histogram with the buckets {:?}", self.bounds))
+    }
 }
 
 impl NewLike for Histogram {
@@ -880,6 +883,12 @@ impl Metric for Timer {
     }
     fn validate(&self) -> Result<(), Error> {
         self.histogram.validate()
+    }
+    fn reuse_key(&self) -> Option<String> {
+        Some(format!(
+            "timer with the buckets {:?}",
+            self.histogram.bounds
+        ))
     }
 }
 

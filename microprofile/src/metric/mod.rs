@@ -257,6 +257,20 @@ pub trait Metric: Any + Send + Sync {
     fn cumulative_sketch(&self) -> Option<CumulativeSketch> {
         None
     }
+    /// What makes two declarations of this metric one metric (MicroProfile's "Reusing Metrics"):
+    /// when two `static`s are registered under the same scope, name, metadata and tags, and both
+    /// give the same key, the registry exposes them as one series whose value is theirs combined
+    /// (counts and sums added, bucket counts added, sketches merged), read at scrape time, so
+    /// updating either costs what it always does. `None`, the default, makes a second declaration
+    /// a conflict: gauges (whose reuse MicroProfile forbids) and metrics the registry cannot
+    /// combine. The crate's counters, histograms, timers and summaries give their type and
+    /// configuration (buckets; quantiles and window). Another metric that gives a key is combined
+    /// through the values it visits: counters and histograms exactly; a summary that is not a
+    /// [`Summary`](crate::Summary) keeps the first declaration's quantiles, its count and sum
+    /// added.
+    fn reuse_key(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What [`Metric::cumulative_sketch`] reads: a summary's sketch and, at the same instant, its count
@@ -284,6 +298,12 @@ pub trait Collect: Send + Sync + 'static {
     fn collect(&self, f: &mut dyn FnMut(&SeriesLabels<'_>, &dyn Metric));
     /// Checks configuration, as [`Metric::validate`].
     fn check(&self) -> Result<(), Error>;
+    /// What makes two declarations of this collector one metric, as [`Metric::reuse_key`] (a
+    /// labelled family gives its series' key); `None`, the default, makes a second declaration
+    /// a conflict.
+    fn reuse_key(&self) -> Option<String> {
+        None
+    }
     /// For downcasting in the get-or-create API.
     fn as_any(&self) -> &dyn Any;
 }
@@ -297,6 +317,9 @@ impl<M: Metric> Collect for M {
     }
     fn check(&self) -> Result<(), Error> {
         self.validate()
+    }
+    fn reuse_key(&self) -> Option<String> {
+        Metric::reuse_key(self)
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -248,37 +248,50 @@ impl Summary {
     }
 
     pub(crate) fn read_at<R>(&self, now: Instant, f: impl FnOnce(&SummaryView<'_>) -> R) -> R {
+        let (merged, sum, count) = self.window_at(now);
+        read_sketch(&self.quantiles, &merged, sum, count, f)
+    }
+
+    /// The window's observations merged into one sketch, with the cumulative sum and count.
+    pub(crate) fn window_at(&self, now: Instant) -> (DDSketch, f64, u64) {
         let core = self.core();
         let epoch = self.epoch_at(core, now);
         let oldest = epoch.saturating_sub(AGE_BUCKETS as u64 - 1);
         let mut merged = sketch();
-        let (sum, count) = {
-            let window = core.window.lock();
-            for slice in window.slices.iter() {
-                let live = slice.epoch >= oldest && slice.epoch <= epoch;
-                if live && slice.sketch.count() > 0 {
-                    // Same configuration on both sides: merging cannot fail.
-                    let _ = merged.merge(&slice.sketch);
-                }
+        let window = core.window.lock();
+        for slice in window.slices.iter() {
+            let live = slice.epoch >= oldest && slice.epoch <= epoch;
+            if live && slice.sketch.count() > 0 {
+                // Same configuration on both sides: merging cannot fail.
+                let _ = merged.merge(&slice.sketch);
             }
-            (window.sum, window.count)
-        };
-        let quantiles: Vec<(f64, f64)> = self
-            .quantiles
-            .iter()
-            .map(|&q| {
-                let value = merged.quantile(q).ok().flatten().unwrap_or(f64::NAN);
-                (q, value)
-            })
-            .collect();
-        let max = merged.max().unwrap_or(f64::NAN);
-        f(&SummaryView {
-            quantiles: &quantiles,
-            sum,
-            count,
-            max,
-        })
+        }
+        (merged, window.sum, window.count)
     }
+}
+
+/// Reads `quantiles` and the maximum out of a window sketch, as a scrape does.
+pub(crate) fn read_sketch<R>(
+    quantiles: &[f64],
+    merged: &DDSketch,
+    sum: f64,
+    count: u64,
+    f: impl FnOnce(&SummaryView<'_>) -> R,
+) -> R {
+    let quantiles: Vec<(f64, f64)> = quantiles
+        .iter()
+        .map(|&q| {
+            let value = merged.quantile(q).ok().flatten().unwrap_or(f64::NAN);
+            (q, value)
+        })
+        .collect();
+    let max = merged.max().unwrap_or(f64::NAN);
+    f(&SummaryView {
+        quantiles: &quantiles,
+        sum,
+        count,
+        max,
+    })
 }
 
 /// The quantile rules, shared with `#[timed(quantiles = …)]` (`naming/rules.rs`), with their
@@ -318,6 +331,12 @@ impl Metric for Summary {
             check_quantiles(&self.quantiles)?;
         }
         check_window(self.window)
+    }
+    fn reuse_key(&self) -> Option<String> {
+        Some(format!(
+            "summary with the quantiles {:?} over {:?}",
+            self.quantiles, self.window
+        ))
     }
     fn cumulative_sketch(&self) -> Option<CumulativeSketch> {
         let mut window = self.core().window.lock();

@@ -53,6 +53,7 @@ pub use gather::{
     SeriesRead, SummaryChange,
 };
 pub(crate) mod global_tags;
+mod reuse;
 mod self_metrics;
 use crate::metric::summary::Summary;
 
@@ -102,6 +103,8 @@ macro_rules! register {
 pub(crate) enum Source {
     Static(&'static dyn Collect),
     Shared(Arc<dyn Collect>, Arc<dyn Any + Send + Sync>),
+    /// Several `static`s declared as one metric ([`reuse`]).
+    Reused(Arc<reuse::Reused>),
 }
 
 impl Source {
@@ -109,6 +112,16 @@ impl Source {
         match self {
             Source::Static(c) => *c,
             Source::Shared(c, _) => &**c,
+            Source::Reused(r) => &**r,
+        }
+    }
+
+    /// The `static` declarations behind this source (none for a shared one).
+    fn statics(&self) -> &[&'static dyn Collect] {
+        match self {
+            Source::Static(c) => std::slice::from_ref(c),
+            Source::Shared(..) => &[],
+            Source::Reused(r) => r.parts(),
         }
     }
 }
@@ -147,8 +160,11 @@ struct FamilyEntry {
 #[derive(Default)]
 struct State {
     families: BTreeMap<String, FamilyEntry>,
-    /// Declared name → exposed name, so one declared name cannot map to two families.
-    declared: HashMap<String, String>,
+    /// Scope and declared name → exposed name, so one declared name cannot map to two families in
+    /// one scope. Each scope is a registry of its own, as in MicroProfile: the same declared name
+    /// may be a counter in one scope and a timer in another, as long as their outputs use
+    /// different names (all scopes are written together on `/metrics`).
+    declared: HashMap<(Scope, String), String>,
     /// Every name a family uses in the output of either format ([`exposition_names`]) → the
     /// exposed name of that family and how it uses the name. Two families whose names meet here
     /// would write one sample or family name twice (a gauge `x_count` beside a histogram `x`),
@@ -244,6 +260,43 @@ fn names_family(exposed: &str, metric_type: MetricType, name: &str) -> bool {
         }
 }
 
+/// The source of a member declared a second time with the same scope, name, metadata and tags:
+/// both `static`s read as one (MicroProfile's "Reusing Metrics", [`reuse`]), or why they cannot be.
+fn reused_source(
+    existing: &Source,
+    new: &Source,
+    metric_type: MetricType,
+) -> Result<Source, String> {
+    let taken = "the same name, scope and tags are already registered; give one of them another name or tag";
+    let (first, [second]) = (existing.statics(), new.statics()) else {
+        // A collector registered at run time: its owner holds it, and the get-or-create API
+        // (`Registry::counter`, …) is the way to share one.
+        return Err(taken.to_owned());
+    };
+    if first.is_empty() {
+        return Err(taken.to_owned());
+    }
+    if first.iter().any(|f| std::ptr::addr_eq(*f, *second)) {
+        return Err(
+            "this `static` is already registered under the same name, scope and tags".to_owned(),
+        );
+    }
+    let new_key = second.reuse_key();
+    let Some(new_key) = new_key else {
+        return Err(match metric_type {
+            MetricType::Gauge => "the same name, scope and tags are already registered, and a gauge is declared once (MicroProfile's reuse of one metric by several declarations does not apply to gauges); give one of them another name or tag".to_owned(),
+            _ => "the same name, scope and tags are already registered, and this collector cannot be shared by two declarations (its `Collect::reuse_key` is `None`); give one of them another name or tag".to_owned(),
+        });
+    };
+    match existing.collector().reuse_key() {
+        Some(key) if key == new_key => Ok(Source::Reused(Arc::new(reuse::Reused::of(first, *second)))),
+        Some(key) => Err(format!(
+            "it is declared again as a {new_key}, but first as a {key}; declarations of one metric must be configured alike"
+        )),
+        None => Err(taken.to_owned()),
+    }
+}
+
 /// A metric handed out by the get-or-create API: a `static` or a shared one.
 pub enum Handle<M: 'static> {
     /// A `static` declared in code.
@@ -332,6 +385,13 @@ pub enum Selection<'a> {
 /// uses is refused with [`Error::Conflict`] (a `static` is left out and reported in
 /// [`registration_errors`](Registry::registration_errors)), so the output never writes one name
 /// twice.
+///
+/// Declared names are kept per scope, as MicroProfile keeps one registry per scope: one name may
+/// be a counter in one scope and a timer in another, their outputs being `x_total` and
+/// `x_seconds`. Two `static`s declared with the same scope, name, metadata and tags are one
+/// metric (MicroProfile's "Reusing Metrics"): both keep counting into their own atomics, and the
+/// registry reads them as one series (see [`Metric::reuse_key`];
+/// gauges are excluded, as in MicroProfile).
 ///
 /// ```
 /// use microprofile::{Error, Metadata, Registry};
@@ -516,7 +576,8 @@ impl Registry {
         };
 
         let mut state = self.state.write();
-        if let Some(previous) = state.declared.get(metadata.name()) {
+        let declared_key = (scope.clone(), metadata.name().to_owned());
+        if let Some(previous) = state.declared.get(&declared_key) {
             if *previous != exposed {
                 let earlier = state.families.get(previous);
                 let first_site = earlier.and_then(|e| e.members.values().find_map(|m| m.site));
@@ -562,7 +623,9 @@ impl Registry {
                 // select it: a conflict. (`c` and `c_total` stay one counter.)
                 let sanitized = naming::sanitize(metadata.name());
                 if let Some(other) = entry.members.values().find(|m| {
-                    &*m.declared != metadata.name() && naming::sanitize(&m.declared) == sanitized
+                    m.scope == scope
+                        && &*m.declared != metadata.name()
+                        && naming::sanitize(&m.declared) == sanitized
                 }) {
                     return Err(conflict(
                         format!(
@@ -594,21 +657,26 @@ impl Registry {
                         first_site,
                     ));
                 }
-                if let Some(existing) = entry.members.get(&(scope.clone(), rendered.clone())) {
-                    if reuse {
-                        return Ok(Some(existing.clone()));
-                    }
-                    return Err(conflict(
-                        "the same name, scope and tags are already registered; give one of them another name or tag".to_owned(),
-                        existing.site,
-                    ));
-                }
+                let key = (scope, rendered);
+                let reused = match entry.members.get(&key) {
+                    Some(existing) if reuse => return Ok(Some(existing.clone())),
+                    Some(existing) => Some(
+                        reused_source(&existing.source, &member.source, metric_type)
+                            .map_err(|reason| conflict(reason, existing.site))?,
+                    ),
+                    None => None,
+                };
                 if info.description.is_empty() && !description.is_empty() {
                     let mut updated = (**info).clone();
                     updated.description = description.to_owned();
                     entry.info = Arc::new(updated);
                 }
-                entry.members.insert((scope, rendered), member);
+                match (reused, entry.members.get_mut(&key)) {
+                    (Some(source), Some(existing)) => existing.source = source,
+                    _ => {
+                        entry.members.insert(key, member);
+                    }
+                }
             }
             None => {
                 let names = exposition_names(&exposed, metric_type);
@@ -656,7 +724,7 @@ impl Registry {
                     .insert(exposed.clone(), FamilyEntry { info, members });
             }
         }
-        state.declared.insert(metadata.name().to_owned(), exposed);
+        state.declared.insert(declared_key, exposed);
         Ok(None)
     }
 
@@ -687,6 +755,13 @@ impl Registry {
                         .downcast::<M>()
                         .map(Handle::Shared)
                         .map_err(|_| wrong_type()),
+                    // The first declaration stands for all: they are read as one.
+                    Source::Reused(reused) => reused
+                        .parts()
+                        .first()
+                        .and_then(|first| first.as_any().downcast_ref::<M>())
+                        .map(Handle::Static)
+                        .ok_or_else(wrong_type),
                 }
             }
         }
@@ -801,13 +876,27 @@ impl Registry {
         sorted.sort_unstable();
         let rendered: Arc<str> = naming::render_labels(sorted).into();
         let mut state = self.state.write();
-        let Some(exposed) = state.declared.get(name).cloned() else {
+        let Some(exposed) = state
+            .declared
+            .get(&(scope.clone(), name.to_owned()))
+            .cloned()
+        else {
             return false;
         };
         let Some(entry) = state.families.get_mut(&exposed) else {
             return false;
         };
         let removed = entry.members.remove(&(scope.clone(), rendered)).is_some();
+        let still_declared = entry
+            .members
+            .values()
+            .any(|m| m.scope == *scope && &*m.declared == name);
+        if !still_declared {
+            state.declared.remove(&(scope.clone(), name.to_owned()));
+        }
+        let Some(entry) = state.families.get(&exposed) else {
+            return removed;
+        };
         if entry.members.is_empty() {
             let metric_type = entry.info.metric_type;
             state.families.remove(&exposed);
@@ -884,6 +973,48 @@ impl Registry {
 mod tests {
     use super::*;
     use crate::encoding::Format;
+
+    /// One `static` registered twice under one identity is not two declarations of one metric
+    /// (reading it twice would double every call): the second registration is a conflict. Three
+    /// distinct `static`s are one metric, read as their sum, and removing it removes them all.
+    #[test]
+    fn reuse_takes_distinct_statics_only() {
+        static A: Counter = Counter::new();
+        static B: Counter = Counter::new();
+        static C: FloatCounter = FloatCounter::new();
+        let registry = Registry::new();
+        let metadata = Metadata::new("reused").with_tag("tier", "web");
+        let site = |line| Site {
+            file: "here.rs",
+            line,
+            column: 1,
+        };
+        let insert = |metric: &'static dyn Collect, line| {
+            registry.insert(&metadata, Source::Static(metric), Some(site(line)), false)
+        };
+        assert!(insert(&A, 1).is_ok());
+        assert!(insert(&B, 2).is_ok());
+        assert!(insert(&C, 3).is_ok());
+        let again = insert(&A, 4).map(|_| ());
+        assert!(
+            matches!(&again, Err(Error::Conflict { reason, first: Some(first), .. })
+                if reason.contains("already registered") && first.line == 1),
+            "{again:?}"
+        );
+        A.inc();
+        B.inc_by(2);
+        C.inc_by(0.5);
+        let text = registry.encode_to_string(Format::Prometheus, Selection::All);
+        assert!(
+            text.contains("reused_total{tier=\"web\",mp_scope=\"application\"} 3.5\n"),
+            "{text}"
+        );
+        // The get-or-create API hands out the first declaration.
+        let handle = registry.counter(metadata.clone()).unwrap();
+        assert!(matches!(handle, Handle::Static(c) if std::ptr::eq(c, &A)));
+        assert!(registry.remove(&Scope::Application, "reused", &[("tier", "web")]));
+        assert!(registry.plan(Selection::All).iter().next().is_none());
+    }
 
     /// `names_family` accepts exactly the family names of `exposition_names`.
     #[test]
