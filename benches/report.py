@@ -97,6 +97,13 @@ def main():
                 )
             if auto and timed:
                 verdicts.append(f"- `#[autometrics]` / `#[timed]` = {auto / timed:.1f}×")
+            for kind in ("timed", "counted"):
+                one = rows.get(f"microprofile #[{kind}]")
+                reused = rows.get(f"microprofile #[{kind}], reused by 2 fns")
+                if one and reused:
+                    verdicts.append(
+                        f"- `#[{kind}]` reused by two fns / declared once = {reused / one:.2f}×"
+                    )
             continue
         if ours is None:
             continue

@@ -31,6 +31,32 @@ fn counted_fn(x: u64) -> u64 {
     black_box(x).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+// One metric declared by two functions (MicroProfile's "Reusing Metrics"): the registry reads
+// both `static`s as one counter and one timer; a call updates its own, as any other does.
+#[timed(name = "bench_reused_timer")]
+#[inline(never)]
+fn timed_reused_a(x: u64) -> u64 {
+    black_box(x).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[timed(name = "bench_reused_timer")]
+#[inline(never)]
+fn timed_reused_b(x: u64) -> u64 {
+    black_box(x).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[counted(name = "bench_reused_calls")]
+#[inline(never)]
+fn counted_reused_a(x: u64) -> u64 {
+    black_box(x).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[counted(name = "bench_reused_calls")]
+#[inline(never)]
+fn counted_reused_b(x: u64) -> u64 {
+    black_box(x).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 #[autometrics]
 #[inline(never)]
 fn autometrics_fn(x: u64) -> u64 {
@@ -87,6 +113,31 @@ fn function_overhead(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             counted_fn(i)
+        })
+    });
+    // The reused metrics are registered (the registry started) before they are measured; the
+    // rows alternate the two declarations, as two call sites of one metric would.
+    assert!(microprofile::global().registration_errors().is_empty());
+    group.bench_function(id("microprofile #[timed], reused by 2 fns"), |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            if i & 1 == 0 {
+                timed_reused_a(i)
+            } else {
+                timed_reused_b(i)
+            }
+        })
+    });
+    group.bench_function(id("microprofile #[counted], reused by 2 fns"), |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            if i & 1 == 0 {
+                counted_reused_a(i)
+            } else {
+                counted_reused_b(i)
+            }
         })
     });
     group.bench_function(id("microprofile Timer::start_timer"), |b| {
